@@ -1,0 +1,50 @@
+"""The views of views.py with Django's async ORM, for ASGI servers (POLLS_VIEWS=async)."""
+
+from django.db.models import F
+from django.http import HttpResponseRedirect
+from django.shortcuts import aget_object_or_404, render
+from django.urls import reverse
+
+from .models import Choice, Question
+
+# All data is awaited before render(): a lazy queryset reaching a template would do sync
+# database I/O inside the event loop, which Django refuses (SynchronousOnlyOperation).
+
+
+async def index(request):
+    latest_question_list = [q async for q in Question.objects.order_by("-pub_date")[:5]]
+    return render(request, "polls/index.html", {"latest_question_list": latest_question_list})
+
+
+async def _render_question(request, template, question, error_message=None):
+    context = {
+        "question": question,
+        "choices": [c async for c in question.choice_set.order_by("pk")],
+        "error_message": error_message,
+    }
+    return render(request, template, context)
+
+
+async def detail(request, question_id):
+    question = await aget_object_or_404(Question, pk=question_id)
+    return await _render_question(request, "polls/detail.html", question)
+
+
+async def results(request, question_id):
+    question = await aget_object_or_404(Question, pk=question_id)
+    return await _render_question(request, "polls/results.html", question)
+
+
+async def vote(request, question_id):
+    question = await aget_object_or_404(Question, pk=question_id)
+    # One UPDATE instead of SELECT + UPDATE; a choice of another question matches no row.
+    try:
+        choices = Choice.objects.filter(pk=request.POST["choice"], question=question)
+        updated = await choices.aupdate(votes=F("votes") + 1)
+    except (KeyError, ValueError):
+        updated = 0
+    if not updated:
+        return await _render_question(
+            request, "polls/detail.html", question, "You didn't select a choice."
+        )
+    return HttpResponseRedirect(reverse("polls:results", args=(question.id,)))
