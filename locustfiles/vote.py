@@ -1,0 +1,76 @@
+"""The article's scenario: open a poll form and submit a random vote.
+
+Each user iteration: GET the poll detail page, take the CSRF token and the choice ids from the
+HTML, POST a random choice, and follow the redirect to the results page as a browser does.
+``wait_time = between(1, 2)`` as in the article. Requests are named by route so stats group
+cleanly.
+
+Options (Locust command line or environment):
+  --client-timeout / CLIENT_TIMEOUT  seconds before a request counts as a timeout failure
+"""
+
+import random
+import re
+
+from locust import FastHttpUser, between, events, task
+
+CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+CHOICE_RE = re.compile(r'name="choice"[^>]*value="(\d+)"')
+QUESTION_RE = re.compile(r'href="/polls/(\d+)/"')
+
+
+@events.init_command_line_parser.add_listener
+def _add_options(parser):
+    parser.add_argument(
+        "--client-timeout",
+        type=float,
+        env_var="CLIENT_TIMEOUT",
+        default=30.0,
+        help="Seconds before a request counts as a timeout failure",
+    )
+
+
+class PollVoter(FastHttpUser):
+    # FastHttpUser: several times cheaper per request than HttpUser, so Locust is less likely
+    # to become the bottleneck on a small machine.
+    wait_time = between(1, 2)
+
+    def on_start(self):
+        timeout = self.environment.parsed_options.client_timeout
+        self.client.client.connection_timeout = timeout
+        self.client.client.network_timeout = timeout
+        self.question_ids = []
+        with self.client.get("/polls/", name="index", catch_response=True) as resp:
+            self.question_ids = QUESTION_RE.findall(resp.text or "")
+            if resp.status_code == 200 and not self.question_ids:
+                resp.failure("unexpected: no questions on the index page")
+
+    @task
+    def vote(self):
+        if not self.question_ids:
+            self.on_start()
+            return
+        qid = random.choice(self.question_ids)
+        with self.client.get(f"/polls/{qid}/", name="detail", catch_response=True) as resp:
+            if resp.status_code != 200:
+                return  # recorded as http_<status> or a network error
+            html = resp.text or ""
+            token, choices = CSRF_RE.search(html), CHOICE_RE.findall(html)
+            if not token or not choices:
+                resp.failure("unexpected: no CSRF token or choices in the form")
+                return
+        form = {"csrfmiddlewaretoken": token.group(1), "choice": random.choice(choices)}
+        with self.client.post(
+            f"/polls/{qid}/vote/",
+            data=form,
+            name="vote",
+            allow_redirects=False,
+            catch_response=True,
+        ) as resp:
+            # A 200 here is Django re-rendering the form with an error: not a counted vote.
+            location = resp.headers.get("Location", "") if resp.headers else ""
+            if resp.status_code != 302 or not location.endswith(f"/polls/{qid}/results/"):
+                if resp.status_code < 400:
+                    resp.failure(f"unexpected: vote answered {resp.status_code}, not a redirect")
+                return
+        self.client.get(location, name="results")
