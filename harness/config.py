@@ -1,0 +1,143 @@
+"""Profiles and the validated settings of one benchmark run."""
+
+import os
+from dataclasses import asdict, dataclass, field, replace
+
+from .errors import UserError
+from .servers import SERVERS
+
+
+@dataclass(frozen=True)
+class Profile:
+    users: tuple[int, ...]
+    hold_s: float  # per step, ramp-up and warm-up included
+    warmup_s: float  # discarded after each step's ramp-up
+    spawn_rate: float  # users started per second
+
+
+PROFILES = {
+    # The article's table: 100..700 users by 100.
+    "article": Profile(users=tuple(range(100, 701, 100)), hold_s=60, warmup_s=10, spawn_rate=50),
+    "quick": Profile(users=(25, 50, 100, 150, 200, 250, 300), hold_s=20, warmup_s=5, spawn_rate=50),
+    "smoke": Profile(users=(2, 4), hold_s=6, warmup_s=1, spawn_rate=10),
+}
+
+VIEWS = ("sync", "async")
+
+
+def default_workers():
+    # gunicorn's documented starting point, (2 x cores) + 1, used for every server alike.
+    return 2 * (os.cpu_count() or 1) + 1
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    server: str
+    profile: str
+    users: tuple[int, ...]
+    hold_s: float
+    warmup_s: float
+    spawn_rate: float
+    workers: int
+    view: str = "sync"
+    client_timeout_s: float = 30.0
+    questions: int = 5
+    choices: int = 4
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def interface(self):
+        return SERVERS[self.server].interface
+
+    @property
+    def planned_s(self):
+        return len(self.users) * self.hold_s
+
+    def failure_definition(self):
+        return {
+            "http_status": ">= 400",
+            "vote_must_redirect": True,
+            "client_timeout_s": self.client_timeout_s,
+            "nginx_proxy_timeout_s": nginx_proxy_timeout(self.client_timeout_s),
+        }
+
+    def as_dict(self):
+        d = asdict(self)
+        d["users"] = list(self.users)
+        return d
+
+
+def nginx_proxy_timeout(client_timeout_s):
+    # Longer than the client's, so a slow request is always reported as a client timeout.
+    return int(client_timeout_s * 2)
+
+
+def parse_users(text):
+    """'100,200,300' -> (100, 200, 300); positive and strictly increasing."""
+    try:
+        users = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise UserError(f"bad user list {text!r}: expected comma-separated integers") from None
+    if any(u <= 0 for u in users):
+        raise UserError(f"bad user list {text!r}: user counts must be positive")
+    if any(b <= a for a, b in zip(users, users[1:], strict=False)):
+        raise UserError(f"bad user list {text!r}: user counts must increase")
+    return users
+
+
+def build(
+    server,
+    profile="smoke",
+    users=None,
+    hold_s=None,
+    warmup_s=None,
+    spawn_rate=None,
+    workers=None,
+    view="sync",
+    client_timeout_s=30.0,
+):
+    if server not in SERVERS:
+        raise UserError(f"unknown server {server!r}; choose from: {', '.join(SERVERS)}")
+    if profile not in PROFILES:
+        raise UserError(f"unknown profile {profile!r}; choose from: {', '.join(PROFILES)}")
+    if view not in VIEWS:
+        raise UserError(f"unknown view variant {view!r}; choose from: {', '.join(VIEWS)}")
+    if view not in SERVERS[server].views:
+        raise UserError(f"server {server!r} does not support {view} views")
+    p = PROFILES[profile]
+    cfg = RunConfig(
+        server=server,
+        profile=profile,
+        users=parse_users(users) if isinstance(users, str) else tuple(users or p.users),
+        hold_s=p.hold_s if hold_s is None else float(hold_s),
+        warmup_s=p.warmup_s if warmup_s is None else float(warmup_s),
+        spawn_rate=p.spawn_rate if spawn_rate is None else float(spawn_rate),
+        workers=default_workers() if workers is None else int(workers),
+        view=view,
+        client_timeout_s=float(client_timeout_s),
+    )
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg):
+    for name in ("hold_s", "spawn_rate", "workers", "client_timeout_s"):
+        if getattr(cfg, name) <= 0:
+            raise UserError(f"{name.removesuffix('_s')} must be positive, got {getattr(cfg, name)}")
+    if cfg.warmup_s < 0:
+        raise UserError(f"warmup must not be negative, got {cfg.warmup_s}")
+    previous = 0
+    for users in cfg.users:
+        lost = abs(users - previous) / cfg.spawn_rate + cfg.warmup_s
+        if lost >= cfg.hold_s:
+            raise UserError(
+                f"hold {cfg.hold_s:g} s leaves no measured time at {users} users "
+                f"(ramp-up + warm-up = {lost:g} s); raise hold or the spawn rate"
+            )
+        previous = users
+
+
+def with_overrides(cfg, **changes):
+    cfg = replace(cfg, **changes)
+    validate(cfg)
+    return cfg

@@ -1,0 +1,53 @@
+"""What a run records about the machine and the software, so its numbers can be compared."""
+
+import importlib.metadata
+import os
+import platform
+import subprocess
+
+from .paths import ROOT
+
+PACKAGES = ("Django", "asgiref", "psycopg", "locust", "gevent", "geventhttpclient")
+
+
+def package_versions(names):
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def machine():
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(
+                (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), ""
+            )
+    except OSError:
+        pass
+    return {
+        "cpu_model": model or platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "kernel": platform.release(),
+    }
+
+
+def git_revision():
+    def git(*args):
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    rev = git("rev-parse", "HEAD")
+    if rev and git("status", "--porcelain", "--untracked-files=no"):
+        rev += "+dirty"
+    return rev or "unknown"
+
+
+def versions(server_packages):
+    return {"python": platform.python_version(), **package_versions(PACKAGES + server_packages)}

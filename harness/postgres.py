@@ -1,0 +1,153 @@
+"""A throwaway PostgreSQL cluster for one native run: initdb into the run's temp dir, loopback
+only, password auth over TCP, removed with the temp dir."""
+
+import glob
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import time
+
+import psycopg
+
+from .errors import UserError
+
+DB = USER = "polls"
+
+
+def find_binary(name):
+    """PATH first, then Debian's versioned directory (/usr/lib/postgresql/N/bin)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for candidate in sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True):
+        return candidate
+    raise UserError(
+        f"PostgreSQL's {name} was not found; install it (Debian/Ubuntu: apt-get install postgresql)"
+    )
+
+
+def run_as():
+    """PostgreSQL refuses to run as root: use the 'postgres' account (or nobody) when root."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    raise UserError("running as root, but no 'postgres' or 'nobody' account exists for PostgreSQL")
+
+
+class Cluster:
+    def __init__(self, base_dir, port, password, max_connections=200):
+        self.base_dir, self.port, self.password = base_dir, port, password
+        self.data_dir = base_dir / "data"
+        self.max_connections = max_connections
+        self.account = run_as()
+        self.initdb, self.postgres = find_binary("initdb"), find_binary("postgres")
+
+    @property
+    def user_kwargs(self):
+        if self.account is None:
+            return {}
+        return {"user": self.account.pw_uid, "group": self.account.pw_gid, "extra_groups": []}
+
+    def env(self):
+        """What Django (and anything else) needs to connect."""
+        return {
+            "POSTGRES_HOST": "127.0.0.1",
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_DB": DB,
+            "POSTGRES_USER": USER,
+            "POSTGRES_PASSWORD": self.password,
+        }
+
+    def init(self, log_path):
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        pwfile = self.base_dir / "pwfile"
+        pwfile.write_text(self.password)
+        if self.account:
+            os.chown(self.base_dir, self.account.pw_uid, self.account.pw_gid)
+            os.chown(pwfile, self.account.pw_uid, self.account.pw_gid)
+        with open(log_path, "ab") as log:
+            subprocess.run(
+                [
+                    self.initdb,
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    USER,
+                    f"--pwfile={pwfile}",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=True,
+                cwd=self.base_dir,
+                **self.user_kwargs,
+            )
+        pwfile.unlink()
+
+    def start(self, procs, log_path):
+        argv = [
+            self.postgres,
+            "-D",
+            str(self.data_dir),
+            "-p",
+            str(self.port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-k",
+            str(self.base_dir),
+            "-c",
+            f"max_connections={self.max_connections}",
+        ]
+        # SIGINT is PostgreSQL's "fast" shutdown: roll back and exit without waiting on clients.
+        return procs.start(
+            "postgres",
+            argv,
+            log_path,
+            stop_signal=signal.SIGINT,
+            cwd=self.base_dir,
+            **self.user_kwargs,
+        )
+
+    def connect(self, dbname=DB):
+        return psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=USER,
+            password=self.password,
+            dbname=dbname,
+            autocommit=True,
+            connect_timeout=5,
+        )
+
+    def wait_ready(self, managed, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not managed.alive():
+                raise RuntimeError(f"postgres exited during start-up:\n{managed.log_tail()}")
+            try:
+                with self.connect("postgres") as conn:
+                    conn.execute(f'CREATE DATABASE "{DB}"')
+                return
+            except psycopg.OperationalError:
+                time.sleep(0.2)
+        raise RuntimeError(f"postgres did not accept connections within {timeout:g} s")
+
+    def query_one(self, sql):
+        with self.connect() as conn:
+            return conn.execute(sql).fetchone()[0]
+
+    def version(self):
+        return subprocess.run(
+            [self.postgres, "--version"], capture_output=True, text=True
+        ).stdout.strip()

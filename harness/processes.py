@@ -1,0 +1,130 @@
+"""Start and stop the processes of a run: each in its own session, so its whole tree (workers,
+backends) can be signalled at once and a Ctrl-C in the terminal reaches only the harness, which
+then stops them in order."""
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .errors import UserError
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent():
+    # If the harness itself is killed hard (SIGKILL), the kernel kills the child too.
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Managed:
+    """One started process (and its process group)."""
+
+    def __init__(
+        self, name, argv, log_path, stop_signal=signal.SIGTERM, stop_timeout=10.0, **popen
+    ):
+        self.name, self.log_path, self.stop_signal = name, Path(log_path), stop_signal
+        self.stop_timeout = stop_timeout
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            try:
+                self.proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent,
+                    **popen,
+                )
+            except FileNotFoundError:
+                raise UserError(f"cannot start {name}: {argv[0]} not found") from None
+        self.pid = self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def log_tail(self, lines=15):
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self):
+        """Signal the leader, wait, then kill whatever is left of the group."""
+        if self.alive():
+            _signal_group(self.pid, self.stop_signal)
+            try:
+                self.proc.wait(self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        _signal_group(self.pid, signal.SIGKILL)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _signal_group(pgid, sig):
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class ProcessSet:
+    """Processes of a run, stopped in reverse start order on exit, whatever happened."""
+
+    def __init__(self):
+        self.items = []
+
+    def start(self, name, argv, log_path, **kwargs):
+        managed = Managed(name, argv, log_path, **kwargs)
+        self.items.append(managed)
+        return managed
+
+    def dead(self):
+        return [m for m in self.items if not m.alive()]
+
+    def stop_all(self):
+        # Ctrl-C during cleanup must not leave the rest running: ignore it until done.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            while self.items:
+                self.items.pop().stop()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_all()
+
+
+def wait_http(url, managed, timeout=60.0):
+    """Wait until url answers (any HTTP status), or fail with the process's log tail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not managed.alive():
+            raise RuntimeError(f"{managed.name} exited during start-up:\n{managed.log_tail()}")
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{managed.name} did not answer {url} within {timeout:g} s")

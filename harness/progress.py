@@ -1,0 +1,68 @@
+"""Progress while Locust runs: one line when a step starts and one with its numbers when it
+ends; watches every other component and stops the run if one dies."""
+
+import csv
+import time
+
+from analysis.metrics import step_metrics
+
+FLUSH_S = 1.5  # the request log is flushed every second
+
+
+def _ended_steps(run_dir, settled_before):
+    """Steps recorded as ended early enough for their requests to be on disk."""
+    try:
+        with open(run_dir / "timeline.csv", newline="") as f:
+            return sum(1 for row in csv.DictReader(f) if float(row["end"]) <= settled_before)
+    except FileNotFoundError:
+        return 0
+
+
+class StepReporter:
+    def __init__(self, run_dir, total, out):
+        self.run_dir, self.total, self.out, self.reported = run_dir, total, out, 0
+
+    def poll(self, settled_before):
+        done = _ended_steps(self.run_dir, settled_before)
+        if done > self.reported:
+            rows = step_metrics(self.run_dir).to_dict("records")
+            for row in rows[self.reported : done]:
+                self.out(step_line(row, self.total))
+            self.reported = done
+
+
+def step_line(row, total):
+    if row["requests"] == 0:
+        return f"  step {row['step']}/{total}: {row['users']:>5} users   no requests measured"
+    return (
+        f"  step {row['step']}/{total}: {row['users']:>5} users  {row['rps']:7.1f} req/s  "
+        f"{row['failure_pct']:5.1f} % failed  p95 {row['p95_ms']:7.0f} ms"
+    )
+
+
+def follow(run_dir, cfg, locust, procs, deadline_s, out, failure):
+    total = len(cfg.users)
+    started = time.monotonic()
+    announced = 0
+    reporter = StepReporter(run_dir, total, out)
+    while locust.alive():
+        for managed in procs.dead():
+            if managed is not locust:
+                raise failure(
+                    f"{managed.name} died mid-run (exit status {managed.proc.returncode}); "
+                    f"last lines of its log:\n{managed.log_tail()}"
+                )
+        elapsed = time.monotonic() - started
+        if elapsed > deadline_s:
+            raise failure(f"locust still running after {deadline_s:.0f} s; stopped it")
+        current = min(int(elapsed // cfg.hold_s) + 1, total)
+        if current > announced:
+            announced = current
+            left = cfg.planned_s - elapsed
+            out(
+                f"step {current}/{total}: {cfg.users[current - 1]} users for {cfg.hold_s:g} s "
+                f"(about {left:.0f} s left)"
+            )
+        reporter.poll(time.time() - FLUSH_S)
+        time.sleep(0.5)
+    reporter.poll(float("inf"))  # Locust has exited: its logs are complete
