@@ -109,6 +109,7 @@ def _execute(cfg, run_dir, tmp, meta, out):
     logs = run_dir / "logs"
     logs.mkdir()
     with ProcessSet() as procs:
+        meta["pids"] = procs.started  # filled as processes start; lets tests check none survive
         t0 = time.monotonic()
         pg = postgres.Cluster(
             tmp / "pg",

@@ -89,10 +89,12 @@ class ProcessSet:
 
     def __init__(self):
         self.items = []
+        self.started = {}  # name -> pid, kept after stopping (recorded in meta.json)
 
     def start(self, name, argv, log_path, **kwargs):
         managed = Managed(name, argv, log_path, **kwargs)
         self.items.append(managed)
+        self.started[name] = managed.pid
         return managed
 
     def dead(self):

@@ -1,0 +1,85 @@
+"""The real stack at smoke scale: PostgreSQL, nginx, the app server, Locust."""
+
+import math
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import djbench, last_path, meta, rows, survivors
+
+pytestmark = pytest.mark.integration
+
+
+def nearest_rank(values, pct):
+    ordered = sorted(values)
+    return ordered[max(math.ceil(pct / 100 * len(ordered)) - 1, 0)]
+
+
+@pytest.fixture(scope="module", params=["gunicorn", "uvicorn"])
+def smoke_run(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    done = djbench("run", "--server", request.param, "--profile", "smoke", "--results-dir", out)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return request.param, done, last_path(done.stdout, "results:")
+
+
+def test_results_directory_is_complete(smoke_run):
+    server, _, run_dir = smoke_run
+    m = meta(run_dir)
+    assert m["complete"] is True
+    assert m["server"] == server and m["mode"] == "native" and m["profile"] == "smoke"
+    assert m["users"] == [2, 4]
+    for name in ("python", "Django", server, "locust", "postgresql", "nginx"):
+        assert m["versions"].get(name), name
+    assert m["machine"]["cpu_count"] >= 1
+    for name in ("steps.csv", "timeline.csv", "locust_stats_history.csv", "resources.csv"):
+        assert (run_dir / name).stat().st_size > 0, name
+    for log in ("server.log", "postgres.log", "nginx.error.log", "locust.log"):
+        assert (run_dir / "logs" / log).exists(), log
+
+
+def test_steps_match_the_raw_request_log(smoke_run):
+    """Recompute each step from requests-*.csv by hand and compare with steps.csv."""
+    _, _, run_dir = smoke_run
+    requests = [r for f in sorted(Path(run_dir).glob("requests*.csv")) for r in rows(f)]
+    steps = rows(run_dir / "steps.csv")
+    timeline = rows(run_dir / "timeline.csv")
+    assert [int(s["users"]) for s in steps] == [2, 4]
+    for step, window in zip(steps, timeline, strict=True):
+        lo, hi = float(window["measure_from"]), float(window["end"])
+        inside = [r for r in requests if lo <= float(r["ts"]) < hi]
+        times = [float(r["response_time_ms"]) for r in inside]
+        assert len(inside) > 0
+        assert int(step["requests"]) == len(inside)
+        assert int(step["failures"]) == sum(r["ok"] == "0" for r in inside) == 0
+        assert float(step["failure_pct"]) == 0.0
+        assert float(step["rps"]) == pytest.approx(len(inside) / (hi - lo), rel=1e-6)
+        assert float(step["p50_ms"]) == pytest.approx(nearest_rank(times, 50))
+        assert float(step["p95_ms"]) == pytest.approx(nearest_rank(times, 95))
+        assert float(step["max_ms"]) == pytest.approx(max(times))
+
+
+def test_integrity_votes_match(smoke_run):
+    _, _, run_dir = smoke_run
+    requests = [r for f in Path(run_dir).glob("requests*.csv") for r in rows(f)]
+    posted_ok = sum(r["name"] == "vote" and r["ok"] == "1" for r in requests)
+    m = meta(run_dir)
+    assert posted_ok > 0
+    assert m["votes_posted_ok"] == posted_ok
+    assert m["votes_in_db"] == posted_ok
+    assert m["integrity"]["ok"] is True
+
+
+def test_nothing_left_running(smoke_run):
+    _, _, run_dir = smoke_run
+    pids = set(meta(run_dir)["pids"].values())
+    assert {"postgres", "server", "nginx", "locust"} <= set(meta(run_dir)["pids"])
+    assert survivors(pids) == []
+
+
+def test_progress_and_last_line(smoke_run):
+    _, done, run_dir = smoke_run
+    lines = done.stdout.strip().splitlines()
+    assert any("step 1/2:" in ln and "req/s" in ln for ln in lines)
+    assert any("step 2/2:" in ln and "req/s" in ln for ln in lines)
+    assert lines[-1] == f"results: {run_dir}"
