@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from analysis import AnalysisError
+from analysis.runs import read_meta
 
 from . import config, native, results
 from .errors import UserError
@@ -90,22 +91,15 @@ def _run_all(cfgs, results_root):
 def _report(run_dirs, results_root):
     from analysis.report import build as build_report  # matplotlib: only when reporting
 
-    out_dir = results.new_dir(results_root, "report")
-    try:
-        build_report([Path(r) for r in run_dirs], out_dir)
-    except BaseException:
-        if not any(out_dir.iterdir()):
-            out_dir.rmdir()
-        raise
+    out_dir = results.free_name(results_root, "report")
+    build_report([Path(r) for r in run_dirs], out_dir)
     return out_dir
 
 
 def _integrity_failures(run_dirs):
-    import json
-
     bad = []
     for run_dir in run_dirs:
-        meta = json.loads((Path(run_dir) / "meta.json").read_text())
+        meta = read_meta(Path(run_dir))
         if not meta.get("integrity", {}).get("ok", False):
             bad.append(f"{run_dir}: {meta.get('integrity', {}).get('message', 'not checked')}")
     return bad

@@ -58,7 +58,7 @@ class RunConfig:
             "http_status": ">= 400",
             "vote_must_redirect": True,
             "client_timeout_s": self.client_timeout_s,
-            "nginx_proxy_timeout_s": nginx_proxy_timeout(self.client_timeout_s),
+            "nginx_proxy_read_timeout_s": nginx_proxy_timeout(self.client_timeout_s),
         }
 
     def as_dict(self):

@@ -73,8 +73,9 @@ def run(cfg, results_root, out=print):
         f"{cfg.view} views), users {','.join(map(str, cfg.users))}, {cfg.hold_s:g} s per step"
     )
     try:
-        with tempfile.TemporaryDirectory(prefix="djbench-") as tmp:
-            _execute(cfg, run_dir, Path(tmp), meta, out)
+        with tempfile.TemporaryDirectory(prefix="djbench-") as tmp, ProcessSet() as procs:
+            meta["pids"] = procs.started  # filled as they start; lets tests check none survive
+            _execute(cfg, run_dir, Path(tmp), procs, meta, out)
         meta["complete"] = True
     except ComponentFailed as e:
         meta["error"] = str(e)
@@ -104,124 +105,121 @@ def _finish(run_dir, meta):
         )
 
 
-def _execute(cfg, run_dir, tmp, meta, out):
+def _execute(cfg, run_dir, tmp, procs, meta, out):
     os.chmod(tmp, 0o755)  # nginx workers and PostgreSQL run as other users
     logs = run_dir / "logs"
     logs.mkdir()
-    with ProcessSet() as procs:
-        meta["pids"] = procs.started  # filled as processes start; lets tests check none survive
-        t0 = time.monotonic()
-        pg = postgres.Cluster(
-            tmp / "pg",
-            free_port(),
-            secrets.token_urlsafe(16),
-            max_connections=cfg.extra.get("max_connections", 200),
-        )
-        meta["versions"]["postgresql"] = pg.version()
-        meta["postgres"] = {"max_connections": pg.max_connections}
-        pg.init(logs / "postgres.log")
-        pg_proc = pg.start(procs, logs / "postgres.log")
-        pg.wait_ready(pg_proc)
+    t0 = time.monotonic()
+    pg = postgres.Cluster(
+        tmp / "pg",
+        free_port(),
+        secrets.token_urlsafe(16),
+        max_connections=cfg.extra.get("max_connections", 200),
+    )
+    meta["versions"]["postgresql"] = pg.version()
+    meta["postgres"] = {"max_connections": pg.max_connections}
+    pg.init(logs / "postgres.log")
+    pg_proc = pg.start(procs, logs / "postgres.log")
+    pg.wait_ready(pg_proc)
 
-        env = {
-            **os.environ,
-            **pg.env(),
-            "PYTHONPATH": str(DJANGO_DIR),
-            "DJANGO_SETTINGS_MODULE": "mysite.settings",
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),
-            "DJANGO_DEBUG": "0",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "POLLS_VIEWS": cfg.view,
-        }
-        manage = [sys.executable, str(DJANGO_DIR / "manage.py")]
-        with open(logs / "setup.log", "ab") as log:
-            for args in (
-                ["migrate", "--noinput"],
-                ["seed_polls", "--questions", str(cfg.questions), "--choices", str(cfg.choices)],
-            ):
-                done = subprocess.run(
-                    manage + args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp
-                )
-                if done.returncode:
-                    raise ComponentFailed(f"manage.py {args[0]} failed; see {log.name}")
-
-        server = SERVERS[cfg.server]
-        app_port = free_port()
-        argv = server.command("127.0.0.1", app_port, cfg.workers)
-        argv[0] = str(BIN / argv[0])
-        app = procs.start("server", argv, logs / "server.log", env=env, cwd=tmp)
-        _started(wait_http, f"http://127.0.0.1:{app_port}/polls/", app)
-
-        nginx_bin = nginx.find_binary()
-        meta["versions"]["nginx"] = nginx.version(nginx_bin)
-        web_port = free_port()
-        (tmp / "nginx").mkdir()
-        conf = tmp / "nginx.conf"
-        conf.write_text(
-            nginx.render(
-                {
-                    **nginx.SETTINGS,
-                    "NGINX_PID_PATH": tmp / "nginx.pid",
-                    "NGINX_ERROR_LOG": logs / "nginx.error.log",
-                    "NGINX_TEMP_DIR": tmp / "nginx",
-                    "UPSTREAM": f"127.0.0.1:{app_port}",
-                    "NGINX_LISTEN": f"127.0.0.1:{web_port}",
-                    "NGINX_PROXY_TIMEOUT": nginx_proxy_timeout(cfg.client_timeout_s),
-                }
+    env = {
+        **os.environ,
+        **pg.env(),
+        "PYTHONPATH": str(DJANGO_DIR),
+        "DJANGO_SETTINGS_MODULE": "mysite.settings",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),
+        "DJANGO_DEBUG": "0",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "POLLS_VIEWS": cfg.view,
+    }
+    manage = [sys.executable, str(DJANGO_DIR / "manage.py")]
+    with open(logs / "setup.log", "ab") as log:
+        for args in (
+            ["migrate", "--noinput"],
+            ["seed_polls", "--questions", str(cfg.questions), "--choices", str(cfg.choices)],
+        ):
+            done = subprocess.run(
+                manage + args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp
             )
-        )
-        web = nginx.start(procs, nginx_bin, conf, logs / "nginx.error.log")
-        base_url = f"http://127.0.0.1:{web_port}"
-        _started(wait_http, base_url + "/polls/", web)
+            if done.returncode:
+                raise ComponentFailed(f"manage.py {args[0]} failed; see {log.name}")
 
-        def total_votes():
-            return pg.query_one("SELECT COALESCE(SUM(votes), 0) FROM polls_choice")
+    server = SERVERS[cfg.server]
+    app_port = free_port()
+    argv = server.command("127.0.0.1", app_port, cfg.workers)
+    argv[0] = str(BIN / argv[0])
+    app = procs.start("server", argv, logs / "server.log", env=env, cwd=tmp)
+    _started(wait_http, f"http://127.0.0.1:{app_port}/polls/", app)
 
-        _started(verify_stack, base_url, total_votes)
-        votes_before = total_votes()
-        meta["startup_s"] = round(time.monotonic() - t0, 2)
-        out(
-            f"stack ready in {meta['startup_s']:.1f} s: postgres, {cfg.server}, nginx on {base_url}"
+    nginx_bin = nginx.find_binary()
+    meta["versions"]["nginx"] = nginx.version(nginx_bin)
+    web_port = free_port()
+    (tmp / "nginx").mkdir()
+    conf = tmp / "nginx.conf"
+    conf.write_text(
+        nginx.render(
+            {
+                **nginx.SETTINGS,
+                "NGINX_PID_PATH": tmp / "nginx.pid",
+                "NGINX_ERROR_LOG": logs / "nginx.error.log",
+                "NGINX_TEMP_DIR": tmp / "nginx",
+                "UPSTREAM": f"127.0.0.1:{app_port}",
+                "NGINX_LISTEN": f"127.0.0.1:{web_port}",
+                "NGINX_PROXY_TIMEOUT": nginx_proxy_timeout(cfg.client_timeout_s),
+            }
         )
+    )
+    web = nginx.start(procs, nginx_bin, conf, logs / "nginx.error.log")
+    base_url = f"http://127.0.0.1:{web_port}"
+    _started(wait_http, base_url + "/polls/", web)
 
-        stop_timeout = 3 * cfg.client_timeout_s + 5  # one iteration is up to three requests
-        locust = procs.start(
-            "locust",
-            _locust_argv(cfg, base_url, run_dir, stop_timeout),
-            logs / "locust.log",
-            cwd=tmp,
-            stop_timeout=20.0,
-            # SIGINT, not SIGTERM: only then does Locust (2.47) stop gracefully, writing its
-            # CSVs and the interrupted step's timeline row.
-            stop_signal=signal.SIGINT,
-        )
-        sampler = Sampler(
-            run_dir / "resources.csv",
-            {"server": app, "postgres": pg_proc, "nginx": web, "locust": locust},
-        )
-        sampler.start()
+    def total_votes():
+        return pg.query_one("SELECT COALESCE(SUM(votes), 0) FROM polls_choice")
+
+    _started(verify_stack, base_url, total_votes)
+    votes_before = total_votes()
+    meta["startup_s"] = round(time.monotonic() - t0, 2)
+    results.write_json(run_dir / "meta.json", meta)  # PIDs on disk while the load runs
+    out(f"stack ready in {meta['startup_s']:.1f} s: postgres, {cfg.server}, nginx on {base_url}")
+
+    stop_timeout = 3 * cfg.client_timeout_s + 5  # one iteration is up to three requests
+    locust = procs.start(
+        "locust",
+        _locust_argv(cfg, base_url, run_dir, stop_timeout),
+        logs / "locust.log",
+        cwd=tmp,
+        stop_timeout=20.0,
+        # SIGINT, not SIGTERM: only then does Locust (2.47) stop gracefully, writing its
+        # CSVs and the interrupted step's timeline row.
+        stop_signal=signal.SIGINT,
+    )
+    sampler = Sampler(
+        run_dir / "resources.csv",
+        {"server": app, "postgres": pg_proc, "nginx": web, "locust": locust},
+    )
+    sampler.start()
+    try:
+        deadline = cfg.planned_s + stop_timeout + 60
+        progress.follow(run_dir, cfg, locust, procs, deadline, out, ComponentFailed)
+    finally:
+        sampler.stop()
+        if locust.alive():
+            locust.stop()
+        users_at_stop = 0 if locust.proc.returncode == 0 else max(cfg.users)
         try:
-            deadline = cfg.planned_s + stop_timeout + 60
-            progress.follow(run_dir, cfg, locust, procs, deadline, out, ComponentFailed)
-        finally:
-            sampler.stop()
-            if locust.alive():
-                locust.stop()
-            users_at_stop = 0 if locust.proc.returncode == 0 else max(cfg.users)
-            try:
-                meta["integrity"] = integrity.check(
-                    run_dir, total_votes() - votes_before, users_at_stop
-                )
-                meta["votes_in_db"] = meta["integrity"]["votes_in_db"]
-                meta["votes_posted_ok"] = meta["integrity"]["votes_posted_ok"]
-            except Exception as e:  # PostgreSQL itself may be what failed
-                meta["warnings"].append(f"integrity not checked: {e}")
-        if locust.proc.returncode != 0:
-            raise ComponentFailed(
-                f"locust exited with status {locust.proc.returncode}:\n{locust.log_tail()}"
+            meta["integrity"] = integrity.check(
+                run_dir, total_votes() - votes_before, users_at_stop
             )
-        if not meta["integrity"]["ok"]:
-            meta["warnings"].append(meta["integrity"]["message"])
+            meta["votes_in_db"] = meta["integrity"]["votes_in_db"]
+            meta["votes_posted_ok"] = meta["integrity"]["votes_posted_ok"]
+        except Exception as e:  # PostgreSQL itself may be what failed
+            meta["warnings"].append(f"integrity not checked: {e}")
+    if locust.proc.returncode != 0:
+        raise ComponentFailed(
+            f"locust exited with status {locust.proc.returncode}:\n{locust.log_tail()}"
+        )
+    if not meta["integrity"]["ok"]:
+        meta["warnings"].append(meta["integrity"]["message"])
 
 
 def _started(check, *args):

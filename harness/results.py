@@ -16,8 +16,7 @@ def utc_now():
     return dt.datetime.now(dt.UTC)
 
 
-def new_dir(root, name):
-    """Create root/<timestamp>-<name>[-N] exclusively and return it."""
+def _writable_root(root):
     root = Path(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -27,14 +26,33 @@ def new_dir(root, name):
         raise UserError(f"results directory {root} is not writable")
     if shutil.disk_usage(root).free < MIN_FREE_BYTES:
         raise UserError(f"disk nearly full: less than {MIN_FREE_BYTES >> 20} MB free under {root}")
+    return root
+
+
+def _names(root, name):
     stem = f"{utc_now():%Y%m%d-%H%M%S}-{name}"
-    for n in range(1, 1000):
-        path = root / (stem if n == 1 else f"{stem}-{n}")
+    yield root / stem
+    for n in range(2, 1000):
+        yield root / f"{stem}-{n}"
+
+
+def new_dir(root, name):
+    """Create root/<timestamp>-<name>[-N] exclusively and return it."""
+    for path in _names(_writable_root(root), name):
         try:
             path.mkdir()
             return path
         except FileExistsError:
             continue
+    raise UserError(f"cannot find a free results directory name under {root}")
+
+
+def free_name(root, name):
+    """A root/<timestamp>-<name>[-N] that does not exist yet, for a writer that creates it
+    exclusively itself (and so still never overwrites)."""
+    for path in _names(_writable_root(root), name):
+        if not path.exists():
+            return path
     raise UserError(f"cannot find a free results directory name under {root}")
 
 

@@ -36,7 +36,7 @@ def test_ramp_up_and_warm_up_must_fit_in_hold():
 
 def test_failure_definition_lets_the_client_time_out_first():
     d = config.build("gunicorn", client_timeout_s=20).failure_definition()
-    assert d["client_timeout_s"] == 20 and d["nginx_proxy_timeout_s"] == 40
+    assert d["client_timeout_s"] == 20 and d["nginx_proxy_read_timeout_s"] == 40
 
 
 def test_registry_argv():

@@ -1,0 +1,83 @@
+"""What a reader must be warned about before trusting a run's numbers."""
+
+import math
+
+from analysis.runs import Run
+
+# Locust writes its cumulative counters once a second, stamped with the whole second, so each end
+# of a window can be off by up to one interval's requests; beyond that plus this share of the
+# step's requests the two disagree for real.
+HISTORY_TOLERANCE = 0.02
+HISTORY_INTERVAL_S = 1.0
+# Locust itself warns above 90 % CPU: one Locust process cannot use more than one core.
+LOCUST_CPU_WARN_PCT = 90.0
+
+
+def _step_name(row) -> str:
+    return f"step {int(row['step'])} ({int(row['users'])} users)"
+
+
+def _completeness(run: Run) -> list[str]:
+    out = []
+    if run.meta.get("complete") is False:
+        out.append("the run did not finish (meta.json: complete is false); partial results shown")
+    for _, row in run.steps[run.steps["complete"] == 0].iterrows():
+        out.append(f"{_step_name(row)} was cut short: its window is {row['window_s']:.1f} s")
+    ran = set(run.steps["users"].astype(int))
+    missing = [u for u in run.planned_users if u not in ran]
+    if missing:
+        out.append(f"planned but never run: {', '.join(map(str, missing))} users")
+    for _, row in run.steps[run.steps["requests"] == 0].iterrows():
+        out.append(f"{_step_name(row)}: no request completed in its measured window")
+    return out
+
+
+def _integrity(run: Run) -> list[str]:
+    integrity = run.meta.get("integrity")
+    if not integrity:
+        return ["no integrity check recorded (votes in the database were not compared)"]
+    if integrity.get("ok"):
+        return []
+    counts = ", ".join(
+        f"{key} {integrity[key]}"
+        for key in ("votes_in_db", "votes_posted_ok", "vote_posts_failed")
+        if key in integrity
+    )
+    return [f"integrity check failed: {integrity.get('message', '')} ({counts})"]
+
+
+def _history(run: Run) -> list[str]:
+    out = []
+    for _, row in run.steps.iterrows():
+        if math.isnan(row["history_requests"]):
+            continue
+        rps = row["rps"] if not math.isnan(row["rps"]) else 0.0
+        allowed = HISTORY_TOLERANCE * row["requests"] + 2 * HISTORY_INTERVAL_S * rps
+        for ours, theirs, what in (
+            (row["requests"], row["history_requests"], "requests"),
+            (row["failures"], row["history_failures"], "failures"),
+        ):
+            if abs(ours - theirs) > allowed:
+                out.append(
+                    f"{_step_name(row)}: the request log has {int(ours)} {what}, Locust's "
+                    f"history {int(theirs)} (more apart than {HISTORY_TOLERANCE * 100:g} % of "
+                    "requests plus two seconds of traffic)"
+                )
+    return out
+
+
+def _locust_cpu(run: Run) -> list[str]:
+    if "cpu_locust_pct" not in run.steps.columns:
+        return []
+    busy = run.steps[run.steps["cpu_locust_pct"] >= LOCUST_CPU_WARN_PCT]
+    return [
+        f"{_step_name(row)}: Locust averaged {row['cpu_locust_pct']:.0f} % CPU; near one core, "
+        "the load generator may be the bottleneck"
+        for _, row in busy.iterrows()
+    ]
+
+
+def run_warnings(run: Run) -> list[str]:
+    """Every warning for one run, most fundamental first; the producer's own warnings last."""
+    producer = [str(w) for w in run.meta.get("warnings") or []]
+    return _completeness(run) + _integrity(run) + _history(run) + _locust_cpu(run) + producer

@@ -1,0 +1,220 @@
+"""Per-step numbers of one run: the single definition behind `steps.csv` and every report.
+
+A step's measured window is [measure_from, end) from `timeline.csv`; the producer has already
+left ramp-up and warm-up out of it. Counts and latency percentiles come from the per-request log
+(`requests*.csv`), not from Locust's `_stats_history.csv`: the percentiles there cover a ~10 s
+trailing window and are bucketed to about two significant figures, so they cannot describe a
+step. The history's cumulative counters are only used as a cross-check.
+"""
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import AnalysisError
+from analysis.files import numeric, read_csv
+
+TIMELINE_COLUMNS = ["step", "users", "start", "measure_from", "end", "complete"]
+REQUEST_COLUMNS = ["ts", "name", "method", "status", "ok", "cause", "response_time_ms"]
+HISTORY_COLUMNS = ["Timestamp", "Name", "Total Request Count", "Total Failure Count"]
+RESOURCE_COLUMNS = ["ts", "component", "cpu_pct"]
+
+# A failed request whose producer gave no cause still has to land in some fail_ column.
+UNCLASSIFIED = "unclassified"
+
+BASE_COLUMNS = [
+    "step",
+    "users",
+    "complete",
+    "window_s",
+    "requests",
+    "failures",
+    "failure_pct",
+    "rps",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "max_ms",
+    "vote_posts",
+    "vote_posts_ok",
+    "iterations_per_s",
+    "history_requests",
+    "history_failures",
+]
+
+
+def read_timeline(run_dir: Path) -> pd.DataFrame:
+    path = Path(run_dir) / "timeline.csv"
+    frame = read_csv(path, TIMELINE_COLUMNS)
+    frame = numeric(frame, TIMELINE_COLUMNS, path)
+    for name in ("step", "users", "complete"):
+        if frame[name].isna().any():
+            raise AnalysisError(f"{path}: column {name} has an empty value")
+        frame[name] = frame[name].astype(int)
+    return frame.sort_values("step", kind="stable").reset_index(drop=True)
+
+
+def read_requests(run_dir: Path) -> pd.DataFrame:
+    """All request logs of a run (one per Locust process), concatenated and sorted by time."""
+    frames = []
+    for path in sorted(Path(run_dir).glob("requests*.csv")):
+        frame = read_csv(path, REQUEST_COLUMNS, dtype={"name": str, "method": str, "cause": str})
+        frames.append(numeric(frame, ["ts", "status", "ok", "response_time_ms"], path))
+    if not frames:
+        frames = [pd.DataFrame({name: pd.Series(dtype=float) for name in REQUEST_COLUMNS})]
+    requests = pd.concat(frames, ignore_index=True)
+    requests["cause"] = requests["cause"].fillna("").astype(str).str.strip()
+    requests["name"] = requests["name"].fillna("").astype(str)
+    requests["method"] = requests["method"].fillna("").astype(str).str.upper()
+    failed = requests["ok"] != 1
+    requests.loc[failed & (requests["cause"] == ""), "cause"] = UNCLASSIFIED
+    return requests.sort_values("ts", kind="stable").reset_index(drop=True)
+
+
+def read_history(run_dir: Path) -> pd.DataFrame | None:
+    """The Aggregated rows of Locust's history, or None when there is no history to check."""
+    path = Path(run_dir) / "locust_stats_history.csv"
+    if not path.exists():
+        return None
+    frame = read_csv(path, HISTORY_COLUMNS, dtype={"Name": str})
+    frame = frame[frame["Name"] == "Aggregated"].copy()
+    if frame.empty:
+        return None
+    numeric(frame, ["Timestamp", "Total Request Count", "Total Failure Count"], path)
+    return frame.sort_values("Timestamp", kind="stable").reset_index(drop=True)
+
+
+def read_resources(run_dir: Path) -> pd.DataFrame | None:
+    path = Path(run_dir) / "resources.csv"
+    if not path.exists():
+        return None
+    frame = read_csv(path, RESOURCE_COLUMNS, dtype={"component": str})
+    frame = numeric(frame, ["ts", "cpu_pct"], path)
+    frame["component"] = frame["component"].fillna("").astype(str)
+    return frame
+
+
+def column_name(label: str) -> str:
+    """A cause or component label as it appears inside a column name (`fail_http_502`)."""
+    return re.sub(r"[^0-9a-z]+", "_", label.lower()).strip("_") or UNCLASSIFIED
+
+
+def _percentiles(times: np.ndarray) -> dict[str, float]:
+    if times.size == 0:
+        return {"p50_ms": np.nan, "p95_ms": np.nan, "p99_ms": np.nan, "max_ms": np.nan}
+    # Nearest rank: every value reported is a response time that was actually observed.
+    p50, p95, p99 = np.percentile(times, [50, 95, 99], method="inverted_cdf")
+    return {"p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "max_ms": times.max()}
+
+
+def _cumulative_at(history: pd.DataFrame, t: float) -> tuple[float, float]:
+    """Locust's cumulative (requests, failures) as of the last history row at or before `t`."""
+    rows = history[history["Timestamp"] <= t]
+    if rows.empty:
+        # The counters start at zero with the test, before the first row is written.
+        return 0.0, 0.0
+    last = rows.iloc[-1]
+    return float(last["Total Request Count"]), float(last["Total Failure Count"])
+
+
+def _history_counts(history: pd.DataFrame | None, start: float, end: float) -> dict[str, float]:
+    if history is None:
+        return {"history_requests": np.nan, "history_failures": np.nan}
+    req_end, fail_end = _cumulative_at(history, end)
+    req_start, fail_start = _cumulative_at(history, start)
+    return {"history_requests": req_end - req_start, "history_failures": fail_end - fail_start}
+
+
+def _step_row(step: pd.Series, window: pd.DataFrame, history, causes, resources) -> dict:
+    start, end = float(step["measure_from"]), float(step["end"])
+    window_s = max(end - start, 0.0)
+    count = len(window)
+    failed = window[window["ok"] != 1]
+    votes = window[(window["name"] == "vote") & (window["method"] == "POST")]
+    row = {
+        "step": int(step["step"]),
+        "users": int(step["users"]),
+        "complete": int(step["complete"]),
+        "window_s": window_s,
+        "requests": count,
+        "failures": len(failed),
+        "failure_pct": 100.0 * len(failed) / count if count else np.nan,
+        "rps": count / window_s if window_s > 0 else np.nan,
+        **_percentiles(window["response_time_ms"].to_numpy(dtype=float)),
+        "vote_posts": len(votes),
+        "vote_posts_ok": int((votes["ok"] == 1).sum()),
+        "iterations_per_s": len(votes) / window_s if window_s > 0 else np.nan,
+        **_history_counts(history, start, end),
+    }
+    for cause in causes:
+        # Two spellings of one cause may share a column; add them up rather than overwrite.
+        name = f"fail_{column_name(cause)}"
+        row[name] = row.get(name, 0) + int((failed["cause"] == cause).sum())
+    if resources is not None:
+        in_window = resources[(resources["ts"] >= start) & (resources["ts"] < end)]
+        means = in_window.groupby("component")["cpu_pct"].mean()
+        for component in sorted(resources["component"].unique()):
+            row[f"cpu_{column_name(component)}_pct"] = means.get(component, np.nan)
+    return row
+
+
+def step_metrics(run_dir: Path) -> pd.DataFrame:
+    """One row per step in timeline.csv: BASE_COLUMNS, then fail_<cause>, cpu_<component>_pct.
+
+    Columns fail_<cause> cover every cause seen anywhere in the run's request log, so the set of
+    columns does not depend on where the windows fall. Percentiles are nearest-rank over all
+    requests of the window, failed ones included: a timed-out request is the slowest experience.
+    """
+    run_dir = Path(run_dir)
+    timeline = read_timeline(run_dir)
+    requests = read_requests(run_dir)
+    history = read_history(run_dir)
+    resources = read_resources(run_dir)
+    causes = sorted(requests.loc[requests["ok"] != 1, "cause"].unique())
+    ts = requests["ts"].to_numpy(dtype=float)
+    rows = []
+    for _, step in timeline.iterrows():
+        # side="left" on both ends gives the half-open window [measure_from, end).
+        lo = np.searchsorted(ts, float(step["measure_from"]), side="left")
+        hi = np.searchsorted(ts, float(step["end"]), side="left")
+        window = requests.iloc[lo : max(lo, hi)]
+        rows.append(_step_row(step, window, history, causes, resources))
+    columns = BASE_COLUMNS + sorted({f"fail_{column_name(c)}" for c in causes})
+    if resources is not None:
+        columns += sorted({f"cpu_{column_name(c)}_pct" for c in resources["component"].unique()})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def write_steps(run_dir: Path) -> Path:
+    """Write `steps.csv` into the run directory and return its path.
+
+    steps.csv is derived data, so rewriting it is safe; it goes through a temporary file so a
+    reader never sees half of it.
+    """
+    run_dir = Path(run_dir)
+    steps = step_metrics(run_dir)
+    path = run_dir / "steps.csv"
+    tmp = run_dir / f".steps.csv.{os.getpid()}.tmp"
+    steps.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+def knee(steps: pd.DataFrame, threshold_pct: float) -> int | None:
+    """The largest user count such that it and every earlier step stayed at or under the threshold.
+
+    A step with no request in its window breaks the run of good steps: no evidence is not
+    evidence of no failure. A frame without a `requests` column (a published table) counts every
+    row as measured. None when the first step already breaches.
+    """
+    order = steps.sort_values("step" if "step" in steps.columns else "users", kind="stable")
+    found = None
+    for _, row in order.iterrows():
+        measured = "requests" not in order.columns or row["requests"] > 0
+        if not (measured and row["failure_pct"] <= threshold_pct):
+            break
+        found = int(row["users"])
+    return found

@@ -1,0 +1,237 @@
+"""Comparison report over run directories: table.md/.csv, charts/*.png, report.html, report.md."""
+
+import base64
+import math
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from analysis import article
+from analysis.charts import write_charts
+from analysis.checks import HISTORY_TOLERANCE, run_warnings
+from analysis.errors import AnalysisError
+from analysis.runs import Run, distinct_labels, load_run
+from analysis.table import (
+    LEGEND,
+    NO_REQUESTS,
+    knee_sentence,
+    markdown_table,
+    table_blocks,
+    table_markdown,
+    write_table,
+)
+
+KNEE_THRESHOLDS = (0.0, 1.0)
+CHART_TITLES = {
+    "failure_pct": "Failure % vs users (ours solid, the article's dashed)",
+    "rps": "Requests/s and vote POSTs/s vs users",
+    "latency": "Response time p50 / p95 / p99 vs users",
+    "cpu": "Mean CPU per component vs users",
+}
+NOTES = [
+    "Every per-step number comes from the per-request log over the step's measured window "
+    "[measure_from, end): ramp-up and warm-up are left out.",
+    "Latency percentiles are exact nearest-rank values over every request in the window, failed "
+    "ones included, computed from the per-request log; they are independent of Locust's own "
+    "percentiles, which are bucketed to about two significant figures and, in its history CSV, "
+    "cover a trailing ~10 s window rather than a step.",
+    "Locust's cumulative counters (stats history) are a cross-check only; a step where they differ "
+    f"from the request log by more than {HISTORY_TOLERANCE * 100:g} % of its requests is flagged.",
+    "Vote POSTs/s is the achieved iteration rate. Locust users form a closed loop (each waits for "
+    "its answer, then pauses), so when responses slow down the offered load falls with them "
+    "(coordinated omission): read it beside the user count, not RPS alone.",
+    "Knee: the largest user count such that it and every smaller step stayed at or under the "
+    "failure threshold; a step with no completed request ends the count.",
+]
+
+
+def _fmt(value, decimals: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.{decimals}f}"
+
+
+def _ms(value) -> str:
+    # Sub-10 ms values keep a decimal; beyond that a tenth of a millisecond is noise.
+    return _fmt(value, 0 if value is not None and value >= 10 else 1)
+
+
+def _pct(step: pd.Series) -> str:
+    # Same convention as the failure table: a step without requests has no percentage.
+    return NO_REQUESTS if step["requests"] == 0 else _fmt(step["failure_pct"], 1)
+
+
+def _causes(row: pd.Series) -> str:
+    counts = [(c.removeprefix("fail_"), int(row[c])) for c in row.index if c.startswith("fail_")]
+    return ", ".join(f"{cause}: {n}" for cause, n in counts if n)
+
+
+def step_table(run: Run) -> tuple[list[str], list[list[str]]]:
+    """Header and formatted rows of a run's per-step table, planned-but-not-run steps included."""
+    cpu = [c for c in run.steps.columns if c.startswith("cpu_")]
+    header = ["Users", "Status", "Window (s)", "Requests", "Failure %", "Requests/s"]
+    header += ["Vote POSTs/s", "p50 (ms)", "p95 (ms)", "p99 (ms)", "max (ms)", "Failures by cause"]
+    header += ["Locust history (requests / failures)"]
+    header += [f"CPU {c.removeprefix('cpu_').removesuffix('_pct')} (%)" for c in cpu]
+    rows = []
+    for _, s in run.steps.iterrows():
+        history = ""
+        if not math.isnan(s["history_requests"]):
+            history = f"{s['history_requests']:.0f} / {s['history_failures']:.0f}"
+        rows.append(
+            [str(int(s["users"])), "complete" if s["complete"] else "cut short"]
+            + [_fmt(s["window_s"], 1), str(int(s["requests"])), _pct(s)]
+            + [_fmt(s["rps"], 2), _fmt(s["iterations_per_s"], 2)]
+            + [_ms(s[c]) for c in ("p50_ms", "p95_ms", "p99_ms", "max_ms")]
+            + [_causes(s), history]
+            + [_fmt(s[c], 0) for c in cpu]
+        )
+    ran = set(run.steps["users"].astype(int))
+    for users in run.planned_users:
+        if users not in ran:
+            rows.append([str(users), "not run"] + [""] * (len(header) - 2))
+    return header, rows
+
+
+def _metadata(run: Run) -> list[tuple[str, str]]:
+    m = run.meta
+    machine = m.get("machine") or {}
+    fields = [
+        ("Run id", m.get("run_id")),
+        ("Directory", str(run.path)),
+        ("Server", m.get("server")),
+        ("Interface", str(m.get("interface", "")).upper()),
+        ("Workers", m.get("workers")),
+        ("View variant", m.get("view")),
+        ("Profile", m.get("profile")),
+        ("Mode", m.get("mode")),
+        ("Users per step", ", ".join(map(str, run.planned_users))),
+        ("Spawn rate (users/s)", m.get("spawn_rate")),
+        ("Hold per step (s)", m.get("hold_s")),
+        ("Warm-up discarded (s)", m.get("warmup_s")),
+        ("Machine", f"{machine.get('cpu_model', '?')}, {machine.get('cpu_count', '?')} CPUs"),
+        ("Started", m.get("started_at")),
+        ("Ended", m.get("ended_at") or "(not recorded)"),
+        ("Git revision", m.get("git_revision")),
+        ("Complete", "yes" if m.get("complete") else "no"),
+    ]
+    versions = m.get("versions") or {}
+    fields += [(f"Version: {name}", version) for name, version in versions.items()]
+    return [(key, "" if value is None else str(value)) for key, value in fields]
+
+
+def describe_failure_definition(definition: dict) -> list[str]:
+    """The failure definition of meta.json as sentences a reader can check the numbers against."""
+    known = {
+        "http_status": lambda v: f"a response with HTTP status {v}",
+        "client_timeout_s": lambda v: f"no complete response within {v:g} s (client timeout)",
+        "vote_must_redirect": lambda v: "a vote POST not answered with a redirect" if v else "",
+        "nginx_proxy_read_timeout_s": lambda v: (
+            f"nginx proxy_read_timeout is {v:g} s: a slower app server becomes a 504 from nginx"
+        ),
+    }
+    lines = [known[k](v) if k in known else f"{k}: {v}" for k, v in definition.items()]
+    return [line for line in lines if line]
+
+
+def _failure_definitions(runs: list[Run]) -> list[dict]:
+    """One entry when every run used the same definition, else one per run."""
+    definitions = [run.meta.get("failure_definition") or {} for run in runs]
+    if all(d == definitions[0] for d in definitions):
+        return [{"label": "", "lines": describe_failure_definition(definitions[0])}]
+    return [
+        {"label": run.label, "lines": describe_failure_definition(d)}
+        for run, d in zip(runs, definitions, strict=True)
+    ]
+
+
+def _context(runs: list[Run], reference: pd.DataFrame, charts: dict[str, Path], out: Path):
+    source = reference["source"].iloc[0]
+    return {
+        "title": "Django under WSGI and ASGI: failures by number of users",
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "source": source,
+        "runs": [
+            {
+                "label": run.label,
+                "run_id": run.run_id,
+                "metadata": _metadata(run),
+                "warnings": run_warnings(run),
+                "steps": step_table(run),
+                "steps_md": markdown_table(*step_table(run)),
+            }
+            for run in runs
+        ],
+        "knees": [knee_sentence(runs, t, reference) for t in KNEE_THRESHOLDS],
+        "thresholds": KNEE_THRESHOLDS,
+        "table_blocks": table_blocks(runs, reference),
+        "table_md": table_markdown(runs, reference),
+        "legend": LEGEND,
+        "failure_definitions": _failure_definitions(runs),
+        "notes": NOTES,
+        "charts": [
+            {
+                "title": CHART_TITLES[name],
+                "path": path.relative_to(out).as_posix(),
+                "data_uri": "data:image/png;base64,"
+                + base64.b64encode(path.read_bytes()).decode("ascii"),
+            }
+            for name, path in charts.items()
+        ],
+    }
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _check_comparable(runs: list[Run]) -> None:
+    paths = [run.path.resolve() for run in runs]
+    for path in paths:
+        if paths.count(path) > 1:
+            raise AnalysisError(f"{path} is given more than once")
+    steps = {tuple(run.planned_users) for run in runs}
+    if len(steps) > 1:
+        detail = "; ".join(f"{r.label}: {', '.join(map(str, r.planned_users))}" for r in runs)
+        raise AnalysisError(f"runs are not comparable: different user steps ({detail})")
+
+
+def build(run_dirs: list[Path], out_dir: Path) -> Path:
+    """Write the comparison report of `run_dirs` into the new directory `out_dir`.
+
+    Returns the path of report.html. out_dir must not exist: a report is never overwritten. If
+    writing fails half-way, the directory this call created is removed again.
+    """
+    if not run_dirs:
+        raise AnalysisError("no runs given")
+    runs = distinct_labels([load_run(d) for d in run_dirs])
+    _check_comparable(runs)
+    reference = article.load_reference()
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise AnalysisError(f"{out_dir} already exists; a report is never overwritten") from None
+    except OSError as exc:
+        raise AnalysisError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
+    try:
+        write_table(runs, reference, out_dir)
+        charts = write_charts(runs, reference, out_dir / "charts")
+        context = _context(runs, reference, charts, out_dir)
+        env = _environment()
+        for name in ("report.html", "report.md"):
+            (out_dir / name).write_text(env.get_template(name).render(context), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    return out_dir / "report.html"

@@ -1,0 +1,45 @@
+"""Open a report in Debian's headless Chromium through Playwright, as a reader would."""
+
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+needs_chromium = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
+    ),
+]
+
+
+def read_report(page_path):
+    """(failure-table rows as cell texts, table text, natural widths of all images, warnings)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(Path(page_path).resolve().as_uri())
+            page.wait_for_load_state("load")
+            rows = page.eval_on_selector_all(
+                "#failure-table tr",
+                "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))",
+            )
+            table = page.inner_text("#failure-table")
+            widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
+            warnings = page.inner_text("#warnings") if page.query_selector("#warnings") else ""
+        finally:
+            browser.close()
+    return rows, table, widths, warnings

@@ -1,0 +1,208 @@
+"""step_metrics and knee on the hand-written fixture runs; every expected number is worked out in
+the comments from the fixture files themselves."""
+
+import math
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis import AnalysisError
+from analysis.metrics import BASE_COLUMNS, knee, step_metrics, write_steps
+
+RUNS = Path(__file__).parent / "fixtures" / "runs"
+WSGI = RUNS / "wsgi_gunicorn"
+ASGI = RUNS / "asgi_uvicorn"
+
+
+@pytest.fixture(scope="module")
+def wsgi():
+    return step_metrics(WSGI).set_index("step")
+
+
+@pytest.fixture(scope="module")
+def asgi():
+    return step_metrics(ASGI).set_index("step")
+
+
+def test_columns_and_one_row_per_timeline_step(wsgi, asgi):
+    # Causes seen anywhere in the run's log, sorted; resources only in the ASGI run.
+    wsgi_extra = ["fail_connection", "fail_http_500", "fail_http_502", "fail_timeout"]
+    assert list(wsgi.reset_index().columns) == BASE_COLUMNS + wsgi_extra
+    asgi_extra = ["fail_connection", "cpu_locust_pct", "cpu_postgres_pct", "cpu_server_pct"]
+    assert list(asgi.reset_index().columns) == BASE_COLUMNS + asgi_extra
+    # WSGI planned 10, 20, 30 users but its timeline.csv stops after step 2.
+    assert list(wsgi.index) == [1, 2]
+    assert list(wsgi["users"]) == [10, 20]
+    assert list(asgi.index) == [1, 2, 3]
+
+
+def test_wsgi_step1_window_is_half_open_across_two_request_files(wsgi):
+    s = wsgi.loc[1]
+    # Window [1700000002.0, 1700000012.0): 11 rows of requests.csv + 9 of requests_2.csv.
+    # Left out: 1700000001.5 and 1700000001.999 (warm-up, the latter rt 999) and the vote at
+    # exactly 1700000012.0 (rt 5000); kept: the detail GET at exactly 1700000002.0 (rt 5).
+    assert s["complete"] == 1
+    assert s["window_s"] == 10.0
+    assert s["requests"] == 20
+    assert s["failures"] == 0
+    assert s["failure_pct"] == 0.0
+    assert s["rps"] == 2.0  # 20 / 10 s
+    # Response times are 5, 10, ..., 100 ms. Nearest rank over n=20: p50 = 10th value = 50,
+    # p95 = 19th = 95, p99 = ceil(19.8) = 20th = 100. Dropping the 5 ms request at the left edge
+    # would give p50 = 55; taking the 999 ms one before it would give p99 = 999.
+    assert (s["p50_ms"], s["p95_ms"], s["p99_ms"], s["max_ms"]) == (50, 95, 100, 100)
+    # Vote POSTs at .4 (2.4), 4.2, 6.1, 8.3, 10.9: five, all 302.
+    assert (s["vote_posts"], s["vote_posts_ok"]) == (5, 5)
+    assert s["iterations_per_s"] == 0.5
+    assert (s["fail_http_502"], s["fail_timeout"], s["fail_http_500"]) == (0, 0, 0)
+
+
+def test_wsgi_step2_failures_by_cause_and_percentiles_include_failures(wsgi):
+    s = wsgi.loc[2]
+    # Window [1700000014.0, 1700000019.0), cut short: 5 s. 7 rows from requests.csv (14.0 ...
+    # 18.7) + 5 from requests_2.csv (14.8 ... 17.5) = 12. Left out: the detail at 13.5 (ramp,
+    # rt 4000) and the http_500 at exactly 19.0.
+    assert s["complete"] == 0
+    assert s["window_s"] == 5.0
+    assert s["requests"] == 12
+    # Two 502 vote POSTs and one client timeout.
+    assert s["failures"] == 3
+    assert s["failure_pct"] == 25.0
+    assert (s["fail_http_502"], s["fail_timeout"]) == (2, 1)
+    # http_500 and connection only happened outside every window: columns exist, counts are 0.
+    assert (s["fail_http_500"], s["fail_connection"]) == (0, 0)
+    assert s["rps"] == 2.4  # 12 / 5 s
+    # Sorted: 5, 8, 20, 25, 30, 35, 45, 50, 55, 65, 70, 30000. p50 = 6th = 35 (the 5 and 8 ms
+    # are the failed 502s: ok requests alone would give 45). p95 = ceil(11.4) = 12th = 30000.
+    assert (s["p50_ms"], s["p95_ms"], s["p99_ms"], s["max_ms"]) == (35, 30000, 30000, 30000)
+    # Vote POSTs at 14.3 (502), 15.6 (302), 16.9 (502), 18.6 (302).
+    assert (s["vote_posts"], s["vote_posts_ok"]) == (4, 2)
+    assert s["iterations_per_s"] == 0.8  # 4 / 5 s
+
+
+def test_asgi_steps_nearest_rank_not_interpolated(asgi):
+    s1, s2 = asgi.loc[1], asgi.loc[2]
+    # Step 1, [102, 110): 8 requests, 7 9 12 15 18 25 30 40 ms. Nearest rank p50 = 4th = 15
+    # (linear interpolation would say 16.5); p95 = ceil(7.6) = 8th = 40.
+    assert (s1["requests"], s1["window_s"], s1["rps"]) == (8, 8.0, 1.0)
+    assert (s1["p50_ms"], s1["p95_ms"], s1["p99_ms"], s1["max_ms"]) == (15, 40, 40, 40)
+    assert (s1["vote_posts"], s1["iterations_per_s"]) == (2, 0.25)
+    # Step 2, [112, 120): the 700 ms detail at exactly 110.0 belongs to no window.
+    # 14 16 19 22 28 33 35 41 50 90 ms: p50 = 5th = 28 (interpolated: 30.5), p95 = 10th = 90.
+    assert (s2["requests"], s2["rps"]) == (10, 1.25)
+    assert (s2["p50_ms"], s2["p95_ms"], s2["p99_ms"], s2["max_ms"]) == (28, 90, 90, 90)
+    assert (s2["vote_posts"], s2["vote_posts_ok"], s2["iterations_per_s"]) == (3, 3, 0.375)
+
+
+def test_step_without_requests(asgi):
+    s = asgi.loc[3]
+    # Step 3's only requests fall in its warm-up (120.5, 121.9) or exactly at its end (130.0).
+    assert s["requests"] == 0 and s["failures"] == 0
+    assert math.isnan(s["failure_pct"])
+    assert s["rps"] == 0.0 and s["iterations_per_s"] == 0.0
+    assert all(math.isnan(s[c]) for c in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))
+
+
+def test_history_cross_check(wsgi, asgi):
+    # WSGI step 1: Aggregated row at 1700000012 (22) minus the one at 1700000002 (2) = 20; the
+    # GET detail rows (900, 950) are not the total. Using "<" instead of "<=" would give 21 - 1.
+    assert (wsgi.loc[1, "history_requests"], wsgi.loc[1, "history_failures"]) == (20, 0)
+    # Step 2: row 1700000019 (36, 3) minus row 1700000014 (24, 0).
+    assert (wsgi.loc[2, "history_requests"], wsgi.loc[2, "history_failures"]) == (12, 3)
+    # ASGI: 9 - 1 = 8; 23 - 11 = 12 (disagrees with the log's 10 on purpose); 25 - 25 = 0.
+    assert list(asgi["history_requests"]) == [8, 12, 0]
+    assert list(asgi["history_failures"]) == [0, 0, 0]
+
+
+def test_no_history_gives_nan(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(ASGI, run)
+    (run / "locust_stats_history.csv").unlink()
+    steps = step_metrics(run)
+    assert steps["history_requests"].isna().all() and steps["history_failures"].isna().all()
+
+
+def test_cpu_means_over_the_window(asgi):
+    # Step 1, [102, 110): server 50 and 70 -> 60 (the 500 at exactly 110.0 is out),
+    # postgres 10 and 20 -> 15, locust 30. Step 2: server 150 and 250 -> 200 (several processes,
+    # so above 100), postgres 40, locust 92 and 98 -> 95. Step 3: no postgres sample -> NaN.
+    assert list(asgi["cpu_server_pct"]) == [60, 200, 10]
+    assert list(asgi["cpu_locust_pct"]) == [30, 95, 5]
+    assert asgi["cpu_postgres_pct"].iloc[:2].tolist() == [15, 40]
+    assert math.isnan(asgi.loc[3, "cpu_postgres_pct"])
+
+
+def test_write_steps_matches_step_metrics(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(WSGI, run)
+    path = write_steps(run)
+    assert path == run / "steps.csv"
+    written = pd.read_csv(path)
+    pd.testing.assert_frame_equal(written, step_metrics(run), check_dtype=False)
+    assert [p.name for p in run.iterdir() if p.name.startswith(".steps")] == []
+
+
+def test_bad_timeline_is_one_line_error(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(WSGI, run)
+    (run / "timeline.csv").write_text("step,users,start\n1,10,5\n")
+    with pytest.raises(AnalysisError, match=r"timeline.csv lacks column\(s\): measure_from, end"):
+        step_metrics(run)
+    (run / "timeline.csv").write_text("step,users,start,measure_from,end,complete\n1,ten,0,1,2,1\n")
+    with pytest.raises(AnalysisError, match="column users has a non-numeric value 'ten'"):
+        step_metrics(run)
+
+
+def _steps(users, pcts, requests=None):
+    requests = requests or [100] * len(users)
+    return pd.DataFrame(
+        {
+            "step": range(1, len(users) + 1),
+            "users": users,
+            "requests": requests,
+            "failure_pct": pcts,
+        }
+    )
+
+
+def test_knee_thresholds():
+    steps = _steps([100, 200, 300, 400], [0.0, 0.5, 3.0, 0.0])
+    # 0 %: 200 users already has 0.5 % -> 100. 1 %: 300 has 3 % -> 200; the clean 400 after
+    # a breach does not count.
+    assert knee(steps, 0) == 100
+    assert knee(steps, 1) == 200
+    assert knee(steps, 5) == 400
+
+
+def test_knee_none_when_first_step_breaches():
+    assert knee(_steps([100, 200], [2.0, 0.0]), 1) is None
+    assert knee(_steps([100, 200], [0.0, 0.0], requests=[0, 50]), 0) is None
+
+
+def test_knee_follows_step_order_and_stops_at_empty_step(wsgi, asgi):
+    shuffled = _steps([100, 200, 300], [0.0, 0.0, 9.0]).iloc[[2, 0, 1]]
+    assert knee(shuffled, 0) == 200
+    assert knee(wsgi.reset_index(), 0) == 10  # step 2 has 25 %
+    assert knee(asgi.reset_index(), 0) == 20  # step 3 completed no request
+    assert knee(asgi.reset_index(), 100) == 20
+
+
+def test_failure_without_cause_is_unclassified(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(ASGI, run)
+    with (run / "requests.csv").open("a") as f:
+        f.write("1700000105.0,detail,GET,503,0,,4\n")
+    s = step_metrics(run).set_index("step").loc[1]
+    # Step 1 now has 9 requests, one failed: 100 / 9 %.
+    assert (s["requests"], s["failures"], s["fail_unclassified"]) == (9, 1, 1)
+    assert s["failure_pct"] == pytest.approx(100 / 9)
+
+
+def test_run_with_no_step_yet(tmp_path):
+    # Interrupted before the first step's window: the header of timeline.csv only, no log.
+    (tmp_path / "timeline.csv").write_text("step,users,start,measure_from,end,complete\n")
+    steps = step_metrics(tmp_path)
+    assert steps.empty and list(steps.columns) == BASE_COLUMNS
+    assert pd.read_csv(write_steps(tmp_path)).columns.tolist() == BASE_COLUMNS
