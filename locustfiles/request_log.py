@@ -5,7 +5,8 @@ per-step numbers; this log (one row per request, from Locust's ``request`` event
 analysis compute exact per-step counts, percentiles and failure causes.
 
 Options:
-  --request-log-dir / REQUEST_LOG_DIR  directory for ``requests-<pid>.csv`` (off when empty)
+  --request-log-dir / REQUEST_LOG_DIR  directory for ``requests-<host>-<pid>.csv`` (off when
+                                       empty); host and pid keep worker containers apart
 
 Columns: ts (epoch s at completion), name, method, status (0 = no response), ok (1/0),
 cause (empty when ok), response_time_ms.
@@ -13,6 +14,7 @@ cause (empty when ok), response_time_ms.
 
 import csv
 import os
+import socket
 import time
 
 import gevent
@@ -58,7 +60,8 @@ def _open(environment, **_kwargs):
         return
     if type(environment.runner).__name__ == "MasterRunner":
         return  # the master runs no users
-    _file = open(os.path.join(directory, f"requests-{os.getpid()}.csv"), "w", newline="")
+    name = f"requests-{socket.gethostname()}-{os.getpid()}.csv"
+    _file = open(os.path.join(directory, name), "w", newline="")
     _writer = csv.writer(_file)
     _writer.writerow(COLUMNS)
     gevent.spawn(_flush_every_second)
@@ -77,8 +80,15 @@ def _log(request_type, name, response_time, response=None, exception=None, **_kw
     status = getattr(response, "status_code", 0) or 0
     cause = classify(status, exception)
     _writer.writerow(
-        [f"{time.time():.3f}", name, request_type, status, 0 if cause else 1, cause,
-         f"{response_time:.1f}"]
+        [
+            f"{time.time():.3f}",
+            name,
+            request_type,
+            status,
+            0 if cause else 1,
+            cause,
+            f"{response_time:.1f}",
+        ]
     )
 
 

@@ -60,8 +60,14 @@ class StepLoad(LoadTestShape):
             if f.tell() == 0:
                 writer.writerow(["step", "users", "start", "measure_from", "end", "complete"])
             writer.writerow(
-                [step, users, f"{start:.3f}", f"{measure_from:.3f}", f"{time.time():.3f}",
-                 int(complete)]
+                [
+                    step,
+                    users,
+                    f"{start:.3f}",
+                    f"{measure_from:.3f}",
+                    f"{time.time():.3f}",
+                    int(complete),
+                ]
             )
 
 
