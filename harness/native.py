@@ -118,9 +118,9 @@ def _execute(cfg, run_dir, tmp, procs, meta, out):
     )
     meta["versions"]["postgresql"] = pg.version()
     meta["postgres"] = {"max_connections": pg.max_connections}
-    pg.init(logs / "postgres.log")
+    _started(pg.init, logs / "postgres.log")
     pg_proc = pg.start(procs, logs / "postgres.log")
-    pg.wait_ready(pg_proc)
+    _started(pg.wait_ready, pg_proc)
 
     env = {
         **os.environ,

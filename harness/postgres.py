@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import psycopg
 
@@ -72,7 +73,7 @@ class Cluster:
             os.chown(self.base_dir, self.account.pw_uid, self.account.pw_gid)
             os.chown(pwfile, self.account.pw_uid, self.account.pw_gid)
         with open(log_path, "ab") as log:
-            subprocess.run(
+            done = subprocess.run(
                 [
                     self.initdb,
                     "-D",
@@ -89,10 +90,12 @@ class Cluster:
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                check=True,
                 cwd=self.base_dir,
                 **self.user_kwargs,
             )
+        if done.returncode:
+            tail = "\n".join(Path(log_path).read_text(errors="replace").splitlines()[-5:])
+            raise RuntimeError(f"initdb failed (exit status {done.returncode}):\n{tail}")
         pwfile.unlink()
 
     def start(self, procs, log_path):

@@ -1,4 +1,6 @@
 import secrets
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -7,11 +9,12 @@ from harness.processes import ProcessSet, free_port
 
 
 @pytest.fixture(scope="session")
-def pg_env(tmp_path_factory):
+def pg_env():
     """A throwaway PostgreSQL cluster (the harness's own), as POSTGRES_* environment variables."""
-    base = tmp_path_factory.mktemp("pg")
-    base.chmod(0o755)
-    with ProcessSet() as procs:
+    # Not under pytest's tmp dir: that is private to root, and PostgreSQL runs as 'postgres'.
+    with tempfile.TemporaryDirectory(prefix="djbench-test-pg-") as tmp, ProcessSet() as procs:
+        base = Path(tmp)
+        base.chmod(0o755)
         cluster = postgres.Cluster(base / "cluster", free_port(), secrets.token_urlsafe(12))
         cluster.init(base / "postgres.log")
         cluster.wait_ready(cluster.start(procs, base / "postgres.log"))
