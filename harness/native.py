@@ -75,7 +75,8 @@ def run(cfg, results_root, out=print):
     try:
         with tempfile.TemporaryDirectory(prefix="djbench-") as tmp, ProcessSet() as procs:
             meta["pids"] = procs.started  # filled as they start; lets tests check none survive
-            _execute(cfg, run_dir, Path(tmp), procs, meta, out)
+            # Absolute: nginx resolves relative paths against its own prefix, Locust runs in tmp.
+            _execute(cfg, run_dir.resolve(), Path(tmp), procs, meta, out)
         meta["complete"] = True
     except ComponentFailed as e:
         meta["error"] = str(e)

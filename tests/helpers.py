@@ -12,20 +12,21 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def djbench(*args, timeout=600):
+def djbench(*args, timeout=600, cwd=ROOT):
     return subprocess.run(
         [sys.executable, "-m", "harness", *map(str, args)],
-        cwd=ROOT,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=timeout,
     )
 
 
-def last_path(stdout, prefix):
+def last_path(stdout, prefix, cwd=ROOT):
     line = stdout.strip().splitlines()[-1]
     assert line.startswith(prefix), stdout
-    return ROOT / line.removeprefix(prefix).strip()
+    return Path(cwd) / line.removeprefix(prefix).strip()
 
 
 def meta(run_dir):

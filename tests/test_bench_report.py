@@ -14,14 +14,15 @@ FIXTURE_RUN = Path(__file__).parent / "fixtures" / "runs" / "wsgi_gunicorn"
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory):
-    out = tmp_path_factory.mktemp("results")
+    # A relative results directory, as `make bench` passes it, from another working directory.
+    cwd = tmp_path_factory.mktemp("work")
     done = djbench("bench", "--servers", "gunicorn,uvicorn", "--profile", "smoke",
-                   "--results-dir", out)  # fmt: skip
+                   "--results-dir", "results", cwd=cwd)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    runs = [
-        last_path(ln, "results:") for ln in done.stdout.splitlines() if ln.startswith("results:")
-    ]
-    return runs, last_path(done.stdout, "report:")
+    lines = done.stdout.splitlines()
+    runs = [last_path(ln, "results:", cwd) for ln in lines if ln.startswith("results:")]
+    assert all(r.parent == cwd / "results" for r in runs)
+    return runs, last_path(done.stdout, "report:", cwd)
 
 
 def test_report_directory_holds_everything(bench):
