@@ -8,27 +8,22 @@ whatever was measured is kept, and meta.json says whether the run is complete.
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from analysis.metrics import write_steps
-
-from . import environment, integrity, nginx, postgres, progress, results
+from . import integrity, nginx, postgres, progress, results
 from .config import nginx_proxy_timeout
+from .errors import ComponentFailed
 from .paths import DJANGO_DIR, LOCUSTFILES
 from .processes import ProcessSet, free_port, wait_http
+from .recording import locust_options, record_integrity, recorded_run, stop_timeout
 from .resources import Sampler
 from .servers import SERVERS
 from .verify import verify_stack
 
 BIN = Path(sys.executable).parent
-
-
-class ComponentFailed(RuntimeError):
-    pass
 
 
 def preflight():
@@ -40,70 +35,15 @@ def preflight():
 
 def run(cfg, results_root, out=print):
     preflight()
-    run_dir = results.new_dir(results_root, f"{cfg.server}-{cfg.view}-{cfg.profile}")
-    server = SERVERS[cfg.server]
-    meta = {
-        "run_id": run_dir.name,
-        "complete": False,
-        "mode": "native",
-        "server": cfg.server,
-        "interface": cfg.interface,
-        "workers": cfg.workers,
-        "view": cfg.view,
-        "profile": cfg.profile,
-        "users": list(cfg.users),
-        "spawn_rate": cfg.spawn_rate,
-        "hold_s": cfg.hold_s,
-        "warmup_s": cfg.warmup_s,
-        "failure_definition": cfg.failure_definition(),
-        "config": cfg.as_dict(),
-        "server_command": server.command("127.0.0.1", "PORT", cfg.workers),
-        "nginx": dict(nginx.SETTINGS),
-        "versions": environment.versions(server.packages),
-        "machine": environment.machine(),
-        "git_revision": environment.git_revision(),
-        "started_at": results.utc_now().isoformat(),
-        "ended_at": None,
-        "warnings": [],
-    }
-    meta_path = run_dir / "meta.json"
-    results.write_json(meta_path, meta)
-    out(
-        f"run {run_dir.name}: {cfg.server} ({cfg.interface.upper()}, {cfg.workers} workers, "
-        f"{cfg.view} views), users {','.join(map(str, cfg.users))}, {cfg.hold_s:g} s per step"
-    )
-    try:
-        with tempfile.TemporaryDirectory(prefix="djbench-") as tmp, ProcessSet() as procs:
-            meta["pids"] = procs.started  # filled as they start; lets tests check none survive
-            # Absolute: nginx resolves relative paths against its own prefix, Locust runs in tmp.
-            _execute(cfg, run_dir.resolve(), Path(tmp), procs, meta, out)
-        meta["complete"] = True
-    except ComponentFailed as e:
-        meta["error"] = str(e)
-        meta["warnings"].append(str(e).splitlines()[0])
-        raise
-    finally:
-        meta["ended_at"] = results.utc_now().isoformat()
-        _finish(run_dir, meta)
-        results.write_json(meta_path, meta)
-        if not meta["complete"]:
-            out(f"partial results: {run_dir}")
+    with (
+        recorded_run(cfg, results_root, "native", out) as (run_dir, meta),
+        tempfile.TemporaryDirectory(prefix="djbench-") as tmp,
+        ProcessSet() as procs,
+    ):
+        meta["pids"] = procs.started  # filled as they start; lets tests check none survive
+        # Absolute: nginx resolves relative paths against its own prefix, Locust runs in tmp.
+        _execute(cfg, run_dir.resolve(), Path(tmp), procs, meta, out)
     return run_dir
-
-
-def _finish(run_dir, meta):
-    """Per-step numbers from whatever was measured, also for a partial run."""
-    if (run_dir / "timeline.csv").exists():
-        try:
-            write_steps(run_dir)
-        except Exception as e:  # a broken partial log must not hide the original error
-            meta["warnings"].append(f"steps.csv not written: {e}")
-    log = run_dir / "logs" / "locust.log"
-    if log.exists() and "CPU usage above" in log.read_text(errors="replace"):
-        meta["warnings"].append(
-            "Locust reported CPU usage above 90 %: the load generator may have been the "
-            "bottleneck; its latencies and failures are not only the server's"
-        )
 
 
 def _execute(cfg, run_dir, tmp, procs, meta, out):
@@ -115,11 +55,11 @@ def _execute(cfg, run_dir, tmp, procs, meta, out):
         tmp / "pg",
         free_port(),
         secrets.token_urlsafe(16),
-        max_connections=cfg.extra.get("max_connections", 200),
+        max_connections=cfg.pg_max_connections,
     )
     meta["versions"]["postgresql"] = pg.version()
     meta["postgres"] = {"max_connections": pg.max_connections}
-    _started(pg.init, logs / "postgres.log")
+    _started(pg.init, procs, logs / "postgres.log")
     pg_proc = pg.start(procs, logs / "postgres.log")
     _started(pg.wait_ready, pg_proc)
 
@@ -132,22 +72,19 @@ def _execute(cfg, run_dir, tmp, procs, meta, out):
         "DJANGO_DEBUG": "0",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "POLLS_VIEWS": cfg.view,
+        **cfg.app_env(),  # DB_CONN_MAX_AGE, DB_POOL
     }
     manage = [sys.executable, str(DJANGO_DIR / "manage.py")]
-    with open(logs / "setup.log", "ab") as log:
-        for args in (
-            ["migrate", "--noinput"],
-            ["seed_polls", "--questions", str(cfg.questions), "--choices", str(cfg.choices)],
-        ):
-            done = subprocess.run(
-                manage + args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp
-            )
-            if done.returncode:
-                raise ComponentFailed(f"manage.py {args[0]} failed; see {log.name}")
+    for args in (
+        ["migrate", "--noinput"],
+        ["seed_polls", "--questions", str(cfg.questions), "--choices", str(cfg.choices)],
+    ):
+        step = procs.run(args[0], manage + args, logs / "setup.log", env=env, cwd=tmp)
+        if step.proc.returncode:
+            raise ComponentFailed(f"manage.py {args[0]} failed:\n{step.log_tail()}")
 
-    server = SERVERS[cfg.server]
     app_port = free_port()
-    argv = server.command("127.0.0.1", app_port, cfg.workers)
+    argv = SERVERS[cfg.server].command("127.0.0.1", app_port, cfg.workers, cfg.threads)
     argv[0] = str(BIN / argv[0])
     app = procs.start("server", argv, logs / "server.log", env=env, cwd=tmp)
     _started(wait_http, f"http://127.0.0.1:{app_port}/polls/", app)
@@ -157,19 +94,16 @@ def _execute(cfg, run_dir, tmp, procs, meta, out):
     web_port = free_port()
     (tmp / "nginx").mkdir()
     conf = tmp / "nginx.conf"
-    conf.write_text(
-        nginx.render(
-            {
-                **nginx.SETTINGS,
-                "NGINX_PID_PATH": tmp / "nginx.pid",
-                "NGINX_ERROR_LOG": logs / "nginx.error.log",
-                "NGINX_TEMP_DIR": tmp / "nginx",
-                "UPSTREAM": f"127.0.0.1:{app_port}",
-                "NGINX_LISTEN": f"127.0.0.1:{web_port}",
-                "NGINX_PROXY_TIMEOUT": nginx_proxy_timeout(cfg.client_timeout_s),
-            }
-        )
-    )
+    settings = {
+        **nginx.SETTINGS,
+        "NGINX_PID_PATH": tmp / "nginx.pid",
+        "NGINX_ERROR_LOG": logs / "nginx.error.log",
+        "NGINX_TEMP_DIR": tmp / "nginx",
+        "UPSTREAM": f"127.0.0.1:{app_port}",
+        "NGINX_LISTEN": f"127.0.0.1:{web_port}",
+        "NGINX_PROXY_TIMEOUT": nginx_proxy_timeout(cfg.client_timeout_s),
+    }
+    conf.write_text(nginx.render(settings))
     web = nginx.start(procs, nginx_bin, conf, logs / "nginx.error.log")
     base_url = f"http://127.0.0.1:{web_port}"
     _started(wait_http, base_url + "/polls/", web)
@@ -183,12 +117,12 @@ def _execute(cfg, run_dir, tmp, procs, meta, out):
     results.write_json(run_dir / "meta.json", meta)  # PIDs on disk while the load runs
     out(f"stack ready in {meta['startup_s']:.1f} s: postgres, {cfg.server}, nginx on {base_url}")
 
-    stop_timeout = 3 * cfg.client_timeout_s + 5  # one iteration is up to three requests
     locust = procs.start(
         "locust",
-        _locust_argv(cfg, base_url, run_dir, stop_timeout),
+        _locust_argv(base_url, run_dir),
         logs / "locust.log",
         cwd=tmp,
+        env={**os.environ, **locust_options(cfg)},
         stop_timeout=20.0,
         # SIGINT, not SIGTERM: only then does Locust (2.47) stop gracefully, writing its
         # CSVs and the interrupted step's timeline row.
@@ -199,28 +133,32 @@ def _execute(cfg, run_dir, tmp, procs, meta, out):
         {"server": app, "postgres": pg_proc, "nginx": web, "locust": locust},
     )
     sampler.start()
+
+    def check_components():
+        for managed in procs.dead():
+            if managed is not locust:
+                raise ComponentFailed(
+                    f"{managed.name} died mid-run (exit status {managed.proc.returncode}); "
+                    f"last lines of its log:\n{managed.log_tail()}"
+                )
+
     try:
-        deadline = cfg.planned_s + stop_timeout + 60
-        progress.follow(run_dir, cfg, locust, procs, deadline, out, ComponentFailed)
+        deadline = cfg.planned_s + stop_timeout(cfg) + 60
+        progress.follow(run_dir, cfg, locust.alive, check_components, deadline, out)
     finally:
         sampler.stop()
         if locust.alive():
             locust.stop()
         users_at_stop = 0 if locust.proc.returncode == 0 else max(cfg.users)
         try:
-            meta["integrity"] = integrity.check(
-                run_dir, total_votes() - votes_before, users_at_stop
-            )
-            meta["votes_in_db"] = meta["integrity"]["votes_in_db"]
-            meta["votes_posted_ok"] = meta["integrity"]["votes_posted_ok"]
+            votes_added = total_votes() - votes_before
+            record_integrity(meta, integrity.check(run_dir, votes_added, users_at_stop))
         except Exception as e:  # PostgreSQL itself may be what failed
             meta["warnings"].append(f"integrity not checked: {e}")
     if locust.proc.returncode != 0:
         raise ComponentFailed(
             f"locust exited with status {locust.proc.returncode}:\n{locust.log_tail()}"
         )
-    if not meta["integrity"]["ok"]:
-        meta["warnings"].append(meta["integrity"]["message"])
 
 
 def _started(check, *args):
@@ -230,22 +168,11 @@ def _started(check, *args):
         raise ComponentFailed(str(e)) from None
 
 
-def _locust_argv(cfg, base_url, run_dir, stop_timeout):
-    options = {
-        "--host": base_url,
-        "--csv": run_dir / "locust",
-        "--stop-timeout": stop_timeout,
-        "--exit-code-on-error": 0,  # failures are measurements, not errors of Locust
-        "--steps": ",".join(map(str, cfg.users)),
-        "--hold": cfg.hold_s,
-        "--step-spawn-rate": cfg.spawn_rate,
-        "--warmup": cfg.warmup_s,
-        "--timeline": run_dir / "timeline.csv",
-        "--request-log-dir": run_dir,
-        "--client-timeout": cfg.client_timeout_s,
-    }
-    argv = [str(BIN / "locust"), "-f", ",".join(map(str, LOCUSTFILES))]
-    argv += ["--headless", "--only-summary", "--csv-full-history"]
-    for name, value in options.items():
-        argv += [name, f"{value:g}" if isinstance(value, float) else str(value)]
-    return argv
+def _locust_argv(base_url, run_dir):
+    """Paths and host only: the load's settings come from locust_options() in the environment."""
+    return [
+        str(BIN / "locust"), "-f", ",".join(map(str, LOCUSTFILES)),
+        "--headless", "--only-summary", "--csv-full-history", "--exit-code-on-error", "0",
+        "--host", base_url, "--csv", str(run_dir / "locust"),
+        "--timeline", str(run_dir / "timeline.csv"), "--request-log-dir", str(run_dir),
+    ]  # fmt: skip

@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import psycopg
 
@@ -65,37 +64,22 @@ class Cluster:
             "POSTGRES_PASSWORD": self.password,
         }
 
-    def init(self, log_path):
+    def init(self, procs, log_path):
+        """initdb, as a managed process: an interrupt stops it and the bootstrap backend it
+        started, before the temp dir is removed."""
         self.base_dir.mkdir(parents=True, exist_ok=True)
         pwfile = self.base_dir / "pwfile"
         pwfile.write_text(self.password)
         if self.account:
             os.chown(self.base_dir, self.account.pw_uid, self.account.pw_gid)
             os.chown(pwfile, self.account.pw_uid, self.account.pw_gid)
-        with open(log_path, "ab") as log:
-            done = subprocess.run(
-                [
-                    self.initdb,
-                    "-D",
-                    str(self.data_dir),
-                    "-U",
-                    USER,
-                    f"--pwfile={pwfile}",
-                    "--auth-local=trust",
-                    "--auth-host=scram-sha-256",
-                    "--no-sync",
-                    "-E",
-                    "UTF8",
-                    "--locale=C",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.base_dir,
-                **self.user_kwargs,
-            )
-        if done.returncode:
-            tail = "\n".join(Path(log_path).read_text(errors="replace").splitlines()[-5:])
-            raise RuntimeError(f"initdb failed (exit status {done.returncode}):\n{tail}")
+        argv = [self.initdb, "-D", str(self.data_dir), "-U", USER, f"--pwfile={pwfile}",
+                "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync",
+                "-E", "UTF8", "--locale=C"]  # fmt: skip
+        initdb = procs.run("initdb", argv, log_path, cwd=self.base_dir, **self.user_kwargs)
+        status = initdb.proc.returncode
+        if status:
+            raise RuntimeError(f"initdb failed (exit status {status}):\n{initdb.log_tail(5)}")
         pwfile.unlink()
 
     def start(self, procs, log_path):

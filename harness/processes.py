@@ -97,6 +97,15 @@ class ProcessSet:
         self.started[name] = managed.pid
         return managed
 
+    def run(self, name, argv, log_path, **kwargs):
+        """Start, wait for the end, then clean up its group: a short-lived step that an
+        interrupt still stops along with everything it started."""
+        managed = self.start(name, argv, log_path, **kwargs)
+        managed.proc.wait()
+        managed.stop()  # reaps anything it left in its group
+        self.items.remove(managed)
+        return managed
+
     def dead(self):
         return [m for m in self.items if not m.alive()]
 

@@ -6,6 +6,8 @@ import time
 
 from analysis.metrics import step_metrics
 
+from .errors import ComponentFailed
+
 FLUSH_S = 1.5  # the request log is flushed every second
 
 
@@ -40,21 +42,18 @@ def step_line(row, total):
     )
 
 
-def follow(run_dir, cfg, locust, procs, deadline_s, out, failure):
+def follow(run_dir, cfg, locust_alive, check_components, deadline_s, out):
+    """Until Locust exits: announce steps, report finished ones, and let check_components()
+    raise if a part of the stack died."""
     total = len(cfg.users)
     started = time.monotonic()
     announced = 0
     reporter = StepReporter(run_dir, total, out)
-    while locust.alive():
-        for managed in procs.dead():
-            if managed is not locust:
-                raise failure(
-                    f"{managed.name} died mid-run (exit status {managed.proc.returncode}); "
-                    f"last lines of its log:\n{managed.log_tail()}"
-                )
+    while locust_alive():
+        check_components()
         elapsed = time.monotonic() - started
         if elapsed > deadline_s:
-            raise failure(f"locust still running after {deadline_s:.0f} s; stopped it")
+            raise ComponentFailed(f"locust still running after {deadline_s:.0f} s; stopped it")
         current = min(int(elapsed // cfg.hold_s) + 1, total)
         if current > announced:
             announced = current

@@ -16,6 +16,6 @@ def pg_env():
         base = Path(tmp)
         base.chmod(0o755)
         cluster = postgres.Cluster(base / "cluster", free_port(), secrets.token_urlsafe(12))
-        cluster.init(base / "postgres.log")
+        cluster.init(procs, base / "postgres.log")
         cluster.wait_ready(cluster.start(procs, base / "postgres.log"))
         yield cluster.env()

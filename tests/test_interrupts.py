@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 def start_run(results, *extra):
     return subprocess.Popen(
         [sys.executable, "-u", "-m", "harness", "run", "--server", "gunicorn",
-         "--profile", "smoke", "--results-dir", str(results), *extra],
+         "--profile", "smoke", "--mode", "native", "--results-dir", str(results), *extra],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 

@@ -1,0 +1,157 @@
+"""What every run records, whichever mode ran it: meta.json from start to end, steps.csv from
+whatever was measured, and the partial-results notice when it did not complete."""
+
+from contextlib import contextmanager
+
+from analysis.metrics import write_steps
+
+from . import environment, nginx, results
+from .errors import ComponentFailed
+from .servers import SERVERS
+
+
+def locust_options(cfg):
+    """The load's settings as the environment variables the locustfiles (and Locust) read."""
+    return {
+        "STEPS": ",".join(map(str, cfg.users)),
+        "HOLD": f"{cfg.hold_s:g}",
+        "STEP_SPAWN_RATE": f"{cfg.spawn_rate:g}",
+        "WARMUP": f"{cfg.warmup_s:g}",
+        "CLIENT_TIMEOUT": f"{cfg.client_timeout_s:g}",
+        # Users finish the iteration in hand when the load stops (up to three requests), so
+        # every vote POST that reached the server is also seen by Locust.
+        "LOCUST_STOP_TIMEOUT": f"{stop_timeout(cfg):g}",
+    }
+
+
+def stop_timeout(cfg):
+    return 3 * cfg.client_timeout_s + 5
+
+
+def _base_meta(cfg, run_dir, mode):
+    server = SERVERS[cfg.server]
+    return {
+        "run_id": run_dir.name,
+        "complete": False,
+        "mode": mode,
+        "server": cfg.server,
+        "interface": cfg.interface,
+        "workers": cfg.workers,
+        # What really serves: daphne is one process whatever the workers setting says.
+        "processes": cfg.processes,
+        "threads": cfg.threads,
+        "threads_used": server.uses_threads,
+        "database": {
+            "conn_max_age": cfg.conn_max_age,
+            "pool": {"min_size": cfg.db_pool[0], "max_size": cfg.db_pool[1]}
+            if cfg.db_pool
+            else None,
+            "pg_max_connections": cfg.pg_max_connections,
+        },
+        "view": cfg.view,
+        "profile": cfg.profile,
+        "users": list(cfg.users),
+        "spawn_rate": cfg.spawn_rate,
+        "hold_s": cfg.hold_s,
+        "warmup_s": cfg.warmup_s,
+        "failure_definition": cfg.failure_definition(),
+        "config": cfg.as_dict(),
+        "server_command": server.command("HOST", "PORT", cfg.workers, cfg.threads),
+        "nginx": dict(nginx.SETTINGS),
+        "versions": environment.versions(server.packages),
+        "machine": environment.machine(),
+        "git_revision": environment.git_revision(),
+        "started_at": results.utc_now().isoformat(),
+        "ended_at": None,
+        "notes": notes(cfg),
+        "warnings": [],
+    }
+
+
+def notes(cfg):
+    """One line each for what a reader of the numbers must know about this setup."""
+    server = SERVERS[cfg.server]
+    lines = []
+    if server.single_process:
+        lines.append(
+            f"{cfg.server} runs one process (it has no worker option): the workers setting "
+            f"({cfg.workers}) does not apply to it"
+        )
+    if cfg.conn_max_age and cfg.interface == "asgi":
+        lines.append(
+            "persistent connections (conn-max-age > 0) are not supported under ASGI "
+            "(Django ticket #33497): connections can pile up with requests in flight"
+        )
+    return lines
+
+
+@contextmanager
+def recorded_run(cfg, results_root, mode, out):
+    """Create the run's directory and meta.json; on exit, whatever happened, finish both."""
+    run_dir = results.new_dir(results_root, f"{cfg.server}-{cfg.view}-{cfg.profile}")
+    meta = _base_meta(cfg, run_dir, mode)
+    meta_path = run_dir / "meta.json"
+    results.write_json(meta_path, meta)
+    processes = f"{cfg.processes} process" + ("es" if cfg.processes > 1 else "")
+    out(
+        f"run {run_dir.name} ({mode}): {cfg.server} ({cfg.interface.upper()}, {processes}, "
+        f"{cfg.view} views), users {','.join(map(str, cfg.users))}, {cfg.hold_s:g} s per step"
+    )
+    for line in meta["notes"]:
+        out(f"note: {line}")
+    try:
+        yield run_dir, meta
+        meta["complete"] = True
+    except ComponentFailed as e:
+        meta["error"] = str(e)
+        meta["warnings"].append(str(e).splitlines()[0])
+        raise
+    finally:
+        meta["ended_at"] = results.utc_now().isoformat()
+        _finish(run_dir, meta)
+        results.write_json(meta_path, meta)
+        if not meta["complete"]:
+            out(f"partial results: {run_dir}")
+
+
+def _finish(run_dir, meta):
+    """Per-step numbers from whatever was measured, also for a partial run."""
+    if (run_dir / "timeline.csv").exists():
+        try:
+            write_steps(run_dir)
+        except Exception as e:  # a broken partial log must not hide the original error
+            meta["warnings"].append(f"steps.csv not written: {e}")
+    logs = run_dir / "logs"
+    if any("CPU usage above" in _read(log) for log in logs.glob("locust*.log")):
+        meta["warnings"].append(
+            "Locust reported CPU usage above 90 %: the load generator may have been the "
+            "bottleneck; its latencies and failures are not only the server's"
+        )
+    # PostgreSQL's own words for its connection limit: the client only sees an HTTP 500.
+    refused = sum(_read(log).count(TOO_MANY_CLIENTS) for log in logs.glob("*.log")
+                  if log.name in ("postgres.log", "db.log"))  # fmt: skip
+    if refused:
+        meta["postgres_refused_connections"] = refused
+        meta["warnings"].append(
+            f"PostgreSQL refused {refused} connections ({TOO_MANY_CLIENTS!r}, max_connections "
+            f"{meta.get('config', {}).get('pg_max_connections', '?')}): the app opened more "
+            "database connections than the server allows; users saw these as HTTP 500"
+        )
+
+
+TOO_MANY_CLIENTS = "sorry, too many clients already"
+
+
+def _read(path):
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def record_integrity(meta, result):
+    meta["integrity"] = result
+    meta["votes_in_db"] = result["votes_in_db"]
+    meta["votes_posted_ok"] = result["votes_posted_ok"]
+    if not result["ok"]:
+        meta["warnings"].append(result["message"])
