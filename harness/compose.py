@@ -1,0 +1,322 @@
+"""Compose mode: the same stack as the article ran it, in Docker Compose.
+
+Builds the app image, starts db/app/nginx and waits on their healthchecks, verifies the routes,
+runs Locust as a master plus workers, samples `docker stats`, checks integrity against the db
+container, collects container logs, and always tears the project down (`down -v`).
+"""
+
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import threading
+import time
+
+from . import integrity, nginx, progress
+from .config import nginx_proxy_timeout
+from .errors import ComponentFailed, UserError
+from .paths import ROOT
+from .processes import free_port
+from .recording import locust_options, record_integrity, recorded_run, stop_timeout
+from .verify import verify_stack
+
+STACK = ("db", "app", "nginx")
+LOAD = ("locust-master", "locust-worker")
+COMPONENT = {"app": "server", "db": "postgres", "nginx": "nginx"}  # else "locust"
+
+
+def engine_available():
+    try:
+        done = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            timeout=10,
+        )
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+class Project:
+    """`docker compose` for one run's project name and environment."""
+
+    def __init__(self, name, env, logs):
+        self.name, self.env, self.logs = name, env, logs
+
+    def __call__(self, *args, check=True, timeout=600, log="compose.log"):
+        argv = ["docker", "compose", "-f", str(ROOT / "docker-compose.yml"), "-p", self.name]
+        with open(self.logs / log, "ab") as out:
+            done = subprocess.run(
+                [*argv, *args], env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                timeout=timeout, cwd=ROOT,
+            )  # fmt: skip
+        if check and done.returncode:
+            raise ComponentFailed(
+                f"docker compose {args[0]} failed (exit status {done.returncode}):\n"
+                + _tail(self.logs / log)
+            )
+        return done
+
+    def output(self, *args, timeout=60):
+        argv = ["docker", "compose", "-f", str(ROOT / "docker-compose.yml"), "-p", self.name]
+        done = subprocess.run(
+            [*argv, *args], env=self.env, capture_output=True, text=True, timeout=timeout, cwd=ROOT
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    def states(self):
+        """service -> list of container states, e.g. {'app': ['running']}."""
+        states = {}
+        for line in self.output("ps", "-a", "--format", "json").splitlines():
+            for item in _json_items(line):
+                states.setdefault(item["Service"], []).append(item["State"])
+        return states
+
+
+def _json_items(line):
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError:
+        return []
+    return data if isinstance(data, list) else [data]
+
+
+def _tail(path, lines=15):
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def preflight():
+    if not engine_available():
+        raise UserError("Docker is not running (docker info failed); start it or use MODE=native")
+
+
+def run(cfg, results_root, out=print, locust_workers=1):
+    preflight()
+    with recorded_run(cfg, results_root, "compose", out) as (run_dir, meta):
+        _execute(cfg, run_dir.resolve(), meta, out, locust_workers)
+    return run_dir
+
+
+def _environment(cfg, run_dir, web_port, locust_workers):
+    settings = {
+        **nginx.SETTINGS,
+        "NGINX_PROXY_TIMEOUT": str(nginx_proxy_timeout(cfg.client_timeout_s)),
+        "POSTGRES_PASSWORD": secrets.token_urlsafe(16),
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),
+        "SERVER": cfg.server,
+        "WORKERS": str(cfg.workers),
+        "POLLS_VIEWS": cfg.view,
+        "THREADS": str(cfg.threads),
+        **cfg.app_env(),
+        "PG_MAX_CONNECTIONS": str(cfg.pg_max_connections),
+        "WEB_PORT": str(web_port),
+        "RUN_DIR": str(run_dir),
+        "LOCUST_WORKERS": str(locust_workers),
+        "APP_CPUS": cfg.extra.get("app_cpus", ""),
+        "LOCUST_CPUS": cfg.extra.get("locust_cpus", ""),
+        "COMPOSE_BAKE": "false",
+        **locust_options(cfg),
+    }
+    return {**os.environ, **settings}
+
+
+def _execute(cfg, run_dir, meta, out, locust_workers):
+    logs = run_dir / "logs"
+    logs.mkdir()
+    web_port = free_port()
+    project = Project(
+        f"djbench-{run_dir.name.lower()}",
+        _environment(cfg, run_dir, web_port, locust_workers),
+        logs,
+    )
+    meta["compose"] = {"project": project.name, "locust_workers": locust_workers}
+    meta["postgres"] = {"max_connections": cfg.pg_max_connections}
+    sampler = None
+    try:
+        t0 = time.monotonic()
+        project("build", log="build.log")
+        meta["compose"]["build_s"] = round(time.monotonic() - t0, 2)
+        project("up", "-d", "--wait", *STACK)
+        base_url = f"http://127.0.0.1:{web_port}"
+
+        def total_votes():
+            sql = "SELECT COALESCE(SUM(votes), 0) FROM polls_choice"
+            value = project.output("exec", "-T", "db", "psql", "-U", "polls", "-d", "polls",
+                                   "-tAc", sql)  # fmt: skip
+            if not value.isdigit():
+                raise RuntimeError("cannot read the vote total from the db container")
+            return int(value)
+
+        try:
+            verify_stack(base_url, total_votes)
+        except RuntimeError as e:
+            raise ComponentFailed(str(e)) from None
+        votes_before = total_votes()
+        meta["startup_s"] = round(time.monotonic() - t0, 2)
+        _record_images(project, meta)
+        out(
+            f"stack ready in {meta['startup_s']:.1f} s (build {meta['compose']['build_s']:.1f} s): "
+            f"db, app ({cfg.server}), nginx on {base_url}"
+        )
+
+        project("--profile", "load", "up", "-d", "--no-deps", "--scale",
+                f"locust-worker={locust_workers}", *LOAD)  # fmt: skip
+        sampler = StatsSampler(run_dir / "resources.csv", project)
+        sampler.start()
+
+        def locust_alive():
+            return "running" in project.states().get("locust-master", [])
+
+        def check_components():
+            states = project.states()
+            for service in STACK:
+                if states.get(service) != ["running"]:
+                    tail = project.output("logs", "--no-color", "--tail", "15", service)
+                    raise ComponentFailed(
+                        f"{service} died mid-run ({states.get(service)}); last lines of its "
+                        f"log:\n{tail}"
+                    )
+
+        deadline = cfg.planned_s + stop_timeout(cfg) + 120
+        interrupted = True
+        try:
+            progress.follow(run_dir, cfg, locust_alive, check_components, deadline, out)
+            interrupted = False
+        finally:
+            if locust_alive():
+                # Locust stops gracefully on SIGINT: its CSVs and the timeline are kept.
+                project("kill", "-s", "SIGINT", "locust-master", check=False)
+                _wait(lambda: not locust_alive(), 20)
+            sampler.stop()
+            try:
+                users_at_stop = max(cfg.users) if interrupted else 0
+                votes_added = total_votes() - votes_before
+                record_integrity(meta, integrity.check(run_dir, votes_added, users_at_stop))
+            except Exception as e:
+                meta["warnings"].append(f"integrity not checked: {e}")
+    finally:
+        _teardown(project, sampler, meta)
+
+
+def _teardown(project, sampler, meta):
+    """Stop sampling, keep the container logs, remove the project: each step even if one fails,
+    and a Ctrl-C meanwhile does not leave containers behind."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    steps = [sampler.stop] if sampler is not None else []
+    steps += [
+        lambda service=service: project(
+            "--profile", "load", "logs", "--no-color", service, check=False, log=f"{service}.log"
+        )
+        for service in (*STACK, *LOAD)
+    ]
+    steps.append(
+        lambda: project("--profile", "load", "down", "-v", "--remove-orphans", "--timeout", "10")
+    )
+    try:
+        for step in steps:
+            try:
+                step()
+            except Exception as e:
+                meta["warnings"].append(f"teardown: {e}")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _wait(condition, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not condition():
+        time.sleep(0.5)
+
+
+def _record_images(project, meta):
+    images = {}
+    for item in _json_items(project.output("images", "--format", "json")):
+        images[item.get("ContainerName", "")] = {
+            "image": f"{item.get('Repository')}:{item.get('Tag')}",
+            "id": item.get("ID"),
+        }
+    meta["compose"]["images"] = images
+    # Python and package versions as the app container has them, not as the host's venv does.
+    code = (
+        "import json; from harness.environment import versions; from harness.servers import "
+        f"SERVERS; print(json.dumps(versions(SERVERS[{meta['server']!r}].packages)))"
+    )
+    inside = _json_items(project.output("exec", "-T", "app", "python", "-c", code))
+    if inside:
+        meta["versions"] = inside[0]
+    meta["versions"]["postgresql"] = project.output("exec", "-T", "db", "postgres", "--version")
+    nginx_v = project.output("exec", "-T", "nginx", "sh", "-c", "nginx -v 2>&1")
+    meta["versions"]["nginx"] = nginx_v.removeprefix("nginx version: ")
+
+
+class StatsSampler(threading.Thread):
+    """`docker stats` for the project's containers, summed per component, into resources.csv."""
+
+    def __init__(self, path, project):
+        super().__init__(daemon=True)
+        self.path, self.project = path, project
+        self.proc = None
+
+    def run(self):
+        names = self.project.output("ps", "--format", "{{.Name}}").split()
+        self.proc = subprocess.Popen(
+            ["docker", "stats", "--format", "{{json .}}", *names],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        frame = {}
+        with open(self.path, "w") as f:
+            f.write("ts,component,cpu_pct,rss_mb\n")
+            for line in self.proc.stdout:
+                line = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", line).strip()
+                for item in _json_items(line):
+                    name = item.get("Name", "")
+                    if name in frame:  # a new refresh begins
+                        self._write(f, frame)
+                        frame = {}
+                    frame[name] = item
+
+    def _write(self, f, frame):
+        now = time.time()
+        totals = {}
+        for name, item in frame.items():
+            service = name.removeprefix(self.project.name + "-").rsplit("-", 1)[0]
+            component = COMPONENT.get(service, "locust")
+            cpu, mem = totals.get(component, (0.0, 0.0))
+            totals[component] = (cpu + _percent(item.get("CPUPerc")), mem + _mib(item))
+        for component, (cpu, mem) in totals.items():
+            f.write(f"{now:.3f},{component},{cpu:.1f},{mem:.1f}\n")
+        f.flush()
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.join(timeout=5)
+
+
+def _percent(text):
+    try:
+        return float(str(text).rstrip("%"))
+    except ValueError:
+        return 0.0
+
+
+UNITS = {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1, "GiB": 1024, "kB": 1e3 / 2**20,
+         "MB": 1e6 / 2**20, "GB": 1e9 / 2**20}  # fmt: skip
+
+
+def _mib(item):
+    used = str(item.get("MemUsage", "0B")).split("/")[0].strip()
+    match = re.fullmatch(r"([0-9.]+)\s*([A-Za-z]+)", used)
+    if not match:
+        return 0.0
+    return float(match.group(1)) * UNITS.get(match.group(2), 0.0)
