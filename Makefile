@@ -4,6 +4,13 @@ WORKERS ?=
 USERS ?=
 HOLD ?=
 VIEW ?= sync
+VIEWS ?= sync,async
+THREADS ?=
+CONN_MAX_AGE ?=
+DB_POOL ?=
+PG_MAX_CONNECTIONS ?=
+MODE ?= auto
+LOCUST_WORKERS ?= 1
 SERVERS ?= gunicorn,uvicorn
 RUNS ?=
 RESULTS ?= results
@@ -12,16 +19,23 @@ PYTHON ?= python3
 VENV := .venv
 DJBENCH := $(VENV)/bin/djbench
 # Only the options that were set reach the CLI, so the profile's defaults apply otherwise.
-RUN_OPTS := --profile $(PROFILE) --view $(VIEW) --results-dir $(RESULTS) \
+COMMON_OPTS := --profile $(PROFILE) --results-dir $(RESULTS) --mode $(MODE) \
+	--locust-workers $(LOCUST_WORKERS) \
 	$(if $(WORKERS),--workers $(WORKERS)) $(if $(USERS),--users $(USERS)) \
-	$(if $(HOLD),--hold $(HOLD))
+	$(if $(HOLD),--hold $(HOLD)) $(if $(THREADS),--threads $(THREADS)) \
+	$(if $(CONN_MAX_AGE),--conn-max-age $(CONN_MAX_AGE)) $(if $(DB_POOL),--db-pool $(DB_POOL)) \
+	$(if $(PG_MAX_CONNECTIONS),--pg-max-connections $(PG_MAX_CONNECTIONS))
+RUN_OPTS := $(COMMON_OPTS) --view $(VIEW)
 
 .DEFAULT_GOAL := help
-.PHONY: help bench bench-wsgi bench-asgi report test lint clean
+.PHONY: help bench bench-wsgi bench-asgi bench-matrix report test lint clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
-	@echo "  variables: PROFILE=article|quick|smoke USERS=100,200 WORKERS=N HOLD=seconds VIEW=sync|async"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@echo "  variables: PROFILE=article|quick|smoke USERS=100,200 WORKERS=N HOLD=seconds"
+	@echo "             VIEW=sync|async MODE=auto|native|compose LOCUST_WORKERS=N (compose)"
+	@echo "             SERVERS=\"a b\" VIEWS=\"sync async\" (bench-matrix) THREADS=N"
+	@echo "             CONN_MAX_AGE=seconds DB_POOL=MIN:MAX PG_MAX_CONNECTIONS=N"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,13 +44,16 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 bench: $(VENV)/.installed ## gunicorn (WSGI) and uvicorn (ASGI), then the comparison report
-	$(DJBENCH) bench --servers $(SERVERS) $(RUN_OPTS)
+	$(DJBENCH) bench --servers "$(SERVERS)" $(RUN_OPTS)
 
 bench-wsgi: $(VENV)/.installed ## gunicorn (WSGI) only
 	$(DJBENCH) run --server gunicorn $(RUN_OPTS)
 
 bench-asgi: $(VENV)/.installed ## uvicorn (ASGI) only
 	$(DJBENCH) run --server uvicorn $(RUN_OPTS)
+
+bench-matrix: $(VENV)/.installed ## every server in SERVERS with every view in VIEWS, one report
+	$(DJBENCH) matrix --servers "$(SERVERS)" --views "$(VIEWS)" $(COMMON_OPTS)
 
 report: $(VENV)/.installed ## comparison report of existing runs: make report RUNS="results/a results/b"
 	$(DJBENCH) report --results-dir $(RESULTS) $(RUNS)

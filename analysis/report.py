@@ -38,8 +38,9 @@ NOTES = [
     "ones included, computed from the per-request log; they are independent of Locust's own "
     "percentiles, which are bucketed to about two significant figures and, in its history CSV, "
     "cover a trailing ~10 s window rather than a step.",
-    "Locust's cumulative counters (stats history) are a cross-check only; a step where they differ "
-    f"from the request log by more than {HISTORY_TOLERANCE * 100:g} % of its requests is flagged.",
+    "Locust's cumulative counters (stats history) are a cross-check only; they are written once a "
+    "second, so a step where they differ from the request log by more than "
+    f"{HISTORY_TOLERANCE * 100:g} % of its requests plus two seconds of its traffic is flagged.",
     "Vote POSTs/s is the achieved iteration rate. Locust users form a closed loop (each waits for "
     "its answer, then pauses), so when responses slow down the offered load falls with them "
     "(coordinated omission): read it beside the user count, not RPS alone.",
@@ -105,6 +106,7 @@ def _metadata(run: Run) -> list[tuple[str, str]]:
         ("Server", m.get("server")),
         ("Interface", str(m.get("interface", "")).upper()),
         ("Workers", m.get("workers")),
+        ("Server processes", m.get("processes", m.get("workers"))),
         ("View variant", m.get("view")),
         ("Profile", m.get("profile")),
         ("Mode", m.get("mode")),
@@ -118,6 +120,20 @@ def _metadata(run: Run) -> list[tuple[str, str]]:
         ("Git revision", m.get("git_revision")),
         ("Complete", "yes" if m.get("complete") else "no"),
     ]
+    if m.get("threads_used"):
+        fields.append(("Threads per worker", m.get("threads")))
+    db = m.get("database") or {}
+    if db:
+        pool = db.get("pool")
+        fields += [
+            ("Django CONN_MAX_AGE (s)", db.get("conn_max_age")),
+            (
+                "Connection pool per process",
+                f"{pool['min_size']}..{pool['max_size']}" if pool else "none",
+            ),
+            ("PostgreSQL max_connections", db.get("pg_max_connections")),
+        ]
+    fields += [("Note", note) for note in m.get("notes") or []]
     versions = m.get("versions") or {}
     fields += [(f"Version: {name}", version) for name, version in versions.items()]
     return [(key, "" if value is None else str(value)) for key, value in fields]

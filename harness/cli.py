@@ -2,10 +2,12 @@
 
 djbench run --server gunicorn --profile smoke     one server, one results directory
 djbench bench --servers gunicorn,uvicorn          several servers, then a comparison report
+djbench matrix --servers a,b --views sync,async   every server x view, then one comparison
 djbench report results/<a> results/<b>            rebuild a comparison from existing runs
 """
 
 import argparse
+import re
 import signal
 import sys
 from pathlib import Path
@@ -13,19 +15,40 @@ from pathlib import Path
 from analysis import AnalysisError
 from analysis.runs import read_meta
 
-from . import config, native, results
-from .errors import UserError
+from . import compose, config, native, results
+from .errors import ComponentFailed, UserError
 from .servers import SERVERS
 
 
-def _add_run_options(p):
+def _add_run_options(p, view=True):
     p.add_argument("--profile", default="smoke", help=f"one of {', '.join(config.PROFILES)}")
     p.add_argument("--users", help="comma-separated user counts, overriding the profile's")
     p.add_argument("--hold", type=float, help="seconds per step (ramp-up and warm-up included)")
     p.add_argument("--warmup", type=float, help="seconds discarded after each step's ramp-up")
     p.add_argument("--spawn-rate", type=float, help="users started per second")
     p.add_argument("--workers", type=int, help="server worker processes (default 2 x cores + 1)")
-    p.add_argument("--view", default="sync", help="Django view variant: sync or async")
+    if view:
+        p.add_argument("--view", default="sync", help="Django view variant: sync or async")
+    p.add_argument(
+        "--threads", type=int, default=4, help="threads per worker (gunicorn-gthread; default 4)"
+    )
+    p.add_argument(
+        "--conn-max-age",
+        type=int,
+        default=0,
+        help="Django CONN_MAX_AGE in seconds (default 0: a connection per request; not for ASGI)",
+    )
+    p.add_argument(
+        "--db-pool",
+        metavar="MIN:MAX",
+        help="psycopg connection pool per server process (needs --conn-max-age 0)",
+    )
+    p.add_argument(
+        "--pg-max-connections",
+        type=int,
+        default=200,
+        help="PostgreSQL max_connections (default 200)",
+    )
     p.add_argument(
         "--client-timeout",
         type=float,
@@ -33,7 +56,14 @@ def _add_run_options(p):
         help="seconds before a request counts as a timeout failure (default 30)",
     )
     p.add_argument(
-        "--mode", default="native", choices=["native"], help="native: host processes (default)"
+        "--mode",
+        default="auto",
+        choices=["auto", "native", "compose"],
+        help="compose: Docker Compose; native: host processes; auto (default): compose when "
+        "a Docker engine answers, else native",
+    )
+    p.add_argument(
+        "--locust-workers", type=int, default=1, help="Locust worker containers (compose mode)"
     )
     p.add_argument("--results-dir", default="results", help="where runs are written")
 
@@ -50,9 +80,17 @@ def _parser():
     bench.add_argument(
         "--servers",
         default="gunicorn,uvicorn",
-        help="comma-separated server names (default gunicorn,uvicorn)",
+        help="server names, comma- or space-separated (default gunicorn,uvicorn)",
     )
     _add_run_options(bench)
+    matrix = sub.add_parser("matrix", help="every server with every view variant, then compare")
+    matrix.add_argument(
+        "--servers", default="gunicorn,uvicorn", help="server names, comma- or space-separated"
+    )
+    matrix.add_argument(
+        "--views", default="sync,async", help="view variants, comma- or space-separated"
+    )
+    _add_run_options(matrix, view=False)
     report = sub.add_parser("report", help="compare existing runs")
     report.add_argument("runs", nargs="*", help="results/<run-id> directories")
     report.add_argument("--results-dir", default="results", help="where the report is written")
@@ -60,7 +98,26 @@ def _parser():
     return parser
 
 
-def _configs(args, servers):
+def _names(text, what):
+    """'a,b' or 'a b' -> ['a', 'b'] (make passes its variables either way)."""
+    names = [n for n in re.split(r"[,\s]+", text) if n]
+    if not names:
+        raise UserError(f"no {what} given")
+    return names
+
+
+def _combinations(args):
+    """(server, view) pairs in run order."""
+    if args.command == "run":
+        return [(args.server, args.view)]
+    servers = _names(args.servers, "servers")
+    if args.command == "bench":
+        return [(server, args.view) for server in servers]
+    views = _names(args.views, "views")
+    return [(server, view) for server in servers for view in views]
+
+
+def _configs(args, combinations):
     return [
         config.build(
             server,
@@ -70,19 +127,38 @@ def _configs(args, servers):
             warmup_s=args.warmup,
             spawn_rate=args.spawn_rate,
             workers=args.workers,
-            view=args.view,
+            view=view,
             client_timeout_s=args.client_timeout,
+            threads=args.threads,
+            conn_max_age=args.conn_max_age,
+            db_pool=args.db_pool,
+            pg_max_connections=args.pg_max_connections,
         )
-        for server in servers
+        for server, view in combinations
     ]
 
 
-def _run_all(cfgs, results_root):
+def _runner(mode, locust_workers):
+    """The run function for the mode, saying in one line which mode runs and why."""
+    if mode == "auto":
+        mode = "compose" if compose.engine_available() else "native"
+        reason = "a Docker engine answers" if mode == "compose" else "no Docker engine answered"
+        print(f"mode: {mode} ({reason}; MODE=native|compose chooses)")
+    if mode == "compose":
+        if locust_workers < 1:
+            raise UserError(f"locust workers must be positive, got {locust_workers}")
+        compose.preflight()
+        return lambda cfg, root: compose.run(cfg, root, locust_workers=locust_workers)
+    native.preflight()
+    return native.run
+
+
+def _run_all(cfgs, results_root, run):
     """Run each configuration in turn; returns the results directories."""
     run_dirs = []
     with results.BenchLock():
         for cfg in cfgs:
-            run_dir = native.run(cfg, results_root)
+            run_dir = run(cfg, results_root)
             run_dirs.append(run_dir)
             print(f"results: {run_dir}")
     return run_dirs
@@ -118,10 +194,11 @@ def main(argv=None):
     try:
         if args.command == "list":
             for name, server in SERVERS.items():
-                print(f"server  {name:<10} {server.interface.upper()}")
+                single = ", one process" if server.single_process else ""
+                print(f"server  {name:<17} {server.interface.upper()}{single}")
             for name, p in config.PROFILES.items():
                 print(
-                    f"profile {name:<10} users {','.join(map(str, p.users))}, "
+                    f"profile {name:<17} users {','.join(map(str, p.users))}, "
                     f"{p.hold_s:g} s per step"
                 )
             return 0
@@ -130,16 +207,10 @@ def main(argv=None):
                 raise UserError("no runs given: djbench report results/<run-id> ...")
             print(f"report: {_report(args.runs, args.results_dir)}")
             return 0
-        servers = (
-            [args.server]
-            if args.command == "run"
-            else [s.strip() for s in args.servers.split(",") if s.strip()]
-        )
-        if not servers:
-            raise UserError("no servers given")
-        run_dirs = _run_all(_configs(args, servers), args.results_dir)
+        cfgs = _configs(args, _combinations(args))
+        run_dirs = _run_all(cfgs, args.results_dir, _runner(args.mode, args.locust_workers))
         bad = _integrity_failures(run_dirs)
-        if args.command == "bench":
+        if args.command in ("bench", "matrix"):
             print(f"report: {_report(run_dirs, args.results_dir)}")
         if bad:
             for line in bad:
@@ -149,7 +220,7 @@ def main(argv=None):
     except (UserError, AnalysisError) as e:
         print(f"djbench: error: {e}", file=sys.stderr)
         return 2
-    except native.ComponentFailed as e:
+    except ComponentFailed as e:
         print(f"djbench: run failed: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

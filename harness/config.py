@@ -41,6 +41,10 @@ class RunConfig:
     workers: int
     view: str = "sync"
     client_timeout_s: float = 30.0
+    threads: int = 4  # per worker, for servers with threads (gunicorn-gthread)
+    conn_max_age: int = 0  # Django's CONN_MAX_AGE, seconds
+    db_pool: tuple[int, int] | None = None  # psycopg pool (min_size, max_size) per process
+    pg_max_connections: int = 200
     questions: int = 5
     choices: int = 4
     extra: dict = field(default_factory=dict)
@@ -48,6 +52,10 @@ class RunConfig:
     @property
     def interface(self):
         return SERVERS[self.server].interface
+
+    @property
+    def processes(self):
+        return SERVERS[self.server].processes(self.workers)
 
     @property
     def planned_s(self):
@@ -64,7 +72,13 @@ class RunConfig:
     def as_dict(self):
         d = asdict(self)
         d["users"] = list(self.users)
+        d["db_pool"] = list(self.db_pool) if self.db_pool else None
         return d
+
+    def app_env(self):
+        """The database settings as the environment variables polls_project/mysite reads."""
+        pool = f"{self.db_pool[0]}:{self.db_pool[1]}" if self.db_pool else ""
+        return {"DB_CONN_MAX_AGE": str(self.conn_max_age), "DB_POOL": pool}
 
 
 def nginx_proxy_timeout(client_timeout_s):
@@ -85,6 +99,17 @@ def parse_users(text):
     return users
 
 
+def parse_pool(text):
+    """'2:8' -> (2, 8): psycopg's pool min_size and max_size, per server process."""
+    try:
+        min_size, max_size = (int(part) for part in text.split(":"))
+    except ValueError:
+        raise UserError(f"bad db pool {text!r}: expected MIN:MAX, e.g. 2:10") from None
+    if min_size < 0 or max_size < 1 or min_size > max_size:
+        raise UserError(f"bad db pool {text!r}: need 0 <= MIN <= MAX and MAX >= 1")
+    return min_size, max_size
+
+
 def build(
     server,
     profile="smoke",
@@ -95,6 +120,10 @@ def build(
     workers=None,
     view="sync",
     client_timeout_s=30.0,
+    threads=4,
+    conn_max_age=0,
+    db_pool=None,
+    pg_max_connections=200,
 ):
     if server not in SERVERS:
         raise UserError(f"unknown server {server!r}; choose from: {', '.join(SERVERS)}")
@@ -115,17 +144,28 @@ def build(
         workers=default_workers() if workers is None else int(workers),
         view=view,
         client_timeout_s=float(client_timeout_s),
+        threads=int(threads),
+        conn_max_age=int(conn_max_age),
+        db_pool=parse_pool(db_pool) if isinstance(db_pool, str) else db_pool,
+        pg_max_connections=int(pg_max_connections),
     )
     validate(cfg)
     return cfg
 
 
 def validate(cfg):
-    for name in ("hold_s", "spawn_rate", "workers", "client_timeout_s"):
+    for name in (
+        "hold_s", "spawn_rate", "workers", "client_timeout_s", "threads", "pg_max_connections"
+    ):  # fmt: skip
         if getattr(cfg, name) <= 0:
-            raise UserError(f"{name.removesuffix('_s')} must be positive, got {getattr(cfg, name)}")
+            option = name.removesuffix("_s").replace("_", "-")
+            raise UserError(f"{option} must be positive, got {getattr(cfg, name)}")
     if cfg.warmup_s < 0:
         raise UserError(f"warmup must not be negative, got {cfg.warmup_s}")
+    if cfg.conn_max_age < 0:
+        raise UserError(f"conn-max-age must not be negative, got {cfg.conn_max_age}")
+    if cfg.db_pool:
+        _validate_pool(cfg)
     previous = 0
     for users in cfg.users:
         lost = abs(users - previous) / cfg.spawn_rate + cfg.warmup_s
@@ -135,6 +175,23 @@ def validate(cfg):
                 f"(ramp-up + warm-up = {lost:g} s); raise hold or the spawn rate"
             )
         previous = users
+
+
+def _validate_pool(cfg):
+    if cfg.conn_max_age > 0:
+        # Django refuses the combination too, but only at the first query of a running server.
+        raise UserError(
+            "--db-pool needs --conn-max-age 0: the pool replaces persistent connections"
+        )
+    # Every process may fill its own pool; the harness needs one more connection to count votes.
+    # Past max_connections PostgreSQL, not the server under test, would produce the failures.
+    needed = cfg.processes * cfg.db_pool[1]
+    if needed >= cfg.pg_max_connections:
+        raise UserError(
+            f"db pool of up to {cfg.db_pool[1]} connections x {cfg.processes} processes = "
+            f"{needed}, not below --pg-max-connections {cfg.pg_max_connections}; lower the "
+            "pool's MAX or the workers, or raise --pg-max-connections"
+        )
 
 
 def with_overrides(cfg, **changes):

@@ -7,7 +7,7 @@ import subprocess
 
 from .paths import ROOT
 
-PACKAGES = ("Django", "asgiref", "psycopg", "locust", "gevent", "geventhttpclient")
+PACKAGES = ("Django", "asgiref", "psycopg", "psycopg-pool", "locust", "gevent", "geventhttpclient")
 
 
 def package_versions(names):

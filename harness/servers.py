@@ -1,7 +1,8 @@
 """The server registry: how each server starts, as data. Both runners use it.
 
-argv templates take {host}, {port} and {workers}; the Django project is importable as
-``mysite`` (the runner puts polls_project/ on PYTHONPATH).
+argv templates take {host}, {port}, {workers} and {threads}; the Django project is importable
+as ``mysite`` (the runner puts polls_project/ on PYTHONPATH). Django has no ASGI lifespan
+support, so every ASGI entry turns lifespan off where the server allows it.
 """
 
 from dataclasses import dataclass
@@ -11,12 +12,28 @@ from dataclasses import dataclass
 class Server:
     name: str
     interface: str  # "wsgi" or "asgi"
-    argv: str  # a template: split on spaces, then {host}, {port}, {workers} filled in
+    argv: str  # a template: split on spaces, then {host}, {port}, {workers}, {threads} filled in
     packages: tuple[str, ...]  # distributions whose versions go into meta.json
     views: tuple[str, ...] = ("sync", "async")
+    single_process: bool = False  # no worker option: one process whatever --workers says
 
-    def command(self, host, port, workers):
-        return [arg.format(host=host, port=port, workers=workers) for arg in self.argv.split()]
+    @property
+    def uses_workers(self):
+        return "{workers}" in self.argv
+
+    @property
+    def uses_threads(self):
+        return "{threads}" in self.argv
+
+    def processes(self, workers):
+        """How many processes serve requests (and each may hold database connections)."""
+        return 1 if self.single_process else workers
+
+    def command(self, host, port, workers, threads=1):
+        return [
+            arg.format(host=host, port=port, workers=workers, threads=threads)
+            for arg in self.argv.split()
+        ]
 
 
 SERVERS = {
@@ -30,12 +47,62 @@ SERVERS = {
             ("gunicorn",),
         ),
         Server(
+            "gunicorn-gthread",
+            "wsgi",
+            "gunicorn mysite.wsgi:application --bind {host}:{port} --workers {workers}"
+            " --worker-class gthread --threads {threads}",
+            ("gunicorn",),
+        ),
+        Server(
             "uvicorn",
             "asgi",
-            # Django has no lifespan support: without --lifespan off every worker logs a warning.
+            # Without --lifespan off every worker logs that lifespan is unsupported.
             "uvicorn mysite.asgi:application --host {host} --port {port} --workers {workers}"
             " --lifespan off --no-access-log",
             ("uvicorn", "uvloop", "httptools"),
+        ),
+        Server(
+            "gunicorn-uvicorn",
+            "asgi",
+            # uvicorn.workers is deprecated; uvicorn-worker is its maintained successor. Its
+            # worker keeps lifespan "auto": Django's refusal costs one info line per worker.
+            "gunicorn mysite.asgi:application --bind {host}:{port} --workers {workers}"
+            " --worker-class uvicorn_worker.UvicornWorker",
+            ("gunicorn", "uvicorn-worker", "uvicorn", "uvloop", "httptools"),
+        ),
+        Server(
+            "daphne",
+            "asgi",
+            # Daphne has no worker processes; -v 0 keeps its per-request access log off.
+            "daphne -b {host} -p {port} -v 0 mysite.asgi:application",
+            ("daphne", "twisted"),
+            single_process=True,
+        ),
+        Server(
+            "hypercorn",
+            "asgi",
+            # uvloop, as uvicorn picks by itself; hypercorn's default is plain asyncio. It has
+            # no switch for lifespan: each worker logs one warning that Django refuses it.
+            "hypercorn mysite.asgi:application --bind {host}:{port} --workers {workers}"
+            " --worker-class uvloop",
+            ("hypercorn", "uvloop"),
+        ),
+        Server(
+            "granian-wsgi",
+            "wsgi",
+            # Each worker runs the app in a pool of blocking threads; granian sizes it from its
+            # backpressure (backlog 1024 / workers / 2), not from --threads.
+            "granian mysite.wsgi:application --interface wsgi --host {host} --port {port}"
+            " --workers {workers}",
+            ("granian",),
+        ),
+        Server(
+            "granian-asgi",
+            "asgi",
+            # asginl: ASGI without the lifespan protocol.
+            "granian mysite.asgi:application --interface asginl --host {host} --port {port}"
+            " --workers {workers}",
+            ("granian",),
         ),
     )
 }

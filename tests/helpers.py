@@ -12,11 +12,11 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def djbench(*args, timeout=600, cwd=ROOT):
+def djbench(*args, timeout=600, cwd=ROOT, env=None):
     return subprocess.run(
         [sys.executable, "-m", "harness", *map(str, args)],
         cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,

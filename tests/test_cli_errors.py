@@ -17,7 +17,8 @@ def run_cli(args, env=None):
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, **(env or {})},
+        # A lock of its own: a benchmark running on this machine must not change the answers.
+        env={**os.environ, "DJBENCH_LOCK": f"/tmp/djbench-test-{os.getpid()}.lock", **(env or {})},
     )
 
 
@@ -69,11 +70,23 @@ def test_results_dir_not_writable(tmp_path):
 
 def test_missing_nginx_binary(tmp_path):
     done = run_cli(
-        ["run", "--server", "gunicorn", "--results-dir", str(tmp_path / "r")],
+        ["run", "--server", "gunicorn", "--mode", "native", "--results-dir", str(tmp_path / "r")],
         env={"DJBENCH_NGINX": str(tmp_path / "no-nginx")},
     )
     assert done.returncode == 2
     assert "nginx was not found" in done.stderr and "apt-get install nginx" in done.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_compose_asked_for_without_docker(tmp_path):
+    done = run_cli(
+        ["run", "--server", "gunicorn", "--mode", "compose", "--results-dir", str(tmp_path / "r")],
+        env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"},
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "djbench: error: Docker is not running (docker info failed); start it or use MODE=native"
+    )
     assert not (tmp_path / "r").exists()
 
 

@@ -18,7 +18,10 @@ def nearest_rank(values, pct):
 @pytest.fixture(scope="module", params=["gunicorn", "uvicorn"])
 def smoke_run(request, tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    done = djbench("run", "--server", request.param, "--profile", "smoke", "--results-dir", out)
+    done = djbench(
+        "run", "--server", request.param, "--profile", "smoke", "--mode", "native",
+        "--results-dir", out,
+    )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     return request.param, done, last_path(done.stdout, "results:")
 
