@@ -77,7 +77,29 @@ def _locust_cpu(run: Run) -> list[str]:
     ]
 
 
+def _postgres_refusals(run: Run) -> list[str]:
+    if "pg_refused" not in run.steps.columns or not run.steps["pg_refused"].sum():
+        return []
+    steps = run.steps[run.steps["pg_refused"] > 0]
+    where = ", ".join(
+        f"{int(row['pg_refused'])} at {int(row['users'])} users" for _, row in steps.iterrows()
+    )
+    limit = (run.meta.get("postgres") or {}).get("max_connections", "?")
+    return [
+        f"PostgreSQL refused connections in the measured windows ({where}; max_connections "
+        f"{limit}): the app opened more database connections than the database allows, and "
+        "users saw HTTP 500"
+    ]
+
+
 def run_warnings(run: Run) -> list[str]:
     """Every warning for one run, most fundamental first; the producer's own warnings last."""
     producer = [str(w) for w in run.meta.get("warnings") or []]
-    return _completeness(run) + _integrity(run) + _history(run) + _locust_cpu(run) + producer
+    return (
+        _completeness(run)
+        + _integrity(run)
+        + _history(run)
+        + _locust_cpu(run)
+        + _postgres_refusals(run)
+        + producer
+    )

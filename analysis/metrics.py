@@ -16,6 +16,7 @@ import pandas as pd
 
 from analysis.errors import AnalysisError
 from analysis.files import numeric, read_csv
+from analysis.postgres_log import refusal_times
 
 TIMELINE_COLUMNS = ["step", "users", "start", "measure_from", "end", "complete"]
 REQUEST_COLUMNS = ["ts", "name", "method", "status", "ok", "cause", "response_time_ms"]
@@ -162,7 +163,9 @@ def _step_row(step: pd.Series, window: pd.DataFrame, history, causes, resources)
 
 
 def step_metrics(run_dir: Path) -> pd.DataFrame:
-    """One row per step in timeline.csv: BASE_COLUMNS, then fail_<cause>, cpu_<component>_pct.
+    """One row per step in timeline.csv: BASE_COLUMNS, then fail_<cause>, cpu_<component>_pct,
+    and pg_refused (PostgreSQL's "too many clients" refusals in the window) when the run has a
+    PostgreSQL log.
 
     Columns fail_<cause> cover every cause seen anywhere in the run's request log, so the set of
     columns does not depend on where the windows fall. Percentiles are nearest-rank over all
@@ -185,7 +188,14 @@ def step_metrics(run_dir: Path) -> pd.DataFrame:
     columns = BASE_COLUMNS + sorted({f"fail_{column_name(c)}" for c in causes})
     if resources is not None:
         columns += sorted({f"cpu_{column_name(c)}_pct" for c in resources["component"].unique()})
-    return pd.DataFrame(rows, columns=columns)
+    steps = pd.DataFrame(rows, columns=columns)
+    refused = refusal_times(run_dir)
+    if refused is not None:
+        steps["pg_refused"] = [
+            int(((refused >= lo) & (refused < hi)).sum())
+            for lo, hi in zip(timeline["measure_from"], timeline["end"], strict=True)
+        ]
+    return steps
 
 
 def write_steps(run_dir: Path) -> Path:

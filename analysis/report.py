@@ -76,6 +76,8 @@ def step_table(run: Run) -> tuple[list[str], list[list[str]]]:
     header = ["Users", "Status", "Window (s)", "Requests", "Failure %", "Requests/s"]
     header += ["Vote POSTs/s", "p50 (ms)", "p95 (ms)", "p99 (ms)", "max (ms)", "Failures by cause"]
     header += ["Locust history (requests / failures)"]
+    refusals = "pg_refused" in run.steps.columns
+    header += ["PostgreSQL refusals"] if refusals else []
     header += [f"CPU {c.removeprefix('cpu_').removesuffix('_pct')} (%)" for c in cpu]
     rows = []
     for _, s in run.steps.iterrows():
@@ -88,6 +90,7 @@ def step_table(run: Run) -> tuple[list[str], list[list[str]]]:
             + [_fmt(s["rps"], 2), _fmt(s["iterations_per_s"], 2)]
             + [_ms(s[c]) for c in ("p50_ms", "p95_ms", "p99_ms", "max_ms")]
             + [_causes(s), history]
+            + ([str(int(s["pg_refused"]))] if refusals else [])
             + [_fmt(s[c], 0) for c in cpu]
         )
     ran = set(run.steps["users"].astype(int))

@@ -178,9 +178,16 @@ def knee_sentence(runs: list[Run], threshold_pct: float, reference: pd.DataFrame
     kw = wsgi.knee(threshold_pct) if wsgi else None
     ka = asgi.knee(threshold_pct) if asgi else None
     if kw is not None and ka is not None:
+        # A knee at the largest step is a lower bound, and so is the ratio's side it stands on.
+        w_open, a_open = kw == _last_users(wsgi), ka == _last_users(asgi)
+        bound = {(True, False): "at most ", (False, True): "at least "}.get((w_open, a_open), "")
+        if w_open and a_open:
+            ratio = "not known: neither broke within the steps run"
+        else:
+            ratio = bound + _ratio_text(ka, kw)
         text = (
             f"About {kw} users {_condition(threshold_pct)} under {wsgi.phrase} and {ka} under "
-            f"{asgi.phrase}: ASGI/WSGI knee ratio {_ratio_text(ka, kw)}."
+            f"{asgi.phrase}: ASGI/WSGI knee ratio {ratio}."
         )
     else:
         text = "; ".join(_describe(r, r.phrase, threshold_pct) for r in pair) + "."

@@ -127,19 +127,6 @@ def _finish(run_dir, meta):
             "Locust reported CPU usage above 90 %: the load generator may have been the "
             "bottleneck; its latencies and failures are not only the server's"
         )
-    # PostgreSQL's own words for its connection limit: the client only sees an HTTP 500.
-    refused = sum(_read(log).count(TOO_MANY_CLIENTS) for log in logs.glob("*.log")
-                  if log.name in ("postgres.log", "db.log"))  # fmt: skip
-    if refused:
-        meta["postgres_refused_connections"] = refused
-        meta["warnings"].append(
-            f"PostgreSQL refused {refused} connections ({TOO_MANY_CLIENTS!r}, max_connections "
-            f"{meta.get('config', {}).get('pg_max_connections', '?')}): the app opened more "
-            "database connections than the server allows; users saw these as HTTP 500"
-        )
-
-
-TOO_MANY_CLIENTS = "sorry, too many clients already"
 
 
 def _read(path):

@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from analysis import AnalysisError
+from analysis.checks import run_warnings
 from analysis.metrics import BASE_COLUMNS, knee, step_metrics, write_steps
+from analysis.runs import load_run
 
 RUNS = Path(__file__).parent / "fixtures" / "runs"
 WSGI = RUNS / "wsgi_gunicorn"
@@ -206,3 +208,30 @@ def test_run_with_no_step_yet(tmp_path):
     steps = step_metrics(tmp_path)
     assert steps.empty and list(steps.columns) == BASE_COLUMNS
     assert pd.read_csv(write_steps(tmp_path)).columns.tolist() == BASE_COLUMNS
+
+
+def test_postgres_refusals_are_counted_per_window(tmp_path):
+    """Windows of the ASGI fixture: [1700000102, 1700000110), [..112, ..120), [..122, ..130);
+    1700000102 is 2023-11-14 22:15:02 UTC."""
+    run = tmp_path / "run"
+    shutil.copytree(RUNS / "asgi_uvicorn", run)
+    (run / "logs").mkdir()
+    refusal = "FATAL:  sorry, too many clients already"
+    (run / "logs" / "postgres.log").write_text(
+        f"2023-11-14 22:15:01.999 UTC [12] {refusal}\n"  # before step 1's window
+        f"2023-11-14 22:15:02.000 UTC [12] {refusal}\n"  # step 1 (start is inclusive)
+        f"2023-11-14 22:15:09.999 UTC [13] {refusal}\n"  # step 1
+        f"2023-11-14 22:15:10.000 UTC [14] {refusal}\n"  # step 1's end is exclusive
+        "2023-11-14 22:15:16.000 UTC [7] LOG:  checkpoint starting: time\n"
+    )
+    # compose mode keeps the db container's log, with docker's prefix
+    (run / "logs" / "db.log").write_text(f"db-1  | 2023-11-14 22:15:15.500 UTC [7] {refusal}\n")
+    steps = step_metrics(run)
+    assert list(steps["pg_refused"]) == [2, 1, 0]
+    warnings = run_warnings(load_run(run))
+    assert any(w.startswith("PostgreSQL refused connections in the measured windows (2 at 10 "
+                            "users, 1 at 20 users;") for w in warnings), warnings  # fmt: skip
+
+
+def test_no_postgres_log_no_column():
+    assert "pg_refused" not in step_metrics(RUNS / "asgi_uvicorn").columns

@@ -141,9 +141,22 @@ def test_knee_sentence_lower_bound_and_other_runs(reference):
     daphne = make_run("daphne", "asgi", [0, 0, 0, 0, 2.0, 9.0, 20.0])
     assert knee_sentence([wsgi, asgi, daphne], 0, reference) == (
         "About 300 users without error under WSGI (gunicorn) and 700 under ASGI (uvicorn): "
-        "ASGI/WSGI knee ratio 2.33 (+133 %). Other runs: daphne (ASGI): about 400 users without "
+        "ASGI/WSGI knee ratio at least 2.33 (+133 %). Other runs: daphne (ASGI): about 400 users "
+        "without "
         "error. ASGI (uvicorn) stayed without error up to its largest step, so its knee is at "
         "least 700 users. The article: about 300 and 500 (+66 %)."
+    )
+
+
+def test_knee_ratio_is_a_bound_when_a_server_never_broke(reference):
+    never = make_run("gunicorn", "wsgi", [0, 0, 0, 0, 0, 0, 0])
+    broke = make_run("uvicorn", "asgi", [0, 0, 1.4, 10.5, 13.3, 12.1, 17.9])
+    assert "ASGI/WSGI knee ratio at most 0.29 (-71 %)." in knee_sentence(
+        [never, broke], 0, reference
+    )
+    other = make_run("uvicorn", "asgi", [0, 0, 0, 0, 0, 0, 0])
+    assert "ASGI/WSGI knee ratio not known: neither broke within the steps run." in (
+        knee_sentence([never, other], 0, reference)
     )
 
 
