@@ -65,10 +65,8 @@ def write_json(path, data):
 class BenchLock:
     """One benchmark at a time per machine: they would compete for the same cores."""
 
-    path = Path(os.environ.get("DJBENCH_LOCK", "/tmp/djbench.lock"))
-
     def __enter__(self):
-        self.file = open(self.path, "a+")
+        self.file = open(os.environ.get("DJBENCH_LOCK", "/tmp/djbench.lock"), "a+")
         try:
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -102,3 +102,20 @@ def test_second_benchmark_is_refused_with_the_holders_pid(tmp_path):
         )
     assert done.returncode == 2
     assert "another benchmark is running (PID 4242)" in done.stderr
+
+
+def test_disk_nearly_full_is_refused_before_anything_starts(tmp_path, monkeypatch, capsys):
+    import shutil
+    from collections import namedtuple
+
+    from harness import cli
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _path: usage(10 * 2**30, 10 * 2**30, 2**20))
+    monkeypatch.setenv("DJBENCH_LOCK", str(tmp_path / "lock"))
+    status = cli.main(["run", "--server", "gunicorn", "--mode", "native",
+                       "--results-dir", str(tmp_path / "r")])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert status == 2
+    assert err == f"djbench: error: disk nearly full: less than 200 MB free under {tmp_path / 'r'}"
+    assert not any((tmp_path / "r").iterdir())

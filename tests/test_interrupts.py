@@ -72,6 +72,20 @@ def test_interrupt_stops_everything_and_keeps_partial_results(sig, when, tmp_pat
         assert m["integrity"]["ok"] is True
 
 
+def test_a_second_ctrl_c_during_shutdown_leaves_nothing(tmp_path):
+    proc = start_run(tmp_path)
+    wait_for_line(proc, "step 2/2")
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)  # the harness is now stopping Locust and the stack
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    m = meta(only_run(tmp_path))
+    assert m["complete"] is False
+    assert survivors(set(m["pids"].values())) == []
+
+
 def test_a_killed_app_server_ends_the_run_with_its_log(tmp_path):
     proc = start_run(tmp_path)
     wait_for_line(proc, "step 1/2")
