@@ -187,6 +187,8 @@ def _interrupt(signum, frame):
 
 def main(argv=None):
     args = _parser().parse_args(argv)
+    # Progress must show as it happens, also through a pipe (make ... | tee).
+    sys.stdout.reconfigure(line_buffering=True)
     # SIGTERM stops a run like Ctrl-C does: every process stopped, partial results kept.
     # SIGINT is set explicitly: a shell starts background jobs with it ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
