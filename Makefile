@@ -14,6 +14,8 @@ LOCUST_WORKERS ?= 1
 SERVERS ?= gunicorn,uvicorn
 RUNS ?=
 RESULTS ?= results
+P95_SLO_MS ?=
+MAX_USERS ?=
 
 PYTHON ?= python3
 VENV := .venv
@@ -28,7 +30,7 @@ COMMON_OPTS := --profile $(PROFILE) --results-dir $(RESULTS) --mode $(MODE) \
 RUN_OPTS := $(COMMON_OPTS) --view $(VIEW)
 
 .DEFAULT_GOAL := help
-.PHONY: help bench bench-wsgi bench-asgi bench-matrix report test lint clean
+.PHONY: help bench bench-wsgi bench-asgi bench-matrix knee report test lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,6 +38,7 @@ help: ## list the targets
 	@echo "             VIEW=sync|async MODE=auto|native|compose LOCUST_WORKERS=N (compose)"
 	@echo "             SERVERS=\"a b\" VIEWS=\"sync async\" (bench-matrix) THREADS=N"
 	@echo "             CONN_MAX_AGE=seconds DB_POOL=MIN:MAX PG_MAX_CONNECTIONS=N"
+	@echo "             P95_SLO_MS=ms MAX_USERS=N (knee; PROFILE=knee makes bench-* search too)"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +57,10 @@ bench-asgi: $(VENV)/.installed ## uvicorn (ASGI) only
 
 bench-matrix: $(VENV)/.installed ## every server in SERVERS with every view in VIEWS, one report
 	$(DJBENCH) matrix --servers "$(SERVERS)" --views "$(VIEWS)" $(COMMON_OPTS)
+
+knee: $(VENV)/.installed ## search each server's knee (failures and p95): make knee SERVERS="gunicorn uvicorn"
+	$(DJBENCH) knee --servers "$(SERVERS)" $(RUN_OPTS) \
+		$(if $(P95_SLO_MS),--p95-slo-ms $(P95_SLO_MS)) $(if $(MAX_USERS),--max-users $(MAX_USERS))
 
 report: $(VENV)/.installed ## comparison report of existing runs: make report RUNS="results/a results/b"
 	$(DJBENCH) report --results-dir $(RESULTS) $(RUNS)

@@ -15,7 +15,7 @@ from pathlib import Path
 from analysis import AnalysisError
 from analysis.runs import read_meta
 
-from . import compose, config, native, results
+from . import compose, config, knee_runner, native, results
 from .errors import ComponentFailed, UserError
 from .servers import SERVERS
 
@@ -55,6 +55,16 @@ def _add_run_options(p, view=True):
         default=30.0,
         help="seconds before a request counts as a timeout failure (default 30)",
     )
+    knee = p.add_argument_group("knee search (--profile knee, or djbench knee)")
+    knee.add_argument("--start", type=int, default=10, help="first probe's users (default 10)")
+    knee.add_argument("--max-users", type=int, default=2000, help="largest probe (default 2000)")
+    knee.add_argument("--measure", type=float, default=20.0, help="seconds measured per probe")
+    knee.add_argument(
+        "--p95-slo-ms", type=float, default=1000.0, help="latency objective (default 1000 ms)"
+    )
+    knee.add_argument(
+        "--resolution-pct", type=float, default=10.0, help="knee resolution, %% of users"
+    )
     p.add_argument(
         "--mode",
         default="auto",
@@ -91,6 +101,11 @@ def _parser():
         "--views", default="sync,async", help="view variants, comma- or space-separated"
     )
     _add_run_options(matrix, view=False)
+    knee = sub.add_parser("knee", help="find each server's knee (capacity) by search")
+    knee.add_argument(
+        "--servers", default="gunicorn,uvicorn", help="comma- or space-separated server names"
+    )
+    _add_run_options(knee)
     report = sub.add_parser("report", help="compare existing runs")
     report.add_argument("runs", nargs="*", help="results/<run-id> directories")
     report.add_argument("--results-dir", default="results", help="where the report is written")
@@ -111,7 +126,7 @@ def _combinations(args):
     if args.command == "run":
         return [(args.server, args.view)]
     servers = _names(args.servers, "servers")
-    if args.command == "bench":
+    if args.command in ("bench", "knee"):
         return [(server, args.view) for server in servers]
     views = _names(args.views, "views")
     return [(server, view) for server in servers for view in views]
@@ -164,6 +179,30 @@ def _run_all(cfgs, results_root, run):
     return run_dirs
 
 
+def _knee_settings(args):
+    settings = {
+        "start": args.start,
+        "max_users": args.max_users,
+        "measure_s": args.measure,
+        "p95_slo_ms": args.p95_slo_ms,
+        "resolution_pct": args.resolution_pct,
+    }
+    for name, value in settings.items():
+        if value <= 0:
+            raise UserError(f"{name.replace('_', '-')} must be positive, got {value:g}")
+    if args.max_users < args.start:
+        raise UserError(f"max-users ({args.max_users}) is below start ({args.start})")
+    return settings
+
+
+def _knee_all(cfgs, args):
+    settings = _knee_settings(args)
+    run = _runner(args.mode, args.locust_workers)
+    with results.BenchLock():
+        for cfg in cfgs:
+            print(f"knee: {knee_runner.run(cfg, args.results_dir, run, settings)}")
+
+
 def _report(run_dirs, results_root):
     from analysis.report import build as build_report  # matplotlib: only when reporting
 
@@ -209,7 +248,12 @@ def main(argv=None):
                 raise UserError("no runs given: djbench report results/<run-id> ...")
             print(f"report: {_report(args.runs, args.results_dir)}")
             return 0
+        if args.command == "knee":
+            args.profile = "knee"
         cfgs = _configs(args, _combinations(args))
+        if args.profile == "knee":
+            _knee_all(cfgs, args)
+            return 0
         run_dirs = _run_all(cfgs, args.results_dir, _runner(args.mode, args.locust_workers))
         bad = _integrity_failures(run_dirs)
         if args.command in ("bench", "matrix"):

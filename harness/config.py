@@ -20,6 +20,9 @@ PROFILES = {
     "article": Profile(users=tuple(range(100, 701, 100)), hold_s=60, warmup_s=10, spawn_rate=50),
     "quick": Profile(users=(25, 50, 100, 150, 200, 250, 300), hold_s=20, warmup_s=5, spawn_rate=50),
     "smoke": Profile(users=(2, 4), hold_s=6, warmup_s=1, spawn_rate=10),
+    # Not fixed steps: a knee search (harness/knee.py); each probe's users and hold are set as it
+    # runs, these are the first probe's.
+    "knee": Profile(users=(10,), hold_s=25, warmup_s=5, spawn_rate=50),
 }
 
 VIEWS = ("sync", "async")

@@ -1,0 +1,86 @@
+"""Knee search: find where a server stops coping, on any machine, without guessing user counts.
+
+A coarse pass doubles the users from a small start until an objective breaks, then bisection
+between the last good and the first bad count narrows it to the resolution. Each probe is a
+one-step run of its own (a fresh stack, so probes do not depend on each other) whose warm-up is
+discarded like any step's. Three objectives share the probes: no failures (the article's
+measure), at most 1 % failures, and a latency objective (p95 under a threshold, default 1 s),
+since a server that answers everything in 10 s has not coped.
+"""
+
+from dataclasses import dataclass
+
+OBJECTIVES = ("failures_0", "failures_1", "p95")
+
+
+@dataclass(frozen=True)
+class Probe:
+    users: int
+    failure_pct: float  # NaN when no request completed: counts as broken
+    p95_ms: float
+    run_dir: str = ""
+
+
+def meets(probe, objective, p95_slo_ms):
+    if probe.failure_pct != probe.failure_pct:  # NaN: no evidence is not evidence of coping
+        return False
+    if objective == "failures_0":
+        return probe.failure_pct <= 0
+    if objective == "failures_1":
+        return probe.failure_pct <= 1
+    return probe.p95_ms <= p95_slo_ms
+
+
+@dataclass(frozen=True)
+class Knee:
+    objective: str
+    users: int | None  # the largest count found good; None: broken already at the start
+    bad_users: int | None  # the smallest count found bad above it; None: never broke
+    resolution: int
+
+    @property
+    def bounded(self):
+        """True when the knee lies within [users, bad_users) to the stated resolution."""
+        return self.users is not None and self.bad_users is not None
+
+
+def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms=1000.0,
+           cache=None):  # fmt: skip
+    """measure(users) -> Probe. Returns the Knee; probes land in cache (users -> Probe), which
+    several objectives can share so no user count is measured twice."""
+    cache = {} if cache is None else cache
+
+    def good(users):
+        if users not in cache:
+            cache[users] = measure(users)
+        return meets(cache[users], objective, p95_slo_ms)
+
+    last_good = first_bad = None
+    users = start
+    while users <= max_users:
+        if good(users):
+            last_good = users
+            users *= 2
+        else:
+            first_bad = users
+            break
+    if first_bad is None or last_good is None:
+        return Knee(objective, last_good, first_bad, 0)
+    resolution = max(1, round(first_bad * resolution_pct / 100))
+    low, high = last_good, first_bad
+    while high - low > resolution:
+        middle = (low + high) // 2
+        if good(middle):
+            low = middle
+        else:
+            high = middle
+    return Knee(objective, low, high, resolution)
+
+
+def search_all(measure, start, max_users, resolution_pct=10.0, p95_slo_ms=1000.0):
+    cache = {}
+    knees = {
+        objective: search(measure, objective, start, max_users, resolution_pct, p95_slo_ms, cache)
+        for objective in OBJECTIVES
+    }
+    return knees, [cache[u] for u in sorted(cache)]

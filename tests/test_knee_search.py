@@ -1,0 +1,98 @@
+"""The knee search on simulated servers: functions of users -> (failure %, p95)."""
+
+import math
+import random
+
+import pytest
+
+from harness.knee import Probe, search, search_all
+
+
+def server(knee_users, p95_knee_users=None):
+    """Fails linearly above knee_users; p95 crosses 1000 ms at p95_knee_users."""
+    p95_knee_users = p95_knee_users or knee_users
+
+    def measure(users):
+        failures = max(0.0, (users - knee_users) * 0.5)
+        return Probe(users, failures, 1000.0 * users / p95_knee_users)
+
+    return measure
+
+
+def counting(measure):
+    calls = []
+
+    def wrapped(users):
+        calls.append(users)
+        return measure(users)
+
+    return wrapped, calls
+
+
+def test_coarse_then_bisection_to_the_resolution():
+    measure, calls = counting(server(300))
+    knee = search(measure, "failures_0", start=10, max_users=5000)
+    # doubling: 10 20 40 80 160 320 (bad); resolution 10 % of 320 = 32; bisection 240 280 300
+    assert calls[:6] == [10, 20, 40, 80, 160, 320]
+    assert knee.users <= 300 < knee.bad_users
+    assert knee.bad_users - knee.users <= knee.resolution == 32
+    assert knee.users == 300 and knee.bad_users == 320
+    assert calls[6:] == [240, 280, 300]
+
+
+def test_objectives_share_probes_and_differ():
+    measure, calls = counting(server(knee_users=300, p95_knee_users=100))
+    knees, probes = search_all(measure, start=10, max_users=5000)
+    assert len(calls) == len(set(calls)) == len(probes)  # nothing measured twice
+    assert knees["failures_0"].users == 300
+    assert 300 <= knees["failures_1"].users < knees["failures_1"].bad_users
+    # exactly 1 % failures at 302 users, 1.5 % at 303
+    assert knees["failures_1"].users <= 302 < knees["failures_1"].bad_users
+    assert knees["p95"].users <= 100 < knees["p95"].bad_users
+
+
+def test_never_breaks_and_broken_from_the_start():
+    never = search(server(10_000), "failures_0", start=10, max_users=100)
+    assert (never.users, never.bad_users, never.bounded) == (80, None, False)
+    broken = search(server(5), "failures_0", start=10, max_users=100)
+    assert (broken.users, broken.bad_users, broken.bounded) == (None, 10, False)
+
+
+def test_no_requests_counts_as_broken():
+    knee = search(lambda u: Probe(u, math.nan, math.nan), "p95", start=10, max_users=100)
+    assert knee.users is None
+
+
+def test_noisy_server_lands_within_the_resolution():
+    for seed in range(20):
+        rng = random.Random(seed)
+
+        def noisy(users, rng=rng):
+            p95 = 1000.0 * users / 400 * (1 + rng.uniform(-0.03, 0.03))
+            return Probe(users, 0.0, p95)
+
+        knee = search(noisy, "p95", start=25, max_users=5000)
+        # 3 % noise moves the true crossing to 388..412 users
+        assert knee.users - knee.resolution <= 412 and knee.bad_users + knee.resolution >= 388
+
+
+def test_non_monotonic_server_gives_a_good_count_below_a_bad_one():
+    # Breaks at 160 users, recovers at 200 (e.g. a lucky step), breaks for good above 240.
+    table = {10: 0, 20: 0, 40: 0, 80: 0, 160: 5.0}
+
+    def odd(users):
+        pct = table.get(users, 0.0 if users < 150 or 190 <= users < 240 else 5.0)
+        return Probe(users, pct, 10.0)
+
+    knee = search(odd, "failures_0", start=10, max_users=5000)
+    # The search does not chase the recovery above the first breach: it reports a good count
+    # directly below a bad one, within the resolution, between the coarse bracket 80..160.
+    assert odd(knee.users).failure_pct == 0 and odd(knee.bad_users).failure_pct > 0
+    assert 80 <= knee.users < knee.bad_users <= 160
+    assert knee.bad_users - knee.users <= knee.resolution
+
+
+@pytest.mark.parametrize("start, max_users", [(1, 1), (3, 50)])
+def test_small_ranges_terminate(start, max_users):
+    knee = search(server(2), "failures_0", start=start, max_users=max_users)
+    assert knee.users in (None, 1, 2)
