@@ -7,41 +7,52 @@ import time
 import psutil
 
 
+def tree_totals(pid):
+    """(CPU seconds, RSS bytes) of a process tree so far.
+
+    Children that already exited count too: their CPU time is in their parent's children_user /
+    children_system once reaped. Sampling only live processes would miss PostgreSQL's backends,
+    which live for one request each with CONN_MAX_AGE=0.
+    """
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0, 0
+    cpu = rss = 0
+    for proc in procs:
+        try:
+            t = proc.cpu_times()
+            cpu += t.user + t.system + t.children_user + t.children_system
+            rss += proc.memory_info().rss
+        except psutil.Error:
+            continue
+    return cpu, rss
+
+
 class Sampler(threading.Thread):
     def __init__(self, path, components, interval=1.0):
         """components: name -> Managed (its whole process tree is summed)."""
         super().__init__(daemon=True)
         self.path, self.components, self.interval = path, components, interval
         self.stopped = threading.Event()
-        self.cache = {}  # pid -> psutil.Process, so cpu_percent measures since the last sample
-
-    def _tree(self, pid):
-        try:
-            root = psutil.Process(pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return []
-
-    def _sample(self, pid):
-        cpu = rss = 0.0
-        for proc in self._tree(pid):
-            proc = self.cache.setdefault(proc.pid, proc)
-            try:
-                cpu += proc.cpu_percent(None)
-                rss += proc.memory_info().rss
-            except psutil.Error:
-                self.cache.pop(proc.pid, None)
-        return cpu, rss / 2**20
 
     def run(self):
+        last = {
+            name: (time.monotonic(), tree_totals(m.pid)[0]) for name, m in self.components.items()
+        }
         with open(self.path, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["ts", "component", "cpu_pct", "rss_mb"])
             while not self.stopped.wait(self.interval):
                 now = time.time()
                 for name, managed in list(self.components.items()):
-                    cpu, rss = self._sample(managed.pid)
-                    writer.writerow([f"{now:.3f}", name, f"{cpu:.1f}", f"{rss:.1f}"])
+                    cpu_s, rss = tree_totals(managed.pid)
+                    then, cpu_then = last[name]
+                    last[name] = (time.monotonic(), cpu_s)
+                    # A worker replaced mid-interval can make the total step back: count 0 then.
+                    pct = max(0.0, 100 * (cpu_s - cpu_then) / (last[name][0] - then))
+                    writer.writerow([f"{now:.3f}", name, f"{pct:.1f}", f"{rss / 2**20:.1f}"])
                 f.flush()
 
     def stop(self):
