@@ -55,6 +55,12 @@ def _add_run_options(p, view=True):
         default=30.0,
         help="seconds before a request counts as a timeout failure (default 30)",
     )
+    p.add_argument(
+        "--server-cpus",
+        metavar="CPUS",
+        help="pin the server stack (app, PostgreSQL, nginx) to these CPUs, e.g. 0 or 0-1",
+    )
+    p.add_argument("--locust-cpus", metavar="CPUS", help="pin Locust to these CPUs, e.g. 1")
     knee = p.add_argument_group("knee search (--profile knee, or djbench knee)")
     knee.add_argument("--start", type=int, default=10, help="first probe's users (default 10)")
     knee.add_argument("--max-users", type=int, default=2000, help="largest probe (default 2000)")
@@ -148,6 +154,8 @@ def _configs(args, combinations):
             conn_max_age=args.conn_max_age,
             db_pool=args.db_pool,
             pg_max_connections=args.pg_max_connections,
+            server_cpus=args.server_cpus,
+            locust_cpus=args.locust_cpus,
         )
         for server, view in combinations
     ]

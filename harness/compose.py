@@ -117,8 +117,10 @@ def _environment(cfg, run_dir, web_port, locust_workers):
         "WEB_PORT": str(web_port),
         "RUN_DIR": str(run_dir),
         "LOCUST_WORKERS": str(locust_workers),
-        "APP_CPUS": cfg.extra.get("app_cpus", ""),
-        "LOCUST_CPUS": cfg.extra.get("locust_cpus", ""),
+        "APP_CPUS": cfg.server_cpus,
+        "DB_CPUS": cfg.server_cpus,
+        "NGINX_CPUS": cfg.server_cpus,
+        "LOCUST_CPUS": cfg.locust_cpus,
         "COMPOSE_BAKE": "false",
         **locust_options(cfg),
     }

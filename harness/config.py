@@ -1,7 +1,8 @@
 """Profiles and the validated settings of one benchmark run."""
 
 import os
-from dataclasses import asdict, dataclass, field, replace
+import re
+from dataclasses import asdict, dataclass, replace
 
 from .errors import UserError
 from .servers import SERVERS
@@ -50,7 +51,10 @@ class RunConfig:
     pg_max_connections: int = 200
     questions: int = 5
     choices: int = 4
-    extra: dict = field(default_factory=dict)
+    # CPU sets ("0", "0-1", "0,2"): keep the server stack and the load generator apart.
+    # Native mode pins processes (affinity), compose sets the containers' cpuset. "" = any CPU.
+    server_cpus: str = ""
+    locust_cpus: str = ""
 
     @property
     def interface(self):
@@ -127,6 +131,8 @@ def build(
     conn_max_age=0,
     db_pool=None,
     pg_max_connections=200,
+    server_cpus="",
+    locust_cpus="",
 ):
     if server not in SERVERS:
         raise UserError(f"unknown server {server!r}; choose from: {', '.join(SERVERS)}")
@@ -151,6 +157,8 @@ def build(
         conn_max_age=int(conn_max_age),
         db_pool=parse_pool(db_pool) if isinstance(db_pool, str) else db_pool,
         pg_max_connections=int(pg_max_connections),
+        server_cpus=server_cpus or "",
+        locust_cpus=locust_cpus or "",
     )
     validate(cfg)
     return cfg
@@ -169,6 +177,8 @@ def validate(cfg):
         raise UserError(f"conn-max-age must not be negative, got {cfg.conn_max_age}")
     if cfg.db_pool:
         _validate_pool(cfg)
+    for option in ("server_cpus", "locust_cpus"):
+        parse_cpus(getattr(cfg, option), option.replace("_", "-"))
     previous = 0
     for users in cfg.users:
         lost = abs(users - previous) / cfg.spawn_rate + cfg.warmup_s
@@ -178,6 +188,22 @@ def validate(cfg):
                 f"(ramp-up + warm-up = {lost:g} s); raise hold or the spawn rate"
             )
         previous = users
+
+
+def parse_cpus(text, option="cpus"):
+    """'0-1,3' -> {0, 1, 3}; empty -> None (no pinning). Only CPUs this process may use."""
+    if not text:
+        return None
+    parts = [re.fullmatch(r"(\d+)(?:-(\d+))?", part) for part in text.split(",")]
+    if not all(parts):
+        raise UserError(f"bad --{option} {text!r}: expected CPU numbers like 0, 0-1 or 0,2")
+    cpus = {cpu for m in parts for cpu in range(int(m[1]), int(m[2] or m[1]) + 1)}
+    usable = os.sched_getaffinity(0)
+    if not cpus or not cpus <= usable:
+        raise UserError(
+            f"bad --{option} {text!r}: usable CPUs are {','.join(map(str, sorted(usable)))}"
+        )
+    return cpus
 
 
 def _validate_pool(cfg):

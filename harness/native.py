@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from . import integrity, nginx, postgres, progress, results
-from .config import nginx_proxy_timeout
+from .config import nginx_proxy_timeout, parse_cpus
 from .errors import ComponentFailed
 from .paths import DJANGO_DIR, LOCUSTFILES
 from .processes import ProcessSet, free_port, wait_http
@@ -60,7 +60,8 @@ def _execute(cfg, run_dir, tmp, procs, meta, out):
     meta["versions"]["postgresql"] = pg.version()
     meta["postgres"] = {"max_connections": pg.max_connections}
     _started(pg.init, procs, logs / "postgres.log")
-    pg_proc = pg.start(procs, logs / "postgres.log")
+    stack_cpus, locust_cpus = parse_cpus(cfg.server_cpus), parse_cpus(cfg.locust_cpus)
+    pg_proc = pg.start(procs, logs / "postgres.log", cpus=stack_cpus)
     _started(pg.wait_ready, pg_proc)
 
     env = {
@@ -86,7 +87,7 @@ def _execute(cfg, run_dir, tmp, procs, meta, out):
     app_port = free_port()
     argv = SERVERS[cfg.server].command("127.0.0.1", app_port, cfg.workers, cfg.threads)
     argv[0] = str(BIN / argv[0])
-    app = procs.start("server", argv, logs / "server.log", env=env, cwd=tmp)
+    app = procs.start("server", argv, logs / "server.log", env=env, cwd=tmp, cpus=stack_cpus)
     _started(wait_http, f"http://127.0.0.1:{app_port}/polls/", app)
 
     nginx_bin = nginx.find_binary()
@@ -104,7 +105,7 @@ def _execute(cfg, run_dir, tmp, procs, meta, out):
         "NGINX_PROXY_TIMEOUT": nginx_proxy_timeout(cfg.client_timeout_s),
     }
     conf.write_text(nginx.render(settings))
-    web = nginx.start(procs, nginx_bin, conf, logs / "nginx.error.log")
+    web = nginx.start(procs, nginx_bin, conf, logs / "nginx.error.log", cpus=stack_cpus)
     base_url = f"http://127.0.0.1:{web_port}"
     _started(wait_http, base_url + "/polls/", web)
 
@@ -123,11 +124,16 @@ def _execute(cfg, run_dir, tmp, procs, meta, out):
         logs / "locust.log",
         cwd=tmp,
         env={**os.environ, **locust_options(cfg)},
+        cpus=locust_cpus,
         stop_timeout=20.0,
         # SIGINT, not SIGTERM: only then does Locust (2.47) stop gracefully, writing its
         # CSVs and the interrupted step's timeline row.
         stop_signal=signal.SIGINT,
     )
+    # What the kernel applied, not what was asked: the report can trust it.
+    meta["cpu_affinity"] = {
+        m.name: sorted(os.sched_getaffinity(m.pid)) for m in (pg_proc, app, web, locust)
+    }
     sampler = Sampler(
         run_dir / "resources.csv",
         {"server": app, "postgres": pg_proc, "nginx": web, "locust": locust},

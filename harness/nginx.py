@@ -42,11 +42,12 @@ def version(binary):
     return (out.stderr or out.stdout).strip().removeprefix("nginx version: ")
 
 
-def start(procs, binary, conf_path, error_log):
+def start(procs, binary, conf_path, error_log, cpus=None):
     # -e: the error log from the first moment, before the config is read; daemon off keeps the
     # master as our child so it can be stopped with the run.
     return procs.start(
         "nginx",
         [binary, "-e", str(error_log), "-c", str(conf_path), "-g", "daemon off;"],
         error_log.with_name("nginx.out.log"),
+        cpus=cpus,
     )

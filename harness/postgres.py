@@ -82,7 +82,7 @@ class Cluster:
             raise RuntimeError(f"initdb failed (exit status {status}):\n{initdb.log_tail(5)}")
         pwfile.unlink()
 
-    def start(self, procs, log_path):
+    def start(self, procs, log_path, cpus=None):
         argv = [
             self.postgres,
             "-D",
@@ -102,6 +102,7 @@ class Cluster:
             argv,
             log_path,
             stop_signal=signal.SIGINT,
+            cpus=cpus,
             cwd=self.base_dir,
             **self.user_kwargs,
         )

@@ -18,9 +18,14 @@ _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _die_with_parent():
-    # If the harness itself is killed hard (SIGKILL), the kernel kills the child too.
-    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def _child_setup(cpus):
+    def setup():
+        # If the harness itself is killed hard (SIGKILL), the kernel kills the child too.
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if cpus:
+            os.sched_setaffinity(0, cpus)  # inherited by the process's own children
+
+    return setup
 
 
 def free_port():
@@ -33,8 +38,9 @@ class Managed:
     """One started process (and its process group)."""
 
     def __init__(
-        self, name, argv, log_path, stop_signal=signal.SIGTERM, stop_timeout=10.0, **popen
-    ):
+        self, name, argv, log_path, stop_signal=signal.SIGTERM, stop_timeout=10.0, cpus=None,
+        **popen,
+    ):  # fmt: skip
         self.name, self.log_path, self.stop_signal = name, Path(log_path), stop_signal
         self.stop_timeout = stop_timeout
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +52,7 @@ class Managed:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=_child_setup(cpus),
                     **popen,
                 )
             except FileNotFoundError:

@@ -37,6 +37,8 @@ CASES = [
     (["run", "--server", "gunicorn", "--hold", "1"], "leaves no measured time"),
     (["run", "--server", "gunicorn", "--view", "turbo"], "unknown view variant 'turbo'"),
     (["bench", "--servers", "gunicorn,nope"], "unknown server 'nope'"),
+    (["run", "--server", "gunicorn", "--server-cpus", "99"], "bad --server-cpus '99': usable"),
+    (["run", "--server", "gunicorn", "--locust-cpus", "a-b"], "bad --locust-cpus 'a-b'"),
     (["report"], "no runs given"),
     (["report", "/nonexistent/run"], "does not exist"),
     (["report", "{empty}"], "is not a run directory"),

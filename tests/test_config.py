@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from harness import config
@@ -49,3 +51,13 @@ def test_registry_argv():
         "--workers", "5", "--lifespan", "off", "--no-access-log",
     ]  # fmt: skip
     assert {s.interface for s in SERVERS.values()} == {"wsgi", "asgi"}
+
+
+def test_parse_cpus():
+    assert config.parse_cpus("") is None
+    assert config.parse_cpus("0") == {0}
+    if len(os.sched_getaffinity(0)) >= 2:
+        assert config.parse_cpus("0-1") == config.parse_cpus("0,1") == {0, 1}
+    for bad in ("x", "1-", "0,,1", "4096"):
+        with pytest.raises(UserError):
+            config.parse_cpus(bad)

@@ -1,6 +1,7 @@
 """The real stack at smoke scale: PostgreSQL, nginx, the app server, Locust."""
 
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,13 @@ def test_progress_and_last_line(smoke_run):
     assert any("step 1/2:" in ln and "req/s" in ln for ln in lines)
     assert any("step 2/2:" in ln and "req/s" in ln for ln in lines)
     assert lines[-1] == f"results: {run_dir}"
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable CPUs")
+def test_server_stack_and_locust_pinned_apart(tmp_path):
+    done = djbench("run", "--server", "uvicorn", "--profile", "smoke", "--mode", "native",
+                   "--server-cpus", "0", "--locust-cpus", "1", "--results-dir", tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    m = meta(last_path(done.stdout, "results:"))
+    assert m["config"]["server_cpus"] == "0" and m["config"]["locust_cpus"] == "1"
+    assert m["cpu_affinity"] == {"postgres": [0], "server": [0], "nginx": [0], "locust": [1]}
