@@ -92,7 +92,8 @@ def test_progress_and_last_line(smoke_run):
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable CPUs")
 def test_server_stack_and_locust_pinned_apart(tmp_path):
     done = djbench("run", "--server", "uvicorn", "--profile", "smoke", "--mode", "native",
-                   "--server-cpus", "0", "--locust-cpus", "1", "--results-dir", tmp_path)  # fmt: skip
+                   "--server-cpus", "0", "--locust-cpus", "1",
+                   "--results-dir", tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     m = meta(last_path(done.stdout, "results:"))
     assert m["config"]["server_cpus"] == "0" and m["config"]["locust_cpus"] == "1"
