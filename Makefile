@@ -16,6 +16,7 @@ RUNS ?=
 RESULTS ?= results
 P95_SLO_MS ?=
 MAX_USERS ?=
+SCALE ?= none
 
 PYTHON ?= python3
 VENV := .venv
@@ -27,7 +28,7 @@ COMMON_OPTS := --profile $(PROFILE) --results-dir $(RESULTS) --mode $(MODE) \
 	$(if $(HOLD),--hold $(HOLD)) $(if $(THREADS),--threads $(THREADS)) \
 	$(if $(CONN_MAX_AGE),--conn-max-age $(CONN_MAX_AGE)) $(if $(DB_POOL),--db-pool $(DB_POOL)) \
 	$(if $(PG_MAX_CONNECTIONS),--pg-max-connections $(PG_MAX_CONNECTIONS))
-RUN_OPTS := $(COMMON_OPTS) --view $(VIEW)
+RUN_OPTS := $(COMMON_OPTS) --view $(VIEW) --scale $(SCALE)
 
 .DEFAULT_GOAL := help
 .PHONY: help bench bench-wsgi bench-asgi bench-matrix knee report test lint clean
@@ -39,6 +40,7 @@ help: ## list the targets
 	@echo "             SERVERS=\"a b\" VIEWS=\"sync async\" (bench-matrix) THREADS=N"
 	@echo "             CONN_MAX_AGE=seconds DB_POOL=MIN:MAX PG_MAX_CONNECTIONS=N"
 	@echo "             P95_SLO_MS=ms MAX_USERS=N (knee; PROFILE=knee makes bench-* search too)"
+	@echo "             SCALE=auto (steps scaled to the WSGI server's knee)"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)

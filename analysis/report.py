@@ -112,6 +112,7 @@ def _metadata(run: Run) -> list[tuple[str, str]]:
         ("Server processes", m.get("processes", m.get("workers"))),
         ("View variant", m.get("view")),
         ("Profile", m.get("profile")),
+        ("Steps chosen by", (m.get("config") or {}).get("scale") or "the profile"),
         ("Mode", m.get("mode")),
         ("Users per step", ", ".join(map(str, run.planned_users))),
         ("Spawn rate (users/s)", m.get("spawn_rate")),

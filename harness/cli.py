@@ -7,6 +7,7 @@ djbench report results/<a> results/<b>            rebuild a comparison from exis
 """
 
 import argparse
+import json
 import re
 import signal
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 from analysis import AnalysisError
 from analysis.runs import read_meta
 
-from . import compose, config, knee_runner, native, results
+from . import compose, config, knee, knee_runner, native, results
 from .errors import ComponentFailed, UserError
 from .servers import SERVERS
 
@@ -61,14 +62,21 @@ def _add_run_options(p, view=True):
         help="pin the server stack (app, PostgreSQL, nginx) to these CPUs, e.g. 0 or 0-1",
     )
     p.add_argument("--locust-cpus", metavar="CPUS", help="pin Locust to these CPUs, e.g. 1")
-    knee = p.add_argument_group("knee search (--profile knee, or djbench knee)")
-    knee.add_argument("--start", type=int, default=10, help="first probe's users (default 10)")
-    knee.add_argument("--max-users", type=int, default=2000, help="largest probe (default 2000)")
-    knee.add_argument("--measure", type=float, default=20.0, help="seconds measured per probe")
-    knee.add_argument(
+    p.add_argument(
+        "--scale",
+        choices=["none", "auto"],
+        default="none",
+        help="auto: search the WSGI server's knee first, then run the profile's number of steps "
+        "evenly spaced so that the article's WSGI knee step (300 of 100..700) lands on ours",
+    )
+    group = p.add_argument_group("knee search (--profile knee, or djbench knee)")
+    group.add_argument("--start", type=int, default=10, help="first probe's users (default 10)")
+    group.add_argument("--max-users", type=int, default=2000, help="largest probe (default 2000)")
+    group.add_argument("--measure", type=float, default=20.0, help="seconds measured per probe")
+    group.add_argument(
         "--p95-slo-ms", type=float, default=1000.0, help="latency objective (default 1000 ms)"
     )
-    knee.add_argument(
+    group.add_argument(
         "--resolution-pct", type=float, default=10.0, help="knee resolution, %% of users"
     )
     p.add_argument(
@@ -107,11 +115,11 @@ def _parser():
         "--views", default="sync,async", help="view variants, comma- or space-separated"
     )
     _add_run_options(matrix, view=False)
-    knee = sub.add_parser("knee", help="find each server's knee (capacity) by search")
-    knee.add_argument(
+    knee_cmd = sub.add_parser("knee", help="find each server's knee (capacity) by search")
+    knee_cmd.add_argument(
         "--servers", default="gunicorn,uvicorn", help="comma- or space-separated server names"
     )
-    _add_run_options(knee)
+    _add_run_options(knee_cmd)
     report = sub.add_parser("report", help="compare existing runs")
     report.add_argument("runs", nargs="*", help="results/<run-id> directories")
     report.add_argument("--results-dir", default="results", help="where the report is written")
@@ -206,9 +214,37 @@ def _knee_settings(args):
 def _knee_all(cfgs, args):
     settings = _knee_settings(args)
     run = _runner(args.mode, args.locust_workers)
+    knee_dirs = []
     with results.BenchLock():
         for cfg in cfgs:
-            print(f"knee: {knee_runner.run(cfg, args.results_dir, run, settings)}")
+            knee_dirs.append(knee_runner.run(cfg, args.results_dir, run, settings))
+            print(f"knee: {knee_dirs[-1]}")
+    return knee_dirs
+
+
+def _auto_scale(cfgs, args):
+    """Knee search on the first WSGI configuration, then every configuration's steps scaled."""
+    if args.users:
+        raise UserError("--scale auto chooses the user steps itself; leave out --users")
+    wsgi = next((c for c in cfgs if c.interface == "wsgi"), cfgs[0])
+    knee_cfg = config.with_overrides(wsgi, profile="knee", users=(args.start,))
+    (knee_dir,) = _knee_all([knee_cfg], args)
+    knees = {
+        name: knee.Knee(**{k: v for k, v in found.items() if k != "bounded"})
+        for name, found in json.loads((knee_dir / "knee.json").read_text())["knees"].items()
+    }
+    steps = knee.scaled_steps(knees, steps=len(cfgs[0].users))
+    if steps is None:
+        raise UserError(
+            f"--scale auto: the knee search of {wsgi.server} found no bounded knee "
+            f"(see {knee_dir}); raise --max-users or lower --p95-slo-ms"
+        )
+    how = (
+        f"auto: steps of {steps[0]} users, from {wsgi.server}'s knee search {knee_dir.name} "
+        f"(the article's WSGI knee step, 300 of 100..700, mapped onto ours)"
+    )
+    print(f"scale: {how}")
+    return [config.with_overrides(c, users=steps, scale=how) for c in cfgs]
 
 
 def _report(run_dirs, results_root):
@@ -262,6 +298,8 @@ def main(argv=None):
         if args.profile == "knee":
             _knee_all(cfgs, args)
             return 0
+        if args.scale == "auto":
+            cfgs = _auto_scale(cfgs, args)
         run_dirs = _run_all(cfgs, args.results_dir, _runner(args.mode, args.locust_workers))
         bad = _integrity_failures(run_dirs)
         if args.command in ("bench", "matrix"):

@@ -55,6 +55,7 @@ class RunConfig:
     # Native mode pins processes (affinity), compose sets the containers' cpuset. "" = any CPU.
     server_cpus: str = ""
     locust_cpus: str = ""
+    scale: str = ""  # how the user steps were chosen when not the profile's own (--scale auto)
 
     @property
     def interface(self):

@@ -84,3 +84,14 @@ def search_all(measure, start, max_users, resolution_pct=10.0, p95_slo_ms=1000.0
         for objective in OBJECTIVES
     }
     return knees, [cache[u] for u in sorted(cache)]
+
+
+def scaled_steps(knees, steps=7, knee_step=3):
+    """The article's evenly spaced steps (100..700), rescaled so that its WSGI knee step (the
+    3rd: about 300 users) lands on this machine's WSGI knee: the first objective it broke,
+    no failures or p95. None when neither knee was bounded by the search."""
+    found = [k.users for k in (knees["failures_0"], knees["p95"]) if k.bounded]
+    if not found:
+        return None
+    unit = max(1, round(min(found) / knee_step))
+    return tuple(unit * i for i in range(1, steps + 1))

@@ -96,3 +96,47 @@ def test_non_monotonic_server_gives_a_good_count_below_a_bad_one():
 def test_small_ranges_terminate(start, max_users):
     knee = search(server(2), "failures_0", start=start, max_users=max_users)
     assert knee.users in (None, 1, 2)
+
+
+def test_article_steps_scaled_to_the_wsgi_knee():
+    from harness.knee import Knee, scaled_steps
+
+    knees = {
+        "failures_0": Knee("failures_0", 640, None, 0),  # never broke: not used
+        "failures_1": Knee("failures_1", 640, None, 0),
+        "p95": Knee("p95", 96, 104, 10),
+    }
+    # 96 users / the article's 3rd step -> steps of 32: 32, 64, 96 (the knee), ..., 224
+    assert scaled_steps(knees) == (32, 64, 96, 128, 160, 192, 224)
+    knees["failures_0"] = Knee("failures_0", 60, 64, 6)  # broke first: it sets the scale
+    assert scaled_steps(knees, steps=3) == (20, 40, 60)
+    knees["failures_0"] = knees["p95"] = Knee("p95", None, 10, 0)
+    assert scaled_steps(knees) is None
+
+
+def test_scale_auto_rewrites_every_configuration(tmp_path, monkeypatch):
+    import json
+    from types import SimpleNamespace
+
+    from harness import cli, config
+
+    knee_dir = tmp_path / "20260101-000000-knee-gunicorn-sync"
+    knee_dir.mkdir()
+    knees = {
+        "failures_0": {"objective": "failures_0", "users": 700, "bad_users": None,
+                       "resolution": 0, "bounded": False},
+        "failures_1": {"objective": "failures_1", "users": 700, "bad_users": None,
+                       "resolution": 0, "bounded": False},
+        "p95": {"objective": "p95", "users": 90, "bad_users": 99, "resolution": 10,
+                "bounded": True},
+    }  # fmt: skip
+    (knee_dir / "knee.json").write_text(json.dumps({"knees": knees}))
+    searched = []
+    monkeypatch.setattr(cli, "_knee_all", lambda cfgs, args: searched.extend(cfgs) or [knee_dir])
+    cfgs = [config.build(s, profile="article", workers=3) for s in ("uvicorn", "gunicorn")]
+    args = SimpleNamespace(users=None, start=10)
+    scaled = cli._auto_scale(cfgs, args)
+    assert [c.server for c in searched] == ["gunicorn"]  # the WSGI server's knee
+    assert searched[0].profile == "knee"
+    assert [c.users for c in scaled] == [(30, 60, 90, 120, 150, 180, 210)] * 2
+    assert all("steps of 30 users" in c.scale and knee_dir.name in c.scale for c in scaled)
