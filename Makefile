@@ -17,13 +17,14 @@ RESULTS ?= results
 P95_SLO_MS ?=
 MAX_USERS ?=
 SCALE ?= none
+REPEAT ?= 1
 
 PYTHON ?= python3
 VENV := .venv
 DJBENCH := $(VENV)/bin/djbench
 # Only the options that were set reach the CLI, so the profile's defaults apply otherwise.
 COMMON_OPTS := --profile $(PROFILE) --results-dir $(RESULTS) --mode $(MODE) \
-	--locust-workers $(LOCUST_WORKERS) \
+	--locust-workers $(LOCUST_WORKERS) --repeat $(REPEAT) \
 	$(if $(WORKERS),--workers $(WORKERS)) $(if $(USERS),--users $(USERS)) \
 	$(if $(HOLD),--hold $(HOLD)) $(if $(THREADS),--threads $(THREADS)) \
 	$(if $(CONN_MAX_AGE),--conn-max-age $(CONN_MAX_AGE)) $(if $(DB_POOL),--db-pool $(DB_POOL)) \
@@ -40,7 +41,7 @@ help: ## list the targets
 	@echo "             SERVERS=\"a b\" VIEWS=\"sync async\" (bench-matrix) THREADS=N"
 	@echo "             CONN_MAX_AGE=seconds DB_POOL=MIN:MAX PG_MAX_CONNECTIONS=N"
 	@echo "             P95_SLO_MS=ms MAX_USERS=N (knee; PROFILE=knee makes bench-* search too)"
-	@echo "             SCALE=auto (steps scaled to the WSGI server's knee)"
+	@echo "             SCALE=auto (steps scaled to the WSGI server's knee) REPEAT=N (interleaved)"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)

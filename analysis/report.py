@@ -13,6 +13,7 @@ from analysis import article
 from analysis.charts import write_charts
 from analysis.checks import HISTORY_TOLERANCE, run_warnings
 from analysis.errors import AnalysisError
+from analysis.repeats import repetition_blocks
 from analysis.runs import Run, distinct_labels, load_run
 from analysis.table import (
     LEGEND,
@@ -186,6 +187,10 @@ def _context(runs: list[Run], reference: pd.DataFrame, charts: dict[str, Path], 
             for run in runs
         ],
         "knees": [knee_sentence(runs, t, reference) for t in KNEE_THRESHOLDS],
+        "repetitions": [
+            {**block, "table_md": markdown_table(block["header"], block["rows"])}
+            for block in repetition_blocks(runs, KNEE_THRESHOLDS)
+        ],
         "thresholds": KNEE_THRESHOLDS,
         "table_blocks": table_blocks(runs, reference),
         "table_md": table_markdown(runs, reference),

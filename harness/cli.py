@@ -63,6 +63,12 @@ def _add_run_options(p, view=True):
     )
     p.add_argument("--locust-cpus", metavar="CPUS", help="pin Locust to these CPUs, e.g. 1")
     p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run every configuration N times, interleaved (A B A B), and report the spread",
+    )
+    p.add_argument(
         "--scale",
         choices=["none", "auto"],
         default="none",
@@ -222,6 +228,16 @@ def _knee_all(cfgs, args):
     return knee_dirs
 
 
+def _repeated(cfgs, repeat):
+    """A B A B, not A A B B: a drift of the machine over time then spreads over every
+    configuration instead of favouring the one that ran first."""
+    if repeat < 1:
+        raise UserError(f"repeat must be positive, got {repeat}")
+    if repeat == 1:
+        return cfgs
+    return [config.with_overrides(c, repetition=i) for i in range(1, repeat + 1) for c in cfgs]
+
+
 def _auto_scale(cfgs, args):
     """Knee search on the first WSGI configuration, then every configuration's steps scaled."""
     if args.users:
@@ -300,6 +316,7 @@ def main(argv=None):
             return 0
         if args.scale == "auto":
             cfgs = _auto_scale(cfgs, args)
+        cfgs = _repeated(cfgs, args.repeat)
         run_dirs = _run_all(cfgs, args.results_dir, _runner(args.mode, args.locust_workers))
         bad = _integrity_failures(run_dirs)
         if args.command in ("bench", "matrix"):

@@ -56,6 +56,7 @@ class RunConfig:
     server_cpus: str = ""
     locust_cpus: str = ""
     scale: str = ""  # how the user steps were chosen when not the profile's own (--scale auto)
+    repetition: int = 1  # which of --repeat N runs this is
 
     @property
     def interface(self):

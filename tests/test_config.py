@@ -61,3 +61,15 @@ def test_parse_cpus():
     for bad in ("x", "1-", "0,,1", "4096"):
         with pytest.raises(UserError):
             config.parse_cpus(bad)
+
+
+def test_repeat_interleaves_configurations():
+    from harness.cli import _repeated
+
+    a, b = (config.build(s, profile="smoke") for s in ("gunicorn", "uvicorn"))
+    order = [(c.server, c.repetition) for c in _repeated([a, b], 3)]
+    assert order == [("gunicorn", 1), ("uvicorn", 1), ("gunicorn", 2), ("uvicorn", 2),
+                     ("gunicorn", 3), ("uvicorn", 3)]  # fmt: skip
+    assert _repeated([a, b], 1) == [a, b]
+    with pytest.raises(UserError, match="repeat must be positive"):
+        _repeated([a], 0)
