@@ -18,6 +18,8 @@ P95_SLO_MS ?=
 MAX_USERS ?=
 SCALE ?= none
 REPEAT ?= 1
+SERVER_CPUS ?=
+LOCUST_CPUS ?=
 
 PYTHON ?= python3
 VENV := .venv
@@ -28,7 +30,8 @@ COMMON_OPTS := --profile $(PROFILE) --results-dir $(RESULTS) --mode $(MODE) \
 	$(if $(WORKERS),--workers $(WORKERS)) $(if $(USERS),--users $(USERS)) \
 	$(if $(HOLD),--hold $(HOLD)) $(if $(THREADS),--threads $(THREADS)) \
 	$(if $(CONN_MAX_AGE),--conn-max-age $(CONN_MAX_AGE)) $(if $(DB_POOL),--db-pool $(DB_POOL)) \
-	$(if $(PG_MAX_CONNECTIONS),--pg-max-connections $(PG_MAX_CONNECTIONS))
+	$(if $(PG_MAX_CONNECTIONS),--pg-max-connections $(PG_MAX_CONNECTIONS)) \
+	$(if $(SERVER_CPUS),--server-cpus $(SERVER_CPUS)) $(if $(LOCUST_CPUS),--locust-cpus $(LOCUST_CPUS))
 RUN_OPTS := $(COMMON_OPTS) --view $(VIEW) --scale $(SCALE)
 
 .DEFAULT_GOAL := help
@@ -42,6 +45,7 @@ help: ## list the targets
 	@echo "             CONN_MAX_AGE=seconds DB_POOL=MIN:MAX PG_MAX_CONNECTIONS=N"
 	@echo "             P95_SLO_MS=ms MAX_USERS=N (knee; PROFILE=knee makes bench-* search too)"
 	@echo "             SCALE=auto (steps scaled to the WSGI server's knee) REPEAT=N (interleaved)"
+	@echo "             SERVER_CPUS=0 LOCUST_CPUS=1 (pin the stack and Locust apart)"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
