@@ -13,7 +13,26 @@ from matplotlib.figure import Figure
 from analysis import article
 from analysis.runs import Run
 
-COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+COLORS = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+    "#aec7e8",
+    "#ffbb78",
+    "#98df8a",
+    "#ff9896",
+    "#c5b0d5",
+    "#c49c94",
+]
+# Past this many runs (a server matrix) legends go beside the plot and latency shows p95 only.
+MANY_RUNS = 4
 # The article's series are drawn dashed in the colour of the same interface's first run, so a
 # reader pairs "ours" and "theirs" at a glance; grey when we have no run of that interface.
 ARTICLE_FALLBACK = {"wsgi": "#555555", "asgi": "#999999"}
@@ -24,8 +43,8 @@ def _color(i: int) -> str:
     return COLORS[i % len(COLORS)]
 
 
-def _figure(title: str, ncols: int = 1, nrows: int = 1) -> tuple[Figure, list]:
-    width = 6.4 * ncols if ncols > 1 else 8
+def _figure(title: str, ncols: int = 1, nrows: int = 1, wide=False) -> tuple[Figure, list]:
+    width = (6.4 * ncols if ncols > 1 else 8) + (4 if wide else 0)
     fig = Figure(figsize=(width, 4.8 * nrows), layout="constrained")
     FigureCanvasAgg(fig)
     axes = [fig.add_subplot(nrows, ncols, i + 1) for i in range(nrows * ncols)]
@@ -34,6 +53,13 @@ def _figure(title: str, ncols: int = 1, nrows: int = 1) -> tuple[Figure, list]:
         ax.grid(True, alpha=0.3)
         ax.set_xlabel("Users")
     return fig, axes
+
+
+def _legend(ax, runs: list[Run]) -> None:
+    if len(runs) > MANY_RUNS:
+        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1))
+    else:
+        ax.legend(fontsize="small")
 
 
 def _line(ax, run: Run, column: str, i: int, **style) -> None:
@@ -53,7 +79,7 @@ def failure_chart(runs: list[Run], reference: pd.DataFrame) -> Figure:
     ours = sorted({u for run in runs for u in run.planned_users})
     theirs = sorted(int(u) for u in reference["users"].unique())
     title = "Failure % by number of users: our runs and the article's (2020)"
-    fig, axes = _figure(title, ncols=1 if ours == theirs else 2)
+    fig, axes = _figure(title, ncols=1 if ours == theirs else 2, wide=len(runs) > MANY_RUNS)
     first_color = {}
     for i, run in enumerate(runs):
         first_color.setdefault(run.interface, _color(i))
@@ -71,13 +97,15 @@ def failure_chart(runs: list[Run], reference: pd.DataFrame) -> Figure:
     for ax in axes:
         ax.set_ylabel("Failed requests (%)")
         ax.set_ylim(bottom=0)
-        ax.legend()
+        _legend(ax, runs)
     _xticks(axes[0], runs)
     return fig
 
 
 def rps_chart(runs: list[Run]) -> Figure:
-    fig, (left, right) = _figure("Throughput by number of users", ncols=2)
+    fig, (left, right) = _figure(
+        "Throughput by number of users", ncols=2, wide=len(runs) > MANY_RUNS
+    )
     for i, run in enumerate(runs):
         _line(left, run, "rps", i)
         _line(right, run, "iterations_per_s", i)
@@ -88,20 +116,25 @@ def rps_chart(runs: list[Run]) -> Figure:
     for ax in (left, right):
         ax.set_ylim(bottom=0)
         _xticks(ax, runs)
-        ax.legend()
+    _legend(right, runs)
+    if len(runs) <= MANY_RUNS:
+        _legend(left, runs)
     return fig
 
 
 def latency_chart(runs: list[Run]) -> Figure:
-    fig, (ax,) = _figure("Response time percentiles by number of users (exact, per-request log)")
+    many = len(runs) > MANY_RUNS
+    title = "Response time percentiles by number of users (exact, per-request log)"
+    fig, (ax,) = _figure(title.replace("percentiles", "p95") if many else title, wide=many)
+    styles = {"p95_ms": "-"} if many else PERCENTILE_STYLES
     for i, run in enumerate(runs):
-        for column, style in PERCENTILE_STYLES.items():
+        for column, style in styles.items():
             label = f"{run.label} {column.removesuffix('_ms')}"
             _line(ax, run, column, i, linestyle=style, label=label)
     ax.set_yscale("log")
     ax.set_ylabel("Response time (ms, log scale)")
     _xticks(ax, runs)
-    ax.legend(fontsize="small")
+    _legend(ax, runs)
     return fig
 
 
@@ -114,7 +147,7 @@ def cpu_chart(runs: list[Run]) -> Figure:
     ncols = min(len(columns), 2)
     nrows = -(-len(columns) // ncols)
     title = "Mean CPU per component by number of users"
-    fig, axes = _figure(title, ncols=ncols, nrows=nrows)
+    fig, axes = _figure(title, ncols=ncols, nrows=nrows, wide=len(runs) > MANY_RUNS)
     for ax in axes[len(columns) :]:
         ax.set_visible(False)
     for ax, column in zip(axes, columns, strict=False):
@@ -125,7 +158,10 @@ def cpu_chart(runs: list[Run]) -> Figure:
         ax.set_ylabel("CPU (% of one core)")
         ax.set_ylim(bottom=0)
         _xticks(ax, runs)
-        ax.legend(fontsize="small")
+    _legend(axes[len(columns) - 1], runs)
+    if len(runs) <= MANY_RUNS:
+        for ax in axes[: len(columns) - 1]:
+            _legend(ax, runs)
     return fig
 
 
