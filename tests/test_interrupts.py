@@ -88,7 +88,7 @@ def test_a_second_ctrl_c_during_shutdown_leaves_nothing(tmp_path):
 
 def test_a_killed_app_server_ends_the_run_with_its_log(tmp_path):
     proc = start_run(tmp_path)
-    wait_for_line(proc, "step 1/2")
+    wait_for_line(proc, "step 2/2")  # step 1 measured: a report can be built
     run_dir = only_run(tmp_path)
     server_pid = meta(run_dir)["pids"]["server"]
     os.killpg(server_pid, signal.SIGKILL)
@@ -100,3 +100,9 @@ def test_a_killed_app_server_ends_the_run_with_its_log(tmp_path):
     assert any("server died mid-run" in w for w in m["warnings"])
     assert survivors(set(m["pids"].values())) == []
     assert not psutil.pid_exists(server_pid)
+    # ...and the report of that partial run says so.
+    from analysis import report
+
+    report.build([run_dir], tmp_path / "report")
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "server died mid-run" in text and "the run did not finish" in text
