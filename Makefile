@@ -35,7 +35,7 @@ COMMON_OPTS := --profile $(PROFILE) --results-dir $(RESULTS) --mode $(MODE) \
 RUN_OPTS := $(COMMON_OPTS) --view $(VIEW) --scale $(SCALE)
 
 .DEFAULT_GOAL := help
-.PHONY: help bench bench-wsgi bench-asgi bench-matrix knee report test lint clean
+.PHONY: help bench bench-wsgi bench-asgi bench-matrix knee calibrate report test lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -67,7 +67,12 @@ bench-matrix: $(VENV)/.installed ## every server in SERVERS with every view in V
 
 knee: $(VENV)/.installed ## search each server's knee (failures and p95): make knee SERVERS="gunicorn uvicorn"
 	$(DJBENCH) knee --servers "$(SERVERS)" $(RUN_OPTS) \
-		$(if $(P95_SLO_MS),--p95-slo-ms $(P95_SLO_MS)) $(if $(MAX_USERS),--max-users $(MAX_USERS))
+		$(if $(P95_SLO_MS),--p95-slo-ms $(P95_SLO_MS)) $(if $(MAX_USERS),--max-users $(MAX_USERS)) \
+		$(if $(CONFIRM),--confirm $(CONFIRM))
+
+calibrate: $(VENV)/.installed ## Locust's capacity here: HttpUser vs FastHttpUser vs wrk (~2.5 min)
+	$(DJBENCH) calibrate --results-dir $(RESULTS) $(if $(WORKERS),--workers $(WORKERS)) \
+		$(if $(USERS),--users $(USERS))
 
 report: $(VENV)/.installed ## comparison report of existing runs: make report RUNS="results/a results/b"
 	$(DJBENCH) report --results-dir $(RESULTS) $(RUNS)

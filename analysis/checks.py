@@ -2,6 +2,7 @@
 
 import math
 
+from analysis.metrics import generator_reasons
 from analysis.runs import Run
 
 # Locust writes its cumulative counters once a second, stamped with the whole second, so each end
@@ -9,8 +10,6 @@ from analysis.runs import Run
 # step's requests the two disagree for real.
 HISTORY_TOLERANCE = 0.02
 HISTORY_INTERVAL_S = 1.0
-# Locust itself warns above 90 % CPU: one Locust process cannot use more than one core.
-LOCUST_CPU_WARN_PCT = 90.0
 
 
 def _step_name(row) -> str:
@@ -66,14 +65,14 @@ def _history(run: Run) -> list[str]:
     return out
 
 
-def _locust_cpu(run: Run) -> list[str]:
-    if "cpu_locust_pct" not in run.steps.columns:
+def _generator(run: Run) -> list[str]:
+    """One line per step where the load generator, not only the server, shaped the numbers."""
+    if "generator_limited" not in run.steps.columns:
         return []
-    busy = run.steps[run.steps["cpu_locust_pct"] >= LOCUST_CPU_WARN_PCT]
     return [
-        f"{_step_name(row)}: Locust averaged {row['cpu_locust_pct']:.0f} % CPU; near one core, "
-        "the load generator may be the bottleneck"
-        for _, row in busy.iterrows()
+        f"{_step_name(row)}: LOAD GENERATOR LIMITED: {'; '.join(generator_reasons(row))}; this "
+        "step measured Locust as much as the server"
+        for _, row in run.steps[run.steps["generator_limited"] == 1].iterrows()
     ]
 
 
@@ -99,7 +98,7 @@ def run_warnings(run: Run) -> list[str]:
         _completeness(run)
         + _integrity(run)
         + _history(run)
-        + _locust_cpu(run)
+        + _generator(run)
         + _postgres_refusals(run)
         + producer
     )

@@ -39,6 +39,11 @@ def write_knee_report(knee_dir):
         "",
         *(f"- {knee_text(name, k, slo)}" for name, k in data["knees"].items()),
         "",
+        f"A knee is a user count that met its objective every time it was measured: the search "
+        f"measured each bounded knee {data['settings'].get('confirm', 0)} more time(s) to "
+        "confirm it, and went on below a count that failed its confirmation. Probes of "
+        f"{data['settings']['measure_s']:g} s each (warm-up discarded), on a fresh stack each.",
+        "",
         "| users | failure % | p95 (ms) | run |",
         "| --- | --- | --- | --- |",
         *(

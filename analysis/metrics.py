@@ -7,6 +7,7 @@ trailing window and are bucketed to about two significant figures, so they canno
 step. The history's cumulative counters are only used as a cross-check.
 """
 
+import json
 import os
 import re
 from pathlib import Path
@@ -22,6 +23,23 @@ TIMELINE_COLUMNS = ["step", "users", "start", "measure_from", "end", "complete"]
 REQUEST_COLUMNS = ["ts", "name", "method", "status", "ok", "cause", "response_time_ms"]
 HISTORY_COLUMNS = ["Timestamp", "Name", "Total Request Count", "Total Failure Count"]
 RESOURCE_COLUMNS = ["ts", "component", "cpu_pct"]
+LAG_COLUMNS = ["ts", "lag_ms"]
+
+# Load-generator health. A step is flagged `generator_limited` when:
+# - Locust started fewer iterations than its users offer with an instant generator (below
+#   GENERATOR_MIN_PCT), judged only when the window spans MIN_PERIODS iteration periods: in a
+#   shorter one, users that just arrived and iterations still in flight skew the count;
+# - its event loop woke up late: every latency it measured may include up to that delay, so the
+#   p95 of the lag is held against the step's median latency (LAG_SHARE of it) above a floor
+#   under which timer granularity dominates (LOOP_LAG_FLOOR_MS);
+# - it averaged near one core (LOCUST_CPU_WARN_PCT, Locust's own warning threshold).
+GENERATOR_MIN_PCT = 90.0
+MIN_PERIODS = 3
+LAG_SHARE = 0.10
+LOOP_LAG_FLOOR_MS = 20.0
+LOCUST_CPU_WARN_PCT = 90.0
+# The article's between(1, 2), for runs recorded before meta.json carried the wait.
+DEFAULT_WAIT_S = (1.0, 2.0)
 
 # A failed request whose producer gave no cause still has to land in some fail_ column.
 UNCLASSIFIED = "unclassified"
@@ -42,6 +60,13 @@ BASE_COLUMNS = [
     "vote_posts",
     "vote_posts_ok",
     "iterations_per_s",
+    "offered_iter_s",
+    "started_iter_s",
+    "generator_pct",
+    "iteration_period_s",
+    "loop_lag_p95_ms",
+    "loop_lag_max_ms",
+    "generator_limited",
     "history_requests",
     "history_failures",
 ]
@@ -73,6 +98,25 @@ def read_requests(run_dir: Path) -> pd.DataFrame:
     failed = requests["ok"] != 1
     requests.loc[failed & (requests["cause"] == ""), "cause"] = UNCLASSIFIED
     return requests.sort_values("ts", kind="stable").reset_index(drop=True)
+
+
+def read_loop_lag(run_dir: Path) -> pd.DataFrame | None:
+    """Every Locust process's event-loop lag samples, or None for a run without them."""
+    paths = sorted(Path(run_dir).glob("loop-lag*.csv"))
+    if not paths:
+        return None
+    frames = [numeric(read_csv(path, LAG_COLUMNS), LAG_COLUMNS, path) for path in paths]
+    return pd.concat(frames, ignore_index=True)
+
+
+def mean_wait_s(run_dir: Path) -> float:
+    """The mean of the users' wait between iterations, as recorded in meta.json."""
+    try:
+        config = json.loads((Path(run_dir) / "meta.json").read_text()).get("config") or {}
+    except (OSError, ValueError):
+        config = {}
+    low, high = config.get("wait_s") or DEFAULT_WAIT_S
+    return (float(low) + float(high)) / 2
 
 
 def read_history(run_dir: Path) -> pd.DataFrame | None:
@@ -129,7 +173,57 @@ def _history_counts(history: pd.DataFrame | None, start: float, end: float) -> d
     return {"history_requests": req_end - req_start, "history_failures": fail_end - fail_start}
 
 
-def _step_row(step: pd.Series, window: pd.DataFrame, history, causes, resources) -> dict:
+def _generator(step, window, window_s, lag, wait_s) -> dict:
+    """Offered vs achieved iterations, and how late the generator's event loop woke up.
+
+    Each iteration starts with the detail GET; a user with an instant generator starts one every
+    wait + the iteration's response times, so its users offer users / (wait + mean iteration
+    time) per second. Requests outside iterations (the index page on start) are left out.
+    """
+    in_iterations = window[window["name"].isin(["detail", "vote", "results"])]
+    started = int((window["name"] == "detail").sum())
+    offered = period = np.nan
+    if started:
+        period = wait_s + in_iterations["response_time_ms"].sum() / 1000 / started
+        offered = int(step["users"]) / period
+    started_rate = started / window_s if window_s > 0 else np.nan
+    lags = np.array([])
+    if lag is not None:
+        start, end = float(step["measure_from"]), float(step["end"])
+        lags = lag.loc[(lag["ts"] >= start) & (lag["ts"] < end), "lag_ms"].to_numpy(dtype=float)
+    return {
+        "offered_iter_s": offered,
+        "started_iter_s": started_rate,
+        "generator_pct": 100 * started_rate / offered if offered > 0 else np.nan,
+        "iteration_period_s": period,
+        "loop_lag_p95_ms": np.percentile(lags, 95, method="inverted_cdf") if lags.size else np.nan,
+        "loop_lag_max_ms": lags.max() if lags.size else np.nan,
+    }
+
+
+def generator_reasons(row) -> list[str]:
+    """Why the load generator, not only the server, shaped this step's numbers; empty if not."""
+    why = []
+    period, pct = row.get("iteration_period_s", np.nan), row.get("generator_pct", np.nan)
+    if row["window_s"] >= MIN_PERIODS * period and pct < GENERATOR_MIN_PCT:
+        why.append(
+            f"it started {row['started_iter_s']:.1f} iterations/s of the "
+            f"{row['offered_iter_s']:.1f} its users offered ({pct:.0f} %)"
+        )
+    lag = row.get("loop_lag_p95_ms", np.nan)
+    if lag > max(LOOP_LAG_FLOOR_MS, LAG_SHARE * row["p50_ms"]):
+        why.append(
+            f"its event loop woke up {lag:.0f} ms late (p95; max {row['loop_lag_max_ms']:.0f} "
+            f"ms) against a median latency of {row['p50_ms']:.0f} ms: its own delay is in "
+            "its latencies"
+        )
+    cpu = row.get("cpu_locust_pct", np.nan)
+    if cpu >= LOCUST_CPU_WARN_PCT:
+        why.append(f"it averaged {cpu:.0f} % CPU, near one core")
+    return why
+
+
+def _step_row(step, window, history, causes, resources, lag, wait_s) -> dict:
     start, end = float(step["measure_from"]), float(step["end"])
     window_s = max(end - start, 0.0)
     count = len(window)
@@ -148,6 +242,7 @@ def _step_row(step: pd.Series, window: pd.DataFrame, history, causes, resources)
         "vote_posts": len(votes),
         "vote_posts_ok": int((votes["ok"] == 1).sum()),
         "iterations_per_s": len(votes) / window_s if window_s > 0 else np.nan,
+        **_generator(step, window, window_s, lag, wait_s),
         **_history_counts(history, start, end),
     }
     for cause in causes:
@@ -159,6 +254,7 @@ def _step_row(step: pd.Series, window: pd.DataFrame, history, causes, resources)
         means = in_window.groupby("component")["cpu_pct"].mean()
         for component in sorted(resources["component"].unique()):
             row[f"cpu_{column_name(component)}_pct"] = means.get(component, np.nan)
+    row["generator_limited"] = int(bool(generator_reasons(row)))
     return row
 
 
@@ -176,6 +272,7 @@ def step_metrics(run_dir: Path) -> pd.DataFrame:
     requests = read_requests(run_dir)
     history = read_history(run_dir)
     resources = read_resources(run_dir)
+    lag, wait_s = read_loop_lag(run_dir), mean_wait_s(run_dir)
     causes = sorted(requests.loc[requests["ok"] != 1, "cause"].unique())
     ts = requests["ts"].to_numpy(dtype=float)
     rows = []
@@ -184,7 +281,7 @@ def step_metrics(run_dir: Path) -> pd.DataFrame:
         lo = np.searchsorted(ts, float(step["measure_from"]), side="left")
         hi = np.searchsorted(ts, float(step["end"]), side="left")
         window = requests.iloc[lo : max(lo, hi)]
-        rows.append(_step_row(step, window, history, causes, resources))
+        rows.append(_step_row(step, window, history, causes, resources, lag, wait_s))
     columns = BASE_COLUMNS + sorted({f"fail_{column_name(c)}" for c in causes})
     if resources is not None:
         columns += sorted({f"cpu_{column_name(c)}_pct" for c in resources["component"].unique()})

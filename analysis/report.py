@@ -77,6 +77,7 @@ def step_table(run: Run) -> tuple[list[str], list[list[str]]]:
     header = ["Users", "Status", "Window (s)", "Requests", "Failure %", "Requests/s"]
     header += ["Vote POSTs/s", "p50 (ms)", "p95 (ms)", "p99 (ms)", "max (ms)", "Failures by cause"]
     header += ["Locust history (requests / failures)"]
+    header += ["Iterations started / offered (%)", "Locust loop lag p95 (ms)", "Generator"]
     refusals = "pg_refused" in run.steps.columns
     header += ["PostgreSQL refusals"] if refusals else []
     header += [f"CPU {c.removeprefix('cpu_').removesuffix('_pct')} (%)" for c in cpu]
@@ -91,6 +92,8 @@ def step_table(run: Run) -> tuple[list[str], list[list[str]]]:
             + [_fmt(s["rps"], 2), _fmt(s["iterations_per_s"], 2)]
             + [_ms(s[c]) for c in ("p50_ms", "p95_ms", "p99_ms", "max_ms")]
             + [_causes(s), history]
+            + [_fmt(s["generator_pct"], 0), _ms(s["loop_lag_p95_ms"])]
+            + ["LIMITED" if s["generator_limited"] else "ok"]
             + ([str(int(s["pg_refused"]))] if refusals else [])
             + [_fmt(s[c], 0) for c in cpu]
         )

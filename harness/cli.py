@@ -4,6 +4,7 @@ djbench run --server gunicorn --profile smoke     one server, one results direct
 djbench bench --servers gunicorn,uvicorn          several servers, then a comparison report
 djbench matrix --servers a,b --views sync,async   every server x view, then one comparison
 djbench report results/<a> results/<b>            rebuild a comparison from existing runs
+djbench calibrate                                 what one Locust process can drive here
 """
 
 import argparse
@@ -16,7 +17,7 @@ from pathlib import Path
 from analysis import AnalysisError
 from analysis.runs import read_meta
 
-from . import compose, config, knee, knee_runner, native, results
+from . import calibrate, compose, config, knee, knee_runner, native, results
 from .errors import ComponentFailed, UserError
 from .servers import SERVERS
 
@@ -85,6 +86,12 @@ def _add_run_options(p, view=True):
     group.add_argument(
         "--resolution-pct", type=float, default=10.0, help="knee resolution, %% of users"
     )
+    group.add_argument(
+        "--confirm",
+        type=int,
+        default=1,
+        help="extra measurements of each knee found (default 1); a count must pass them all",
+    )
     p.add_argument(
         "--mode",
         default="auto",
@@ -129,8 +136,33 @@ def _parser():
     report = sub.add_parser("report", help="compare existing runs")
     report.add_argument("runs", nargs="*", help="results/<run-id> directories")
     report.add_argument("--results-dir", default="results", help="where the report is written")
+    cal = sub.add_parser("calibrate", help="measure the load generator's capacity here")
+    cal.add_argument("--server", default="gunicorn", help="the stack's server (default gunicorn)")
+    cal.add_argument("--workers", type=int, help="server worker processes (default 2 x cores + 1)")
+    cal.add_argument("--users", default="50", help="users (wrk: connections) per client")
+    cal.add_argument("--hold", type=float, default=30.0, help="seconds per client (default 30)")
+    cal.add_argument("--warmup", type=float, default=5.0, help="seconds discarded (default 5)")
+    cal.add_argument("--results-dir", default="results", help="where results are written")
     sub.add_parser("list", help="list servers and profiles")
     return parser
+
+
+def _calibrate(args):
+    users = config.parse_users(args.users)
+    if len(users) != 1:
+        raise UserError(f"calibrate takes one user count, got {args.users!r}")
+    cfg = config.build(
+        args.server,
+        users=users,
+        hold_s=args.hold,
+        warmup_s=args.warmup,
+        spawn_rate=users[0],  # all users at once: there is only one step
+        workers=args.workers,
+    )
+    calibrate.find_wrk()
+    native.preflight()
+    with results.BenchLock():
+        return calibrate.run(cfg, args.results_dir)
 
 
 def _names(text, what):
@@ -209,12 +241,14 @@ def _knee_settings(args):
         "p95_slo_ms": args.p95_slo_ms,
         "resolution_pct": args.resolution_pct,
     }
+    if args.confirm < 0:
+        raise UserError(f"confirm must not be negative, got {args.confirm}")
     for name, value in settings.items():
         if value <= 0:
             raise UserError(f"{name.replace('_', '-')} must be positive, got {value:g}")
     if args.max_users < args.start:
         raise UserError(f"max-users ({args.max_users}) is below start ({args.start})")
-    return settings
+    return {**settings, "confirm": args.confirm}
 
 
 def _knee_all(cfgs, args):
@@ -307,6 +341,9 @@ def main(argv=None):
             if not args.runs:
                 raise UserError("no runs given: djbench report results/<run-id> ...")
             print(f"report: {_report(args.runs, args.results_dir)}")
+            return 0
+        if args.command == "calibrate":
+            print(f"calibration: {_calibrate(args)}")
             return 0
         if args.command == "knee":
             args.profile = "knee"

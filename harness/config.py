@@ -57,6 +57,9 @@ class RunConfig:
     locust_cpus: str = ""
     scale: str = ""  # how the user steps were chosen when not the profile's own (--scale auto)
     repetition: int = 1  # which of --repeat N runs this is
+    wait_s: tuple[float, float] = (1.0, 2.0)  # between iterations: the article's between(1, 2)
+    user_class: str = "fast"  # Locust's FastHttpUser ("http": HttpUser), see `make calibrate`
+    scenario: str = "vote"  # "detail": GET the poll form only (calibration)
 
     @property
     def interface(self):
@@ -81,6 +84,7 @@ class RunConfig:
     def as_dict(self):
         d = asdict(self)
         d["users"] = list(self.users)
+        d["wait_s"] = list(self.wait_s)
         d["db_pool"] = list(self.db_pool) if self.db_pool else None
         return d
 

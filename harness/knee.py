@@ -6,6 +6,11 @@ one-step run of its own (a fresh stack, so probes do not depend on each other) w
 discarded like any step's. Three objectives share the probes: no failures (the article's
 measure), at most 1 % failures, and a latency objective (p95 under a threshold, default 1 s),
 since a server that answers everything in 10 s has not coped.
+
+Near a knee a probe's verdict is noisy (whether PostgreSQL refuses one connection in 20 s is
+luck), so the knee found is confirmed: measured `confirm` more times, and only a count that met
+the objective every time it was measured is good. A confirmation that fails makes that count
+bad and the bisection goes on below it.
 """
 
 from dataclasses import dataclass
@@ -45,15 +50,16 @@ class Knee:
 
 
 def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms=1000.0,
-           cache=None):  # fmt: skip
-    """measure(users) -> Probe. Returns the Knee; probes land in cache (users -> Probe), which
-    several objectives can share so no user count is measured twice."""
+           cache=None, confirm=1):  # fmt: skip
+    """measure(users) -> Probe. Returns the Knee; probes land in cache (users -> [Probe, ...]),
+    which several objectives can share so no user count is measured more than it needs."""
     cache = {} if cache is None else cache
 
-    def good(users):
-        if users not in cache:
-            cache[users] = measure(users)
-        return meets(cache[users], objective, p95_slo_ms)
+    def good(users, times=1):
+        probes = cache.setdefault(users, [])
+        while len(probes) < times:
+            probes.append(measure(users))
+        return all(meets(probe, objective, p95_slo_ms) for probe in probes)
 
     last_good = first_bad = None
     users = start
@@ -68,22 +74,33 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
         return Knee(objective, last_good, first_bad, 0)
     resolution = max(1, round(first_bad * resolution_pct / 100))
     low, high = last_good, first_bad
-    while high - low > resolution:
-        middle = (low + high) // 2
-        if good(middle):
-            low = middle
-        else:
-            high = middle
-    return Knee(objective, low, high, resolution)
+    while True:
+        while high - low > resolution:
+            middle = (low + high) // 2
+            if good(middle):
+                low = middle
+            else:
+                high = middle
+        if low is None or good(low, times=1 + confirm):
+            return Knee(objective, low, high, resolution)
+        # Not confirmed: the bad side starts here; below, the largest count still good.
+        high = low
+        below = [u for u in cache if u < high and good(u)]
+        low = max(below) if below else None
+        if low is None:
+            return Knee(objective, None, high, resolution)
 
 
-def search_all(measure, start, max_users, resolution_pct=10.0, p95_slo_ms=1000.0):
+def search_all(measure, start, max_users, resolution_pct=10.0, p95_slo_ms=1000.0, confirm=1):
+    """The knee of every objective, and every probe measured (by users, then in order)."""
     cache = {}
     knees = {
-        objective: search(measure, objective, start, max_users, resolution_pct, p95_slo_ms, cache)
+        objective: search(
+            measure, objective, start, max_users, resolution_pct, p95_slo_ms, cache, confirm
+        )
         for objective in OBJECTIVES
     }
-    return knees, [cache[u] for u in sorted(cache)]
+    return knees, [probe for users in sorted(cache) for probe in cache[users]]
 
 
 def scaled_steps(knees, steps=7, knee_step=3):

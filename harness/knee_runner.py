@@ -7,12 +7,13 @@ from . import config, knee, results
 
 
 def run(cfg, results_root, run_one, settings, out=print):
-    """settings: start, max_users, measure_s, p95_slo_ms, resolution_pct."""
+    """settings: start, max_users, measure_s, p95_slo_ms, resolution_pct, confirm."""
     knee_dir = results.new_dir(results_root, f"knee-{cfg.server}-{cfg.view}")
     out(
         f"knee search {knee_dir.name}: {cfg.server} ({cfg.interface.upper()}), from "
         f"{settings['start']} users doubling up to {settings['max_users']}, then bisection to "
-        f"{settings['resolution_pct']:g} %; {settings['measure_s']:g} s measured per probe"
+        f"{settings['resolution_pct']:g} %, each knee measured {settings['confirm']} more "
+        f"time(s) to confirm it; {settings['measure_s']:g} s measured per probe"
     )
 
     def measure(users):
@@ -32,6 +33,7 @@ def run(cfg, results_root, run_one, settings, out=print):
         settings["max_users"],
         settings["resolution_pct"],
         settings["p95_slo_ms"],
+        settings["confirm"],
     )
     results.write_json(
         knee_dir / "knee.json",

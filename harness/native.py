@@ -11,6 +11,7 @@ import signal
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import integrity, nginx, postgres, progress, results
@@ -33,7 +34,20 @@ def preflight():
     nginx.find_binary()
 
 
-def run(cfg, results_root, out=print):
+@dataclass
+class Stack:
+    """A running stack, ready for load."""
+
+    base_url: str
+    components: dict  # postgres, server, nginx -> Managed
+    total_votes: object  # () -> votes in the database
+    locust_cpus: set | None
+    tmp: Path
+
+
+def run(cfg, results_root, out=print, load=None):
+    """One recorded run: start the stack, apply the load (Locust's step load unless `load`
+    says otherwise: load(cfg, stack, run_dir, procs, meta, out)), stop everything."""
     preflight()
     with (
         recorded_run(cfg, results_root, "native", out) as (run_dir, meta),
@@ -42,11 +56,12 @@ def run(cfg, results_root, out=print):
     ):
         meta["pids"] = procs.started  # filled as they start; lets tests check none survive
         # Absolute: nginx resolves relative paths against its own prefix, Locust runs in tmp.
-        _execute(cfg, run_dir.resolve(), Path(tmp), procs, meta, out)
+        stack = _start_stack(cfg, run_dir.resolve(), Path(tmp), procs, meta, out)
+        (load or _locust_load)(cfg, stack, run_dir.resolve(), procs, meta, out)
     return run_dir
 
 
-def _execute(cfg, run_dir, tmp, procs, meta, out):
+def _start_stack(cfg, run_dir, tmp, procs, meta, out):
     os.chmod(tmp, 0o755)  # nginx workers and PostgreSQL run as other users
     logs = run_dir / "logs"
     logs.mkdir()
@@ -113,31 +128,34 @@ def _execute(cfg, run_dir, tmp, procs, meta, out):
         return pg.query_one("SELECT COALESCE(SUM(votes), 0) FROM polls_choice")
 
     _started(verify_stack, base_url, total_votes)
-    votes_before = total_votes()
     meta["startup_s"] = round(time.monotonic() - t0, 2)
     results.write_json(run_dir / "meta.json", meta)  # PIDs on disk while the load runs
     out(f"stack ready in {meta['startup_s']:.1f} s: postgres, {cfg.server}, nginx on {base_url}")
+    components = {"postgres": pg_proc, "server": app, "nginx": web}
+    return Stack(base_url, components, total_votes, locust_cpus, tmp)
 
+
+def _locust_load(cfg, stack, run_dir, procs, meta, out):
+    total_votes = stack.total_votes
+    votes_before = total_votes()
     locust = procs.start(
         "locust",
-        _locust_argv(base_url, run_dir),
-        logs / "locust.log",
-        cwd=tmp,
+        _locust_argv(stack.base_url, run_dir),
+        run_dir / "logs" / "locust.log",
+        cwd=stack.tmp,
         env={**os.environ, **locust_options(cfg)},
-        cpus=locust_cpus,
+        cpus=stack.locust_cpus,
         stop_timeout=20.0,
         # SIGINT, not SIGTERM: only then does Locust (2.47) stop gracefully, writing its
         # CSVs and the interrupted step's timeline row.
         stop_signal=signal.SIGINT,
     )
     # What the kernel applied, not what was asked: the report can trust it.
+    components = {**stack.components, "locust": locust}
     meta["cpu_affinity"] = {
-        m.name: sorted(os.sched_getaffinity(m.pid)) for m in (pg_proc, app, web, locust)
+        m.name: sorted(os.sched_getaffinity(m.pid)) for m in components.values()
     }
-    sampler = Sampler(
-        run_dir / "resources.csv",
-        {"server": app, "postgres": pg_proc, "nginx": web, "locust": locust},
-    )
+    sampler = Sampler(run_dir / "resources.csv", components)
     sampler.start()
 
     def check_components():

@@ -18,6 +18,9 @@ def locust_options(cfg):
         "STEP_SPAWN_RATE": f"{cfg.spawn_rate:g}",
         "WARMUP": f"{cfg.warmup_s:g}",
         "CLIENT_TIMEOUT": f"{cfg.client_timeout_s:g}",
+        "WAIT_TIME": ",".join(f"{s:g}" for s in cfg.wait_s),
+        "USER_CLASS": cfg.user_class,
+        "SCENARIO": cfg.scenario,
         # Users finish the iteration in hand when the load stops (up to three requests), so
         # every vote POST that reached the server is also seen by Locust.
         "LOCUST_STOP_TIMEOUT": f"{stop_timeout(cfg):g}",

@@ -1,15 +1,19 @@
-"""A compact per-request log, written by every Locust process that runs users.
+"""Two compact logs, written by every Locust process that runs users.
 
-Locust's ``_stats_history.csv`` gives trailing-window percentiles and current rates, not
-per-step numbers; this log (one row per request, from Locust's ``request`` event) lets the
-analysis compute exact per-step counts, percentiles and failure causes.
+``requests-<host>-<pid>.csv``: one row per request, from Locust's ``request`` event. Locust's
+``_stats_history.csv`` gives trailing-window percentiles and current rates, not per-step
+numbers; this log lets the analysis compute exact per-step counts, percentiles and failure
+causes. Columns: ts (epoch s at completion), name, method, status (0 = no response), ok (1/0),
+cause (empty when ok), response_time_ms.
+
+``loop-lag-<host>-<pid>.csv``: how late this process's event loop woke up from a 0.1 s sleep,
+ten times a second. A starved or overloaded generator wakes up late, and then every latency it
+measures includes its own delay; its CPU share alone does not show that (a process pinned to a
+busy CPU can be starved at 5 % CPU). Columns: ts, lag_ms.
 
 Options:
-  --request-log-dir / REQUEST_LOG_DIR  directory for ``requests-<host>-<pid>.csv`` (off when
-                                       empty); host and pid keep worker containers apart
-
-Columns: ts (epoch s at completion), name, method, status (0 = no response), ok (1/0),
-cause (empty when ok), response_time_ms.
+  --request-log-dir / REQUEST_LOG_DIR  directory for both logs (off when empty); host and pid
+                                       keep worker containers apart
 """
 
 import csv
@@ -22,8 +26,11 @@ from locust import events
 from locust.exception import CatchResponseError
 
 COLUMNS = ["ts", "name", "method", "status", "ok", "cause", "response_time_ms"]
+LAG_COLUMNS = ["ts", "lag_ms"]
+LAG_INTERVAL_S = 0.1
 _writer = None
 _file = None
+_lag_file = None
 
 
 @events.init_command_line_parser.add_listener
@@ -54,22 +61,35 @@ def classify(status, exception):
 
 @events.init.add_listener
 def _open(environment, **_kwargs):
-    global _writer, _file
+    global _writer, _file, _lag_file
     directory = environment.parsed_options and environment.parsed_options.request_log_dir
     if not directory or environment.runner is None:
         return
     if type(environment.runner).__name__ == "MasterRunner":
         return  # the master runs no users
-    name = f"requests-{socket.gethostname()}-{os.getpid()}.csv"
-    _file = open(os.path.join(directory, name), "w", newline="")
+    suffix = f"{socket.gethostname()}-{os.getpid()}.csv"
+    _file = open(os.path.join(directory, f"requests-{suffix}"), "w", newline="")
     _writer = csv.writer(_file)
     _writer.writerow(COLUMNS)
+    _lag_file = open(os.path.join(directory, f"loop-lag-{suffix}"), "w", newline="")
+    gevent.spawn(_measure_loop_lag, csv.writer(_lag_file))
     gevent.spawn(_flush_every_second)
+
+
+def _measure_loop_lag(writer):
+    writer.writerow(LAG_COLUMNS)
+    while not _lag_file.closed:
+        before = time.monotonic()
+        gevent.sleep(LAG_INTERVAL_S)
+        lag_ms = max(0.0, (time.monotonic() - before - LAG_INTERVAL_S) * 1000)
+        if not _lag_file.closed:
+            writer.writerow([f"{time.time():.3f}", f"{lag_ms:.1f}"])
 
 
 def _flush_every_second():
     while _file is not None and not _file.closed:
         _file.flush()
+        _lag_file.flush()
         gevent.sleep(1)
 
 
@@ -98,3 +118,4 @@ def _close(**_kwargs):
     if _file is not None:
         _writer = None
         _file.close()
+        _lag_file.close()

@@ -2,17 +2,24 @@
 
 Each user iteration: GET the poll detail page, take the CSRF token and the choice ids from the
 HTML, POST a random choice, and follow the redirect to the results page as a browser does.
-``wait_time = between(1, 2)`` as in the article. Requests are named by route so stats group
-cleanly.
+Between iterations a user waits a random 1 to 2 s (``between(1, 2)``), as in the article.
+Requests are named by route so stats group cleanly.
 
 Options (Locust command line or environment):
   --client-timeout / CLIENT_TIMEOUT  seconds before a request counts as a timeout failure
+  --wait / WAIT_TIME                 "MIN,MAX" seconds between iterations (default "1,2";
+                                     "0,0" drives as hard as the server answers: calibration)
+  --scenario / SCENARIO              "vote" (default) or "detail": only GET the poll form, the
+                                     request `make calibrate` compares with wrk
+Environment only, since it picks the class when this file is imported:
+  USER_CLASS  "fast" (default, FastHttpUser) or "http" (HttpUser, Locust's requests-based client)
 """
 
+import os
 import random
 import re
 
-from locust import FastHttpUser, between, events, task
+from locust import FastHttpUser, HttpUser, events, task
 
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 CHOICE_RE = re.compile(r'name="choice"[^>]*value="(\d+)"')
@@ -28,17 +35,46 @@ def _add_options(parser):
         default=30.0,
         help="Seconds before a request counts as a timeout failure",
     )
+    parser.add_argument(
+        "--wait",
+        type=_seconds_range,
+        env_var="WAIT_TIME",
+        default=(1.0, 2.0),
+        help="MIN,MAX seconds a user waits between iterations (default 1,2)",
+    )
+    parser.add_argument(
+        "--scenario",
+        choices=["vote", "detail"],
+        env_var="SCENARIO",
+        default="vote",
+        help="vote: the article's iteration; detail: only GET the poll form",
+    )
 
 
-class PollVoter(FastHttpUser):
-    # FastHttpUser: several times cheaper per request than HttpUser, so Locust is less likely
-    # to become the bottleneck on a small machine.
-    wait_time = between(1, 2)
+def _seconds_range(text):
+    low, high = (float(part) for part in str(text).split(","))
+    if not 0 <= low <= high:
+        raise ValueError(f"bad wait range {text!r}")
+    return low, high
+
+
+# FastHttpUser by default: `make calibrate` measures it several times cheaper per request than
+# HttpUser, so Locust is less likely to become the bottleneck on a small machine.
+USER_CLASSES = {"fast": FastHttpUser, "http": HttpUser}
+
+
+class PollVoter(USER_CLASSES[os.environ.get("USER_CLASS", "fast")]):
+    def wait_time(self):
+        low, high = self.environment.parsed_options.wait
+        return random.uniform(low, high)
 
     def on_start(self):
         timeout = self.environment.parsed_options.client_timeout
-        self.client.client.connection_timeout = timeout
-        self.client.client.network_timeout = timeout
+        if isinstance(self, FastHttpUser):
+            self.client.client.connection_timeout = timeout
+            self.client.client.network_timeout = timeout
+        else:  # requests takes its timeout per request
+            self.client.request = _with_timeout(self.client.request, timeout)
         self.question_ids = []
         with self.client.get("/polls/", name="index", catch_response=True) as resp:
             self.question_ids = QUESTION_RE.findall(resp.text or "")
@@ -54,6 +90,8 @@ class PollVoter(FastHttpUser):
         with self.client.get(f"/polls/{qid}/", name="detail", catch_response=True) as resp:
             if resp.status_code != 200:
                 return  # recorded as http_<status> or a network error
+            if self.environment.parsed_options.scenario == "detail":
+                return
             html = resp.text or ""
             token, choices = CSRF_RE.search(html), CHOICE_RE.findall(html)
             if not token or not choices:
@@ -74,3 +112,11 @@ class PollVoter(FastHttpUser):
                     resp.failure(f"unexpected: vote answered {resp.status_code}, not a redirect")
                 return
         self.client.get(location, name="results")
+
+
+def _with_timeout(request, timeout):
+    def call(*args, **kwargs):
+        kwargs.setdefault("timeout", timeout)
+        return request(*args, **kwargs)
+
+    return call

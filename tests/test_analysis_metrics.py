@@ -1,6 +1,7 @@
 """step_metrics and knee on the hand-written fixture runs; every expected number is worked out in
 the comments from the fixture files themselves."""
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -235,3 +236,91 @@ def test_postgres_refusals_are_counted_per_window(tmp_path):
 
 def test_no_postgres_log_no_column():
     assert "pg_refused" not in step_metrics(RUNS / "asgi_uvicorn").columns
+
+
+def test_offered_vs_started_iterations(wsgi, asgi):
+    # WSGI meta.json: wait 19..21 s, mean 20. Step 1, [2, 12), 10 users: detail GETs at 2.0, 5.6,
+    # 10.2 (requests.csv) and 3.7, 7.8 (requests_2.csv; 1.999 is out) = 5 started, 0.5/s.
+    # Their iterations' response times (detail, vote, results; not index) add up to
+    # 5+60+15+40+100+30+70+90+75 + 25+80+10+50+95+55 = 800 ms, 0.16 s per iteration, so an
+    # instant generator offers 10 / (20 + 0.16) = 0.49603/s; started 0.5/s = 100.8 %.
+    s = wsgi.loc[1]
+    assert s["started_iter_s"] == 0.5
+    assert s["offered_iter_s"] == pytest.approx(10 / 20.16)
+    assert s["generator_pct"] == pytest.approx(100.8)
+    # Step 2, [14, 19), 20 users: details at 14.0, 16.4 (timeout, 30000 ms), 18.1, 15.2 = 4;
+    # times 20+5+30000+8+50+65+55 + 30+70+35 = 30338 ms -> 7.5845 s per iteration;
+    # offered 20 / 27.5845 = 0.72505/s; started 4 / 5 s = 0.8/s.
+    s = wsgi.loc[2]
+    assert s["offered_iter_s"] == pytest.approx(20 / 27.5845)
+    assert s["generator_pct"] == pytest.approx(100 * 0.8 / (20 / 27.5845))
+    # ASGI: wait 38..40 s, mean 39. Step 1, [102, 110): details 102.5 and 105.5, times
+    # 12+30+7+25+40+9 = 123 ms -> offered 10 / 39.0615, started 2 / 8 s: 97.65 %, not flagged
+    # (by this; its Locust CPU is 30 %). Step 2, [112, 120): details 112.2, 114.0, 117.3, times
+    # 14+35+22+41+90+16+19+50+33 = 320 ms -> offered 20 / 39.10667 = 0.51142/s, started 3 / 8 =
+    # 0.375/s: 73.3 %, under 90 %, but the 8 s window is far from 3 iteration periods (39.1 s):
+    # not judged. Step 3 has no request: nothing to compare.
+    assert asgi.loc[1, "generator_pct"] == pytest.approx(100 * 0.25 * 39.0615 / 10)
+    assert asgi.loc[2, "generator_pct"] == pytest.approx(100 * 0.375 * (39 + 0.32 / 3) / 20)
+    assert asgi.loc[2, "iteration_period_s"] == pytest.approx(39 + 0.32 / 3)
+    assert math.isnan(asgi.loc[3, "generator_pct"])
+    # Step 2 is flagged by its Locust CPU (95 %) alone.
+    assert list(asgi["generator_limited"]) == [0, 1, 0]
+
+
+def test_started_below_offered_is_flagged_when_the_window_holds_three_periods(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(ASGI, run)
+    meta = json.loads((run / "meta.json").read_text())
+    meta["config"]["wait_s"] = [0.5, 2.0]  # mean 1.25 s
+    (run / "meta.json").write_text(json.dumps(meta))
+    steps = step_metrics(run).set_index("step")
+    # Step 1: period 1.25 + 0.0615 = 1.3115 s, 3 periods = 3.93 s <= the 8 s window; offered
+    # 10 / 1.3115 = 7.62/s, started 0.25/s: 3.3 %.
+    assert steps.loc[1, "generator_pct"] == pytest.approx(100 * 0.25 * 1.3115 / 10)
+    assert list(steps["generator_limited"]) == [1, 1, 0]
+    warnings = run_warnings(load_run(run))
+    assert (
+        "step 1 (10 users): LOAD GENERATOR LIMITED: it started 0.2 iterations/s of the 7.6 its "
+        "users offered (3 %); this step measured Locust as much as the server"
+    ) in warnings
+
+
+def test_loop_lag_per_window(wsgi, asgi):
+    # loop-lag-fixture-1.csv: step 1 has samples 1..20 ms at 2.0, 2.5, ..., 11.5 (999 at 1.95 and
+    # 13.9 are out): nearest-rank p95 of 20 = 19th = 19, under the 20 ms floor (its median
+    # latency, 50 ms, puts 10 % at 5 ms). Step 2, [14, 19): eight 5s, 80, 200 (the 999 at exactly
+    # 19.0 is out): p95 = 10th of 10 = 200, over the floor and over 10 % of its median latency
+    # (12 requests: 5 8 20 25 30 35 45 50 55 65 70 30000 -> 6th = 35 ms).
+    assert (wsgi.loc[1, "loop_lag_p95_ms"], wsgi.loc[1, "loop_lag_max_ms"]) == (19, 20)
+    assert (wsgi.loc[2, "loop_lag_p95_ms"], wsgi.loc[2, "loop_lag_max_ms"]) == (200, 200)
+    assert list(wsgi["generator_limited"]) == [0, 1]
+    assert asgi["loop_lag_p95_ms"].isna().all()  # no loop-lag log
+
+
+def test_generator_warnings_say_why(wsgi):
+    warnings = run_warnings(load_run(WSGI))
+    limited = [w for w in warnings if "LOAD GENERATOR LIMITED" in w]
+    assert limited == [
+        "step 2 (20 users): LOAD GENERATOR LIMITED: its event loop woke up 200 ms late (p95; "
+        "max 200 ms) against a median latency of 35 ms: its own delay is in its latencies; this "
+        "step measured Locust as much as the server"
+    ]
+    asgi = [w for w in run_warnings(load_run(ASGI)) if "LOAD GENERATOR LIMITED" in w]
+    assert asgi == [
+        "step 2 (20 users): LOAD GENERATOR LIMITED: it averaged 95 % CPU, near one core; this "
+        "step measured Locust as much as the server"
+    ]
+
+
+def test_runs_without_recorded_wait_use_the_articles(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(WSGI, run)
+    meta = json.loads((run / "meta.json").read_text())
+    del meta["config"]
+    (run / "meta.json").write_text(json.dumps(meta))
+    # Step 1 as above with the article's mean wait of 1.5 s: 10 / 1.66 offered, 0.5 started;
+    # the 10 s window holds 3 periods of 1.66 s, so the 8 % is judged.
+    s = step_metrics(run).set_index("step").loc[1]
+    assert s["generator_pct"] == pytest.approx(100 * 0.5 * 1.66 / 10)
+    assert s["generator_limited"] == 1

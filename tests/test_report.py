@@ -63,13 +63,16 @@ def test_warnings():
         "step 2 (20 users) was cut short: its window is 5.0 s",
         "planned but never run: 30 users",
         "no integrity check recorded (votes in the database were not compared)",
+        "step 2 (20 users): LOAD GENERATOR LIMITED: its event loop woke up 200 ms late (p95; "
+        "max 200 ms) against a median latency of 35 ms: its own delay is in its latencies; this "
+        "step measured Locust as much as the server",
     ]
     assert run_warnings(load_run(ASGI)) == [
         "step 3 (30 users): no request completed in its measured window",
         # History 23 - 11 = 12 against 10 in the log: 2 apart, within 2 % of 10 plus two
         # seconds at 1.25 req/s (2.7), so no cross-check warning.
-        "step 2 (20 users): Locust averaged 95 % CPU; near one core, the load generator may be "
-        "the bottleneck",
+        "step 2 (20 users): LOAD GENERATOR LIMITED: it averaged 95 % CPU, near one core; this "
+        "step measured Locust as much as the server",
         'Locust reported "CPU usage above 90%" on <locust-worker-1>',
     ]
 
@@ -126,15 +129,20 @@ def test_markdown_report(built):
     assert "| gunicorn (WSGI) | 0.0 | 25.0 |  |" in md
     assert "| WSGI (article, 2020) | 0 | 0 | 0 | 5 | 12 | 35 | 50 |" in md
     # Per-step row: users, status, window, requests, failure %, rps, vote POSTs/s,
-    # p50, p95, p99, max, causes, Locust history.
+    # p50, p95, p99, max, causes, Locust history, iterations started / offered %, loop lag p95,
+    # generator verdict (then CPU per component, ASGI only).
     assert (
         "| 20 | cut short | 5.0 | 12 | 25.0 | 2.40 | 0.80 | 35 | 30000 | 30000 | 30000 | "
-        "http_502: 2, timeout: 1 | 12 / 3 |"
+        "http_502: 2, timeout: 1 | 12 / 3 | 110 | 200 | LIMITED |"
     ) in md
     assert "| 30 | not run |" in md
-    row_10 = "| 10 | complete | 8.0 | 8 | 0.0 | 1.00 | 0.25 | 15 | 40 | 40 | 40 |  | 8 / 0 | 30 |"
+    row_10 = (
+        "| 10 | complete | 8.0 | 8 | 0.0 | 1.00 | 0.25 | 15 | 40 | 40 | 40 |  | 8 / 0 | 98 |  | ok "
+        "| 30 |"
+    )
     assert row_10 in md
-    assert "| 30 | complete | 8.0 | 0 | n/a | 0.00 | 0.00 |  |  |  |  |  | 0 / 0 | 5 |" in md
+    row_30 = "| 30 | complete | 8.0 | 0 | n/a | 0.00 | 0.00 |  |  |  |  |  | 0 / 0 |  |  | ok | 5 |"
+    assert row_30 in md
     assert "| Version: uvicorn | 0.32.0 |" in md
     assert "data:image" not in md
 

@@ -1,0 +1,119 @@
+"""The calibration report: requests per client CPU-second for each client of `djbench calibrate`,
+and what they mean for the benchmark's load generator on this machine."""
+
+import json
+import math
+from pathlib import Path
+
+from analysis.metrics import step_metrics
+
+# Share of one core a Locust process may use at the highest rate the stack serves: the rest is
+# headroom for ramp-ups and bursts, so the event loop stays prompt and latencies stay the server's.
+CORE_BUDGET = 0.5
+
+
+def client_numbers(run_dir: Path) -> dict:
+    """rps, client CPU % of one core, requests, failures, p50/p95 of one calibration run."""
+    run_dir = Path(run_dir)
+    wrk = run_dir / "wrk.json"
+    if wrk.exists():
+        w = json.loads(wrk.read_text())
+        seconds = w["duration_us"] / 1e6
+        errors = sum(w[k] for k in w if k.endswith("_errors")) + w["timeouts"]
+        numbers = {
+            "requests": w["requests"],
+            "window_s": seconds,
+            "rps": w["requests"] / seconds,
+            "cpu_pct": 100 * w["cpu_s"] / seconds,
+            "failure_pct": 100 * errors / w["requests"] if w["requests"] else math.nan,
+            "p50_ms": w["p50_us"] / 1000,
+            "p95_ms": w["p95_us"] / 1000,
+        }
+    else:
+        step = step_metrics(run_dir).iloc[0]
+        numbers = {
+            "requests": int(step["requests"]),
+            "window_s": float(step["window_s"]),
+            "rps": float(step["rps"]),
+            "cpu_pct": float(step.get("cpu_locust_pct", math.nan)),
+            "failure_pct": float(step["failure_pct"]),
+            "p50_ms": float(step["p50_ms"]),
+            "p95_ms": float(step["p95_ms"]),
+        }
+    cpu = numbers["cpu_pct"] / 100
+    numbers["requests_per_cpu_s"] = numbers["rps"] / cpu if cpu > 0 else math.nan
+    numbers["cpu_ms_per_request"] = 1000 * cpu / numbers["rps"] if numbers["rps"] else math.nan
+    return numbers
+
+
+def conclusions(clients: dict) -> list[str]:
+    """The sentences the numbers support; clients: name -> client_numbers()."""
+    fast, http = clients["locust-fast-vote"], clients["locust-http-vote"]
+    lines = [
+        f"FastHttpUser: {fast['requests_per_cpu_s']:.0f} requests per CPU-second "
+        f"({fast['cpu_ms_per_request']:.2f} ms of CPU per request); HttpUser: "
+        f"{http['requests_per_cpu_s']:.0f} ({http['cpu_ms_per_request']:.2f} ms). "
+        f"FastHttpUser is {fast['requests_per_cpu_s'] / http['requests_per_cpu_s']:.1f}x cheaper "
+        "per request: the benchmark's default user class"
+    ]
+    peak = max(fast["rps"], http["rps"])
+    need = peak / fast["requests_per_cpu_s"]
+    processes = max(1, math.ceil(need / CORE_BUDGET))
+    lines.append(
+        f"The stack served the vote scenario at up to {peak:.0f} requests/s with no wait; one "
+        f"Locust process with FastHttpUser needs {100 * need:.0f} % of one core for that, so "
+        f"{processes} process{'es' if processes > 1 else ''} keep{'' if processes > 1 else 's'} "
+        f"each under {100 * CORE_BUDGET:.0f} % of a core"
+    )
+    detail, wrk = clients["locust-fast-detail"], clients["wrk-detail"]
+    lines.append(
+        f"On the poll form alone, Locust (FastHttpUser) got {detail['rps']:.0f} requests/s and "
+        f"wrk {wrk['rps']:.0f} ({100 * detail['rps'] / wrk['rps']:.0f} % of wrk's) at "
+        f"{detail['cpu_ms_per_request']:.2f} vs {wrk['cpu_ms_per_request']:.3f} ms of client "
+        "CPU per request"
+    )
+    return lines
+
+
+def write_report(cal_dir: Path, runs: list[dict]) -> None:
+    """runs: one dict per client, in order: name, label, scenario and run (its directory,
+    relative to cal_dir). Writes calibrate.json and calibrate.md."""
+    cal_dir = Path(cal_dir)
+    clients = {r["name"]: client_numbers(cal_dir / r["run"]) for r in runs}
+    first = json.loads((cal_dir / runs[0]["run"] / "meta.json").read_text())
+    lines = conclusions(clients)
+    results = {
+        "server": first["server"],
+        "workers": first["workers"],
+        "users": first["users"][0],
+        "machine": first.get("machine"),
+        "runs": runs,
+        "clients": clients,
+        "conclusions": lines,
+    }
+    (cal_dir / "calibrate.json").write_text(json.dumps(results, indent=2) + "\n")
+    machine = first.get("machine") or {}
+    md = [
+        "# Load generator calibration",
+        "",
+        f"Machine: {machine.get('cpu_model', '?')}, {machine.get('cpu_count', '?')} CPUs. "
+        f"Stack: {first['server']} ({first['workers']} workers), PostgreSQL, nginx, native. Each "
+        f"client drove its own fresh stack closed-loop with {first['users'][0]} users or "
+        "connections and no wait; CPU is the client's own (Locust: its process tree, sampled "
+        "once a second; wrk: its exact CPU time).",
+        "",
+        "| Client | Scenario | Requests | Requests/s | Failure % | p50 (ms) | p95 (ms) | "
+        "Client CPU (% of a core) | Requests per client CPU-second | Client CPU per request (ms) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        n = clients[r["name"]]
+        md.append(
+            f"| {r['label']} | {r['scenario']} | {n['requests']} | {n['rps']:.1f} | "
+            f"{n['failure_pct']:.1f} | {n['p50_ms']:.0f} | {n['p95_ms']:.0f} | "
+            f"{n['cpu_pct']:.1f} | {n['requests_per_cpu_s']:.0f} | "
+            f"{n['cpu_ms_per_request']:.3f} |"
+        )
+    md += ["", "What it means here:", ""] + [f"- {line}" for line in lines]
+    md += ["", "Raw runs: " + ", ".join(f"[{r['name']}]({r['run']})" for r in runs), ""]
+    (cal_dir / "calibrate.md").write_text("\n".join(md))

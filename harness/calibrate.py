@@ -1,0 +1,113 @@
+"""`djbench calibrate`: what one load-generator process can drive on this machine.
+
+Each client drives the same stack (a fresh one per client, as for every run) closed-loop: a
+fixed number of users or connections with no wait, so it sends as fast as the stack answers.
+Requests per CPU-second of the client are what the numbers are for: how much of a core Locust
+needs at a given rate, with HttpUser and FastHttpUser, and wrk (a C client) as the reference
+for the stack's raw capacity on one request.
+"""
+
+import json
+import re
+import resource
+import shutil
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import config, native, results
+from .errors import ComponentFailed, UserError
+
+WRK_SCRIPT = Path(__file__).with_name("wrk_summary.lua")
+WRK_MARKER = "wrk-summary: "
+
+
+@dataclass(frozen=True)
+class Client:
+    name: str
+    label: str
+    scenario: str  # vote: the benchmark's iteration; detail: GET the poll form only
+    user_class: str = ""  # Locust's; empty for wrk
+
+
+CLIENTS = (
+    Client("locust-fast-vote", "Locust FastHttpUser", "vote", "fast"),
+    Client("locust-http-vote", "Locust HttpUser", "vote", "http"),
+    Client("locust-fast-detail", "Locust FastHttpUser", "detail", "fast"),
+    Client("wrk-detail", "wrk, 1 thread", "detail"),
+)
+
+
+def find_wrk():
+    path = shutil.which("wrk")
+    if path is None:
+        raise UserError("wrk was not found; install it (Debian/Ubuntu: apt-get install wrk)")
+    return path
+
+
+def run(cfg, results_root, out=print):
+    """cfg: the stack (server, workers...) and users, hold_s, warmup_s of the one step."""
+    cal_dir = results.new_dir(results_root, "calibrate")
+    users = cfg.users[0]
+    out(
+        f"calibration {cal_dir.name}: {len(CLIENTS)} clients, each {users} users/connections "
+        f"with no wait against {cfg.server} ({cfg.workers} workers), {cfg.hold_s:g} s each"
+    )
+    runs = []
+    for client in CLIENTS:
+        out(f"client {client.name}: {client.label}, {client.scenario} scenario")
+        client_cfg = config.with_overrides(
+            cfg,
+            wait_s=(0.0, 0.0),
+            user_class=client.user_class or "fast",
+            scenario=client.scenario,
+            profile=f"calibrate-{client.name}",
+        )
+        load = _wrk_load if client.user_class == "" else None
+        run_dir = native.run(client_cfg, cal_dir / "runs", out=out, load=load)
+        runs.append({**asdict(client), "run": str(run_dir.relative_to(cal_dir))})
+    from analysis.calibration import write_report
+
+    write_report(cal_dir, runs)
+    for line in (cal_dir / "calibrate.md").read_text().splitlines():
+        if line.startswith("- "):
+            out(line)
+    return cal_dir
+
+
+def _wrk_load(cfg, stack, run_dir, procs, meta, out):
+    """wrk on the poll form page: a warm-up run, discarded, then the measured one. Its CPU time
+    is exact: both runs are reaped children of this process (getrusage)."""
+    url = stack.base_url + _first_question_path(stack.base_url)
+    argv = [find_wrk(), "-t1", f"-c{cfg.users[0]}", "--timeout", f"{cfg.client_timeout_s:g}s"]
+    argv += ["--latency", "-s", str(WRK_SCRIPT)]
+    log = run_dir / "logs" / "wrk.log"
+    measure_s = max(1, round(cfg.hold_s - cfg.warmup_s))
+    if cfg.warmup_s >= 1:
+        procs.run("wrk-warmup", argv + [f"-d{cfg.warmup_s:g}s", url], log, cpus=stack.locust_cpus)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk = procs.run("wrk", argv + [f"-d{measure_s}s", url], log, cpus=stack.locust_cpus)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if wrk.proc.returncode != 0:
+        raise ComponentFailed(f"wrk exited with status {wrk.proc.returncode}:\n{wrk.log_tail()}")
+    summary = _summary(log)
+    summary["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    summary["url"] = url
+    summary["connections"] = cfg.users[0]
+    results.write_json(run_dir / "wrk.json", summary)
+    out(f"wrk: {summary['requests']} requests in {summary['duration_us'] / 1e6:.1f} s")
+
+
+def _summary(log):
+    lines = [ln for ln in log.read_text().splitlines() if ln.startswith(WRK_MARKER)]
+    if not lines:
+        raise ComponentFailed(f"wrk printed no summary; see {log}")
+    return json.loads(lines[-1].removeprefix(WRK_MARKER))
+
+
+def _first_question_path(base_url):
+    with urllib.request.urlopen(base_url + "/polls/", timeout=10) as resp:
+        ids = re.findall(r'href="/polls/(\d+)/"', resp.read().decode())
+    if not ids:
+        raise ComponentFailed("the index page lists no poll for wrk to request")
+    return f"/polls/{ids[0]}/"
