@@ -28,13 +28,14 @@ LAG_COLUMNS = ["ts", "lag_ms"]
 # Load-generator health. A step is flagged `generator_limited` when:
 # - Locust started fewer iterations than its users offer with an instant generator (below
 #   GENERATOR_MIN_PCT), judged only when the window spans MIN_PERIODS iteration periods: in a
-#   shorter one, users that just arrived and iterations still in flight skew the count;
+#   shorter one, users that just arrived and iterations still in flight skew the count (healthy
+#   steps measured 93-106 %; the margin is for few users and random waits);
 # - its event loop woke up late: every latency it measured may include up to that delay, so the
 #   p95 of the lag is held against the step's median latency (LAG_SHARE of it) above a floor
 #   under which timer granularity dominates (LOOP_LAG_FLOOR_MS);
 # - it averaged near one core (LOCUST_CPU_WARN_PCT, Locust's own warning threshold).
-GENERATOR_MIN_PCT = 90.0
-MIN_PERIODS = 3
+GENERATOR_MIN_PCT = 80.0
+MIN_PERIODS = 5
 LAG_SHARE = 0.10
 LOOP_LAG_FLOOR_MS = 20.0
 LOCUST_CPU_WARN_PCT = 90.0

@@ -9,8 +9,7 @@ import pytest
 
 from analysis.calibration import client_numbers, conclusions
 from analysis.metrics import step_metrics
-
-from .helpers import djbench, last_path, meta, survivors
+from tests.helpers import djbench, last_path, meta, survivors
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +27,18 @@ def calibration(tmp_path_factory):
     return last_path(done.stdout, "calibration:"), done.stdout
 
 
+def _report(cal_dir):
+    """calibrate.json, and each client's run directory by name."""
+    report = json.loads((cal_dir / "calibrate.json").read_text())
+    return report, {r["name"]: cal_dir / r["run"] for r in report["runs"]}
+
+
 def test_every_client_ran_and_nothing_is_left(calibration):
     cal_dir, stdout = calibration
-    report = json.loads((cal_dir / "calibrate.json").read_text())
+    report, runs = _report(cal_dir)
     names = ["locust-fast-vote", "locust-http-vote", "locust-fast-detail", "wrk-detail"]
-    assert list(report["runs"]) == names
-    for name in names:
-        run_dir = cal_dir / report["runs"][name]
+    assert list(runs) == names
+    for run_dir in runs.values():
         m = meta(run_dir)
         assert m["complete"] is True
         assert survivors(set(m["pids"].values())) == []
@@ -43,13 +47,13 @@ def test_every_client_ran_and_nothing_is_left(calibration):
 
 def test_locust_numbers_come_from_the_runs(calibration):
     cal_dir, _ = calibration
-    report = json.loads((cal_dir / "calibrate.json").read_text())
+    report, runs = _report(cal_dir)
     for name, user_class, scenario in (
         ("locust-fast-vote", "fast", "vote"),
         ("locust-http-vote", "http", "vote"),
         ("locust-fast-detail", "fast", "detail"),
     ):
-        run_dir = cal_dir / report["runs"][name]
+        run_dir = runs[name]
         config = meta(run_dir)["config"]
         assert (config["user_class"], config["scenario"], config["wait_s"]) == (
             user_class, scenario, [0.0, 0.0]
@@ -63,14 +67,14 @@ def test_locust_numbers_come_from_the_runs(calibration):
         )
         names = set(step_metrics(run_dir).columns)
         assert "cpu_locust_pct" in names
-    detail = step_metrics(cal_dir / report["runs"]["locust-fast-detail"]).iloc[0]
+    detail = step_metrics(runs["locust-fast-detail"]).iloc[0]
     assert detail["vote_posts"] == 0  # the detail scenario only reads
 
 
 def test_wrk_numbers_come_from_its_summary(calibration):
     cal_dir, _ = calibration
-    report = json.loads((cal_dir / "calibrate.json").read_text())
-    run_dir = cal_dir / report["runs"]["wrk-detail"]
+    report, runs = _report(cal_dir)
+    run_dir = runs["wrk-detail"]
     raw = json.loads((run_dir / "wrk.json").read_text())
     assert raw["requests"] > 0 and raw["connections"] == 4 and raw["url"].endswith("/")
     seconds = raw["duration_us"] / 1e6
