@@ -43,7 +43,7 @@ help: ## list the targets
 	@echo "             VIEW=sync|async MODE=auto|native|compose LOCUST_WORKERS=N (compose)"
 	@echo "             SERVERS=\"a b\" VIEWS=\"sync async\" (bench-matrix) THREADS=N"
 	@echo "             CONN_MAX_AGE=seconds DB_POOL=MIN:MAX PG_MAX_CONNECTIONS=N"
-	@echo "             P95_SLO_MS=ms MAX_USERS=N (knee; PROFILE=knee makes bench-* search too)"
+	@echo "             P95_SLO_MS=ms MAX_USERS=N CONFIRM=N (knee; PROFILE=knee makes bench-* search too)"
 	@echo "             SCALE=auto (steps scaled to the WSGI server's knee) REPEAT=N (interleaved)"
 	@echo "             SERVER_CPUS=0 LOCUST_CPUS=1 (pin the stack and Locust apart)"
 

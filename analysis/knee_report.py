@@ -41,8 +41,8 @@ def write_knee_report(knee_dir):
         "",
         f"A knee is a user count that met its objective every time it was measured: the search "
         f"measured each bounded knee {data['settings'].get('confirm', 0)} more time(s) to "
-        "confirm it, and went on below a count that failed its confirmation. Probes of "
-        f"{data['settings']['measure_s']:g} s each (warm-up discarded), on a fresh stack each.",
+        "confirm it, and went on below a count that failed its confirmation. Each probe ran on "
+        f"a fresh stack, {data['settings'].get('measure_s', '?')} s measured after its warm-up.",
         "",
         "| users | failure % | p95 (ms) | run |",
         "| --- | --- | --- | --- |",

@@ -133,6 +133,9 @@ def _parser():
         "--servers", default="gunicorn,uvicorn", help="comma- or space-separated server names"
     )
     _add_run_options(knee_cmd)
+    knee_report = sub.add_parser("knee-report", help="compare existing knee searches")
+    knee_report.add_argument("searches", nargs="*", help="results/<ts>-knee-... directories")
+    knee_report.add_argument("--results-dir", default="results", help="where it is written")
     report = sub.add_parser("report", help="compare existing runs")
     report.add_argument("runs", nargs="*", help="results/<run-id> directories")
     report.add_argument("--results-dir", default="results", help="where the report is written")
@@ -262,6 +265,16 @@ def _knee_all(cfgs, args):
     return knee_dirs
 
 
+def _knee_summary(knee_dirs, results_root):
+    from analysis.knee_summary import write_knee_summary  # matplotlib: only when reporting
+
+    out_dir = write_knee_summary(knee_dirs, results.free_name(results_root, "knees"))
+    for line in (out_dir / "knees.md").read_text().splitlines():
+        if line.startswith("| ") and not line.startswith("| Configuration"):
+            print(line)
+    return out_dir
+
+
 def _repeated(cfgs, repeat):
     """A B A B, not A A B B: a drift of the machine over time then spreads over every
     configuration instead of favouring the one that ran first."""
@@ -345,11 +358,18 @@ def main(argv=None):
         if args.command == "calibrate":
             print(f"calibration: {_calibrate(args)}")
             return 0
+        if args.command == "knee-report":
+            if not args.searches:
+                raise UserError("no searches given: djbench knee-report results/<ts>-knee-... ...")
+            print(f"knees: {_knee_summary(args.searches, args.results_dir)}")
+            return 0
         if args.command == "knee":
             args.profile = "knee"
         cfgs = _configs(args, _combinations(args))
         if args.profile == "knee":
-            _knee_all(cfgs, args)
+            knee_dirs = _knee_all(_repeated(cfgs, args.repeat), args)
+            if len(knee_dirs) > 1:
+                print(f"knees: {_knee_summary(knee_dirs, args.results_dir)}")
             return 0
         if args.scale == "auto":
             cfgs = _auto_scale(cfgs, args)
