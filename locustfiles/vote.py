@@ -75,6 +75,9 @@ class PollVoter(USER_CLASSES[os.environ.get("USER_CLASS", "fast")]):
             self.client.client.network_timeout = timeout
         else:  # requests takes its timeout per request
             self.client.request = _with_timeout(self.client.request, timeout)
+        self.load_questions()
+
+    def load_questions(self):
         self.question_ids = []
         with self.client.get("/polls/", name="index", catch_response=True) as resp:
             self.question_ids = QUESTION_RE.findall(resp.text or "")
@@ -84,7 +87,7 @@ class PollVoter(USER_CLASSES[os.environ.get("USER_CLASS", "fast")]):
     @task
     def vote(self):
         if not self.question_ids:
-            self.on_start()
+            self.load_questions()
             return
         qid = random.choice(self.question_ids)
         with self.client.get(f"/polls/{qid}/", name="detail", catch_response=True) as resp:
