@@ -68,7 +68,10 @@ def summary_lines(searches):
             knees = [s["knees"][objective] for s in group]
             found = spread(knees)
             cells = ", ".join(_knee_cell(k) for k in knees)
-            if found is None:
+            if knees and all(k["bad_users"] is None for k in knees):
+                top = min(k["users"] for k in knees)
+                tail = f"n/a | n/a | n/a: never broken, in any search, up to {top} users"
+            elif found is None:
                 tail = "n/a | n/a | n/a (not bounded in every search)"
             elif len(knees) == 1:
                 tail = f"n/a | {found[1]} | n/a (one search)"

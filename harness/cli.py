@@ -270,7 +270,7 @@ def _knee_summary(knee_dirs, results_root):
 
     out_dir = write_knee_summary(knee_dirs, results.free_name(results_root, "knees"))
     for line in (out_dir / "knees.md").read_text().splitlines():
-        if line.startswith("| ") and not line.startswith("| Configuration"):
+        if line.startswith("| ") and not line.startswith(("| Configuration", "| ---")):
             print(line)
     return out_dir
 
