@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -119,6 +120,7 @@ def _chart(searches, path):
         (p95_ax, "p95 per probe (dotted: objective)", "p95 response time (ms)"),
     ):
         ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
         ax.set_xlabel("Users (log scale)")
         ax.set_ylabel(unit)
         ax.set_title(title)
