@@ -155,6 +155,7 @@ def _locust_load(cfg, stack, run_dir, procs, meta, out):
     meta["cpu_affinity"] = {
         m.name: sorted(os.sched_getaffinity(m.pid)) for m in components.values()
     }
+    results.write_json(run_dir / "meta.json", meta)  # Locust's PID on disk too
     sampler = Sampler(run_dir / "resources.csv", components)
     sampler.start()
 

@@ -33,18 +33,15 @@ def _lower_priority(pid):
         autogroup.write_text("19")
 
 
-def _locust_pid(harness_pid, timeout=30):
+def _locust_pid(run_dir, timeout=30):
+    """Locust's PID from meta.json, written once Locust has started."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        for child in psutil.Process(harness_pid).children(recursive=True):
-            try:
-                # [python, .../bin/locust, ...]: a script run by its interpreter
-                if any(part.endswith("/locust") for part in child.cmdline()[:2]):
-                    return child.pid
-            except psutil.Error:  # a short-lived process gone (or a zombie) meanwhile
-                continue
+        pid = (meta(run_dir).get("pids") or {}).get("locust")
+        if pid:
+            return pid
         time.sleep(0.2)
-    raise AssertionError("no Locust process appeared")
+    raise AssertionError(f"no Locust PID in {run_dir}/meta.json")
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +63,17 @@ def starved(tmp_path_factory):
     try:
         for line in proc.stdout:
             lines.append(line)
+            if line.startswith("run "):
+                run_dir = results / line.split()[1]
             # Step 1's numbers are printed once its window has ended: starve from here on.
             if line.startswith("  step 1/2:") and not hogs:
-                _lower_priority(_locust_pid(proc.pid))
+                _lower_priority(_locust_pid(run_dir))
+                # Sessions of their own: their autogroups run at nice 0 whatever this one's is.
                 hogs = [
-                    subprocess.Popen([sys.executable, "-c", HOG, str(locust_cpu)]) for _ in range(2)
+                    subprocess.Popen(
+                        [sys.executable, "-c", HOG, str(locust_cpu)], start_new_session=True
+                    )
+                    for _ in range(2)
                 ]
             # Step 2 has ended (its numbers are out): let Locust shut down at full speed.
             if line.startswith("  step 2/2:"):
