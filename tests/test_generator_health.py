@@ -55,7 +55,7 @@ def starved(tmp_path_factory):
         [sys.executable, "-m", "harness", "run", "--server", "gunicorn", "--workers", "2",
          "--users", "5,20", "--hold", "15", "--warmup", "3", "--spawn-rate", "10",
          "--server-cpus", str(stack_cpu), "--locust-cpus", str(locust_cpu),
-         "--results-dir", str(results)],
+         "--mode", "native", "--results-dir", str(results)],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
