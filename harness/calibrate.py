@@ -8,10 +8,8 @@ for the stack's raw capacity on one request.
 """
 
 import json
-import re
 import resource
 import shutil
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -78,7 +76,7 @@ def run(cfg, results_root, out=print):
 def _wrk_load(cfg, stack, run_dir, procs, meta, out):
     """wrk on the poll form page: a warm-up run, discarded, then the measured one. Its CPU time
     is exact: both runs are reaped children of this process (getrusage)."""
-    url = stack.base_url + _first_question_path(stack.base_url)
+    url = stack.base_url + stack.poll_path
     argv = [find_wrk(), "-t1", f"-c{cfg.users[0]}", "--timeout", f"{cfg.client_timeout_s:g}s"]
     argv += ["--latency", "-s", str(WRK_SCRIPT)]
     log = run_dir / "logs" / "wrk.log"
@@ -103,11 +101,3 @@ def _summary(log):
     if not lines:
         raise ComponentFailed(f"wrk printed no summary; see {log}")
     return json.loads(lines[-1].removeprefix(WRK_MARKER))
-
-
-def _first_question_path(base_url):
-    with urllib.request.urlopen(base_url + "/polls/", timeout=10) as resp:
-        ids = re.findall(r'href="/polls/(\d+)/"', resp.read().decode())
-    if not ids:
-        raise ComponentFailed("the index page lists no poll for wrk to request")
-    return f"/polls/{ids[0]}/"

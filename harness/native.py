@@ -41,6 +41,7 @@ class Stack:
     base_url: str
     components: dict  # postgres, server, nginx -> Managed
     total_votes: object  # () -> votes in the database
+    poll_path: str  # a poll form that verification voted on
     locust_cpus: set | None
     tmp: Path
 
@@ -127,17 +128,16 @@ def _start_stack(cfg, run_dir, tmp, procs, meta, out):
     def total_votes():
         return pg.query_one("SELECT COALESCE(SUM(votes), 0) FROM polls_choice")
 
-    _started(verify_stack, base_url, total_votes)
+    poll_path = _started(verify_stack, base_url, total_votes)
     meta["startup_s"] = round(time.monotonic() - t0, 2)
     results.write_json(run_dir / "meta.json", meta)  # PIDs on disk while the load runs
     out(f"stack ready in {meta['startup_s']:.1f} s: postgres, {cfg.server}, nginx on {base_url}")
     components = {"postgres": pg_proc, "server": app, "nginx": web}
-    return Stack(base_url, components, total_votes, locust_cpus, tmp)
+    return Stack(base_url, components, total_votes, poll_path, locust_cpus, tmp)
 
 
 def _locust_load(cfg, stack, run_dir, procs, meta, out):
-    total_votes = stack.total_votes
-    votes_before = total_votes()
+    votes_before = stack.total_votes()
     locust = procs.start(
         "locust",
         _locust_argv(stack.base_url, run_dir),
@@ -176,7 +176,7 @@ def _locust_load(cfg, stack, run_dir, procs, meta, out):
             locust.stop()
         users_at_stop = 0 if locust.proc.returncode == 0 else max(cfg.users)
         try:
-            votes_added = total_votes() - votes_before
+            votes_added = stack.total_votes() - votes_before
             record_integrity(meta, integrity.check(run_dir, votes_added, users_at_stop))
         except Exception as e:  # PostgreSQL itself may be what failed
             meta["warnings"].append(f"integrity not checked: {e}")
@@ -188,7 +188,7 @@ def _locust_load(cfg, stack, run_dir, procs, meta, out):
 
 def _started(check, *args):
     try:
-        check(*args)
+        return check(*args)
     except RuntimeError as e:
         raise ComponentFailed(str(e)) from None
 

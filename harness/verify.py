@@ -14,7 +14,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def verify_stack(base_url, count_votes):
-    """Raise RuntimeError with one line saying what is wrong. count_votes() -> total votes."""
+    """Raise RuntimeError with one line saying what is wrong. count_votes() -> total votes.
+    Returns the path of the poll form it voted on."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect)
 
@@ -45,3 +46,4 @@ def verify_stack(base_url, count_votes):
     status, _, html = fetch(location)
     if status != 200 or "vote" not in html:
         raise RuntimeError(f"verification: the results page answered {status}")
+    return f"/polls/{ids[0]}/"
