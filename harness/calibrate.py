@@ -13,7 +13,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import config, native, results
+from . import config, results
 from .errors import ComponentFailed, UserError
 
 WRK_SCRIPT = Path(__file__).with_name("wrk_summary.lua")
@@ -43,8 +43,9 @@ def find_wrk():
     return path
 
 
-def run(cfg, results_root, out=print):
-    """cfg: the stack (server, workers...) and users, hold_s, warmup_s of the one step."""
+def run(runner, cfg, results_root, out=print):
+    """cfg: the stack (server, workers...) and users, hold_s, warmup_s of the one step; each
+    client's stack is started by `runner`, in whichever mode it runs."""
     cal_dir = results.new_dir(results_root, "calibrate")
     users = cfg.users[0]
     out(
@@ -62,7 +63,7 @@ def run(cfg, results_root, out=print):
             profile=f"calibrate-{client.name}",
         )
         load = _wrk_load if client.user_class == "" else None
-        run_dir = native.run(client_cfg, cal_dir / "runs", out=out, load=load)
+        run_dir = runner.run(client_cfg, cal_dir / "runs", out=out, load=load)
         runs.append({**asdict(client), "run": str(run_dir.relative_to(cal_dir))})
     from analysis.calibration import write_report
 
@@ -73,9 +74,10 @@ def run(cfg, results_root, out=print):
     return cal_dir
 
 
-def _wrk_load(cfg, stack, run_dir, procs, meta, out):
+def _wrk_load(runner, run):
     """wrk on the poll form page: a warm-up run, discarded, then the measured one. Its CPU time
     is exact: both runs are reaped children of this process (getrusage)."""
+    cfg, stack, run_dir, procs, out = run.cfg, run.stack, run.run_dir, run.procs, run.out
     url = stack.base_url + stack.poll_path
     argv = [find_wrk(), "-t1", f"-c{cfg.users[0]}", "--timeout", f"{cfg.client_timeout_s:g}s"]
     argv += ["--latency", "-s", str(WRK_SCRIPT)]

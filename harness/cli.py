@@ -19,6 +19,7 @@ from analysis.runs import read_meta
 
 from . import calibrate, compose, config, knee, knee_runner, native, results
 from .errors import ComponentFailed, UserError
+from .processes import STOP_SIGNALS
 from .servers import SERVERS
 
 
@@ -92,6 +93,11 @@ def _add_run_options(p, view=True):
         default=1,
         help="extra measurements of each knee found (default 1); a count must pass them all",
     )
+    _add_mode_options(p)
+    p.add_argument("--results-dir", default="results", help="where runs are written")
+
+
+def _add_mode_options(p):
     p.add_argument(
         "--mode",
         default="auto",
@@ -102,7 +108,6 @@ def _add_run_options(p, view=True):
     p.add_argument(
         "--locust-workers", type=int, default=1, help="Locust worker containers (compose mode)"
     )
-    p.add_argument("--results-dir", default="results", help="where runs are written")
 
 
 def _parser():
@@ -146,6 +151,7 @@ def _parser():
     cal.add_argument("--hold", type=float, default=30.0, help="seconds per client (default 30)")
     cal.add_argument("--warmup", type=float, default=5.0, help="seconds discarded (default 5)")
     cal.add_argument("--results-dir", default="results", help="where results are written")
+    _add_mode_options(cal)
     sub.add_parser("list", help="list servers and profiles")
     return parser
 
@@ -163,9 +169,9 @@ def _calibrate(args):
         workers=args.workers,
     )
     calibrate.find_wrk()
-    native.preflight()
+    runner = _runner(args.mode, args.locust_workers)
     with results.BenchLock():
-        return calibrate.run(cfg, args.results_dir)
+        return calibrate.run(runner, cfg, args.results_dir)
 
 
 def _names(text, what):
@@ -211,26 +217,23 @@ def _configs(args, combinations):
 
 
 def _runner(mode, locust_workers):
-    """The run function for the mode, saying in one line which mode runs and why."""
+    """The runner for the mode, checked before anything starts, saying in one line which mode
+    runs and why."""
     if mode == "auto":
         mode = "compose" if compose.engine_available() else "native"
         reason = "a Docker engine answers" if mode == "compose" else "no Docker engine answered"
         print(f"mode: {mode} ({reason}; MODE=native|compose chooses)")
-    if mode == "compose":
-        if locust_workers < 1:
-            raise UserError(f"locust workers must be positive, got {locust_workers}")
-        compose.preflight()
-        return lambda cfg, root: compose.run(cfg, root, locust_workers=locust_workers)
-    native.preflight()
-    return native.run
+    runner = compose.ComposeRunner(locust_workers) if mode == "compose" else native.NativeRunner()
+    runner.preflight()
+    return runner
 
 
-def _run_all(cfgs, results_root, run):
+def _run_all(cfgs, results_root, runner):
     """Run each configuration in turn; returns the results directories."""
     run_dirs = []
     with results.BenchLock():
         for cfg in cfgs:
-            run_dir = run(cfg, results_root)
+            run_dir = runner.run(cfg, results_root)
             run_dirs.append(run_dir)
             print(f"results: {run_dir}")
     return run_dirs
@@ -256,11 +259,11 @@ def _knee_settings(args):
 
 def _knee_all(cfgs, args):
     settings = _knee_settings(args)
-    run = _runner(args.mode, args.locust_workers)
+    runner = _runner(args.mode, args.locust_workers)
     knee_dirs = []
     with results.BenchLock():
         for cfg in cfgs:
-            knee_dirs.append(knee_runner.run(cfg, args.results_dir, run, settings))
+            knee_dirs.append(knee_runner.run(cfg, args.results_dir, runner.run, settings))
             print(f"knee: {knee_dirs[-1]}")
     return knee_dirs
 
@@ -328,6 +331,9 @@ def _integrity_failures(run_dirs):
 
 
 def _interrupt(signum, frame):
+    # Stop once: a second Ctrl-C, or a SIGTERM while stopping, must not cut the shutdown short.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -335,10 +341,11 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     # Progress must show as it happens, also through a pipe (make ... | tee).
     sys.stdout.reconfigure(line_buffering=True)
-    # SIGTERM stops a run like Ctrl-C does: every process stopped, partial results kept.
-    # SIGINT is set explicitly: a shell starts background jobs with it ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+    # SIGTERM and SIGHUP (the terminal closed) stop a run like Ctrl-C does: every process
+    # stopped, partial results kept. SIGINT is set explicitly: a shell starts background jobs
+    # with it ignored.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _interrupt)
     try:
         if args.command == "list":
             for name, server in SERVERS.items():

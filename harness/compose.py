@@ -9,17 +9,18 @@ import json
 import os
 import re
 import secrets
-import signal
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
 
-from . import integrity, nginx, progress
+from . import nginx
 from .config import nginx_proxy_timeout
 from .errors import ComponentFailed, UserError
 from .paths import ROOT
-from .processes import free_port
-from .recording import locust_options, record_integrity, recorded_run, stop_timeout
+from .processes import free_port, signals_deferred
+from .recording import locust_options, stop_timeout
+from .runner import Load, Runner, Stack
 from .verify import verify_stack
 
 STACK = ("db", "app", "nginx")
@@ -95,11 +96,107 @@ def preflight():
         raise UserError("Docker is not running (docker info failed); start it or use MODE=native")
 
 
-def run(cfg, results_root, out=print, locust_workers=1):
-    preflight()
-    with recorded_run(cfg, results_root, "compose", out) as (run_dir, meta):
-        _execute(cfg, run_dir.resolve(), meta, out, locust_workers)
-    return run_dir
+class ComposeRunner(Runner):
+    mode = "compose"
+    load_startup_s = 120.0  # the master waits up to 120 s for its workers (docker-compose.yml)
+
+    def __init__(self, locust_workers=1):
+        if locust_workers < 1:
+            raise UserError(f"locust workers must be positive, got {locust_workers}")
+        self.locust_workers = locust_workers
+
+    def preflight(self):
+        preflight()
+
+    @contextmanager
+    def stack(self, run):
+        cfg, logs = run.cfg, run.run_dir / "logs"
+        logs.mkdir()
+        web_port = free_port()
+        project = Project(
+            f"djbench-{run.run_dir.name.lower()}",
+            _environment(cfg, run.run_dir, web_port, self.locust_workers),
+            logs,
+        )
+        run.extras["project"] = project
+        run.meta["compose"] = {"project": project.name, "locust_workers": self.locust_workers}
+        run.meta["postgres"] = {"max_connections": cfg.pg_max_connections}
+        try:
+            t0 = time.monotonic()
+            project("build", log="build.log")
+            run.meta["compose"]["build_s"] = round(time.monotonic() - t0, 2)
+            project("up", "-d", "--wait", *STACK)
+            base_url = f"http://127.0.0.1:{web_port}"
+            total_votes = _vote_counter(project)
+            try:
+                poll_path = verify_stack(base_url, total_votes)
+            except RuntimeError as e:
+                raise ComponentFailed(str(e)) from None
+            run.meta["startup_s"] = round(time.monotonic() - t0, 2)
+            _record_images(project, run.meta)
+            run.out(
+                f"stack ready in {run.meta['startup_s']:.1f} s (build "
+                f"{run.meta['compose']['build_s']:.1f} s): db, app ({cfg.server}), nginx on "
+                f"{base_url}"
+            )
+            yield Stack(base_url, total_votes, poll_path, check=lambda: _check_stack(project))
+        finally:
+            _teardown(project, run.meta)
+
+    @contextmanager
+    def load(self, run):
+        project = run.extras["project"]
+        project("--profile", "load", "up", "-d", "--no-deps", "--scale",
+                f"locust-worker={self.locust_workers}", *LOAD)  # fmt: skip
+        sampler = StatsSampler(run.run_dir / "resources.csv", project)
+        sampler.start()
+        try:
+            yield LocustMaster(project)
+        finally:
+            sampler.stop()
+
+
+def _vote_counter(project):
+    def total_votes():
+        sql = "SELECT COALESCE(SUM(votes), 0) FROM polls_choice"
+        value = project.output("exec", "-T", "db", "psql", "-U", "polls", "-d", "polls",
+                               "-tAc", sql)  # fmt: skip
+        if not value.isdigit():
+            raise RuntimeError("cannot read the vote total from the db container")
+        return int(value)
+
+    return total_votes
+
+
+def _check_stack(project):
+    states = project.states()
+    for service in STACK:
+        if states.get(service) != ["running"]:
+            tail = project.output("logs", "--no-color", "--tail", "15", service)
+            raise ComponentFailed(
+                f"{service} died mid-run ({states.get(service)}); last lines of its log:\n{tail}"
+            )
+
+
+class LocustMaster(Load):
+    def __init__(self, project):
+        self.project = project
+
+    def alive(self):
+        return "running" in self.project.states().get("locust-master", [])
+
+    def stop(self):
+        if self.alive():
+            # Locust stops gracefully on SIGINT: its CSVs and the timeline are kept.
+            self.project("kill", "-s", "SIGINT", "locust-master", check=False)
+            _wait(lambda: not self.alive(), 20)
+
+    def failure(self):
+        status = self.project.output("ps", "-a", "--format", "{{.ExitCode}}", "locust-master")
+        if status in ("", "0"):
+            return None
+        tail = self.project.output("logs", "--no-color", "--tail", "15", "locust-master")
+        return f"locust-master exited with status {status}:\n{tail}"
 
 
 def _environment(cfg, run_dir, web_port, locust_workers):
@@ -117,6 +214,7 @@ def _environment(cfg, run_dir, web_port, locust_workers):
         "WEB_PORT": str(web_port),
         "RUN_DIR": str(run_dir),
         "LOCUST_WORKERS": str(locust_workers),
+        "STOP_TIMEOUT": f"{stop_timeout(cfg):g}",
         "APP_CPUS": cfg.server_cpus,
         "DB_CPUS": cfg.server_cpus,
         "NGINX_CPUS": cfg.server_cpus,
@@ -127,90 +225,10 @@ def _environment(cfg, run_dir, web_port, locust_workers):
     return {**os.environ, **settings}
 
 
-def _execute(cfg, run_dir, meta, out, locust_workers):
-    logs = run_dir / "logs"
-    logs.mkdir()
-    web_port = free_port()
-    project = Project(
-        f"djbench-{run_dir.name.lower()}",
-        _environment(cfg, run_dir, web_port, locust_workers),
-        logs,
-    )
-    meta["compose"] = {"project": project.name, "locust_workers": locust_workers}
-    meta["postgres"] = {"max_connections": cfg.pg_max_connections}
-    sampler = None
-    try:
-        t0 = time.monotonic()
-        project("build", log="build.log")
-        meta["compose"]["build_s"] = round(time.monotonic() - t0, 2)
-        project("up", "-d", "--wait", *STACK)
-        base_url = f"http://127.0.0.1:{web_port}"
-
-        def total_votes():
-            sql = "SELECT COALESCE(SUM(votes), 0) FROM polls_choice"
-            value = project.output("exec", "-T", "db", "psql", "-U", "polls", "-d", "polls",
-                                   "-tAc", sql)  # fmt: skip
-            if not value.isdigit():
-                raise RuntimeError("cannot read the vote total from the db container")
-            return int(value)
-
-        try:
-            verify_stack(base_url, total_votes)
-        except RuntimeError as e:
-            raise ComponentFailed(str(e)) from None
-        votes_before = total_votes()
-        meta["startup_s"] = round(time.monotonic() - t0, 2)
-        _record_images(project, meta)
-        out(
-            f"stack ready in {meta['startup_s']:.1f} s (build {meta['compose']['build_s']:.1f} s): "
-            f"db, app ({cfg.server}), nginx on {base_url}"
-        )
-
-        project("--profile", "load", "up", "-d", "--no-deps", "--scale",
-                f"locust-worker={locust_workers}", *LOAD)  # fmt: skip
-        sampler = StatsSampler(run_dir / "resources.csv", project)
-        sampler.start()
-
-        def locust_alive():
-            return "running" in project.states().get("locust-master", [])
-
-        def check_components():
-            states = project.states()
-            for service in STACK:
-                if states.get(service) != ["running"]:
-                    tail = project.output("logs", "--no-color", "--tail", "15", service)
-                    raise ComponentFailed(
-                        f"{service} died mid-run ({states.get(service)}); last lines of its "
-                        f"log:\n{tail}"
-                    )
-
-        deadline = cfg.planned_s + stop_timeout(cfg) + 120
-        interrupted = True
-        try:
-            progress.follow(run_dir, cfg, locust_alive, check_components, deadline, out)
-            interrupted = False
-        finally:
-            if locust_alive():
-                # Locust stops gracefully on SIGINT: its CSVs and the timeline are kept.
-                project("kill", "-s", "SIGINT", "locust-master", check=False)
-                _wait(lambda: not locust_alive(), 20)
-            sampler.stop()
-            try:
-                users_at_stop = max(cfg.users) if interrupted else 0
-                votes_added = total_votes() - votes_before
-                record_integrity(meta, integrity.check(run_dir, votes_added, users_at_stop))
-            except Exception as e:
-                meta["warnings"].append(f"integrity not checked: {e}")
-    finally:
-        _teardown(project, sampler, meta)
-
-
-def _teardown(project, sampler, meta):
-    """Stop sampling, keep the container logs, remove the project: each step even if one fails,
-    and a Ctrl-C meanwhile does not leave containers behind."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    steps = [sampler.stop] if sampler is not None else []
-    steps += [
+def _teardown(project, meta):
+    """Keep the container logs, remove the project: each step even if one fails, and neither
+    a Ctrl-C nor a SIGTERM meanwhile leaves containers behind."""
+    steps = [
         lambda service=service: project(
             "--profile", "load", "logs", "--no-color", service, check=False, log=f"{service}.log"
         )
@@ -219,14 +237,12 @@ def _teardown(project, sampler, meta):
     steps.append(
         lambda: project("--profile", "load", "down", "-v", "--remove-orphans", "--timeout", "10")
     )
-    try:
+    with signals_deferred():
         for step in steps:
             try:
                 step()
             except Exception as e:
                 meta["warnings"].append(f"teardown: {e}")
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _wait(condition, timeout):

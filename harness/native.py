@@ -1,8 +1,8 @@
-"""Native mode: the whole stack as host processes on loopback, for one server and one profile.
+"""Native mode: the whole stack as host processes on loopback.
 
-PostgreSQL (throwaway cluster) -> migrate + seed -> app server -> nginx -> verify -> Locust step
-load -> integrity check -> steps.csv. Every process is stopped on success, error and interrupt;
-whatever was measured is kept, and meta.json says whether the run is complete.
+PostgreSQL (a throwaway cluster) -> migrate + seed -> app server -> nginx -> verification; Locust
+runs as a host process too. Every process is one of the run's managed processes, stopped on
+success, error and interrupt.
 """
 
 import os
@@ -11,16 +11,18 @@ import signal
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import integrity, nginx, postgres, progress, results
+from . import nginx, postgres
 from .config import nginx_proxy_timeout, parse_cpus
 from .errors import ComponentFailed
 from .paths import DJANGO_DIR, LOCUSTFILES
-from .processes import ProcessSet, free_port, wait_http
-from .recording import locust_options, record_integrity, recorded_run, stop_timeout
+from .processes import free_port, wait_http
+from .recording import locust_options
 from .resources import Sampler
+from .runner import Load, Runner, Stack
 from .servers import SERVERS
 from .verify import verify_stack
 
@@ -35,37 +37,31 @@ def preflight():
 
 
 @dataclass
-class Stack:
-    """A running stack, ready for load."""
+class HostStack:
+    """PostgreSQL, the app server and nginx, started as managed processes of one host."""
 
     base_url: str
     components: dict  # postgres, server, nginx -> Managed
-    total_votes: object  # () -> votes in the database
-    poll_path: str  # a poll form that verification voted on
-    locust_cpus: set | None
-    tmp: Path
+    cluster: postgres.Cluster
+    poll_path: str
+
+    def total_votes(self):
+        return self.cluster.query_one("SELECT COALESCE(SUM(votes), 0) FROM polls_choice")
+
+    def check(self, procs):
+        for managed in procs.dead():
+            if managed in self.components.values():
+                raise ComponentFailed(
+                    f"{managed.name} died mid-run (exit status {managed.proc.returncode}); "
+                    f"last lines of its log:\n{managed.log_tail()}"
+                )
 
 
-def run(cfg, results_root, out=print, load=None):
-    """One recorded run: start the stack, apply the load (Locust's step load unless `load`
-    says otherwise: load(cfg, stack, run_dir, procs, meta, out)), stop everything."""
-    preflight()
-    with (
-        recorded_run(cfg, results_root, "native", out) as (run_dir, meta),
-        tempfile.TemporaryDirectory(prefix="djbench-") as tmp,
-        ProcessSet() as procs,
-    ):
-        meta["pids"] = procs.started  # filled as they start; lets tests check none survive
-        # Absolute: nginx resolves relative paths against its own prefix, Locust runs in tmp.
-        stack = _start_stack(cfg, run_dir.resolve(), Path(tmp), procs, meta, out)
-        (load or _locust_load)(cfg, stack, run_dir.resolve(), procs, meta, out)
-    return run_dir
-
-
-def _start_stack(cfg, run_dir, tmp, procs, meta, out):
+def start_stack(cfg, logs, tmp, procs, meta, out, listen="127.0.0.1"):
+    """Start and verify PostgreSQL, the app server and nginx; nginx (and PostgreSQL) listen on
+    `listen`, the app server on loopback only. Records versions and start-up time in meta."""
     os.chmod(tmp, 0o755)  # nginx workers and PostgreSQL run as other users
-    logs = run_dir / "logs"
-    logs.mkdir()
+    logs.mkdir(exist_ok=True)
     t0 = time.monotonic()
     pg = postgres.Cluster(
         tmp / "pg",
@@ -76,7 +72,7 @@ def _start_stack(cfg, run_dir, tmp, procs, meta, out):
     meta["versions"]["postgresql"] = pg.version()
     meta["postgres"] = {"max_connections": pg.max_connections}
     _started(pg.init, procs, logs / "postgres.log")
-    stack_cpus, locust_cpus = parse_cpus(cfg.server_cpus), parse_cpus(cfg.locust_cpus)
+    stack_cpus = parse_cpus(cfg.server_cpus)
     pg_proc = pg.start(procs, logs / "postgres.log", cpus=stack_cpus)
     _started(pg.wait_ready, pg_proc)
 
@@ -87,7 +83,7 @@ def _start_stack(cfg, run_dir, tmp, procs, meta, out):
         "DJANGO_SETTINGS_MODULE": "mysite.settings",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),
         "DJANGO_DEBUG": "0",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_ALLOWED_HOSTS": f"127.0.0.1,localhost,{listen}",
         "POLLS_VIEWS": cfg.view,
         **cfg.app_env(),  # DB_CONN_MAX_AGE, DB_POOL
     }
@@ -108,7 +104,7 @@ def _start_stack(cfg, run_dir, tmp, procs, meta, out):
 
     nginx_bin = nginx.find_binary()
     meta["versions"]["nginx"] = nginx.version(nginx_bin)
-    web_port = free_port()
+    web_port = free_port(listen)
     (tmp / "nginx").mkdir()
     conf = tmp / "nginx.conf"
     settings = {
@@ -117,73 +113,20 @@ def _start_stack(cfg, run_dir, tmp, procs, meta, out):
         "NGINX_ERROR_LOG": logs / "nginx.error.log",
         "NGINX_TEMP_DIR": tmp / "nginx",
         "UPSTREAM": f"127.0.0.1:{app_port}",
-        "NGINX_LISTEN": f"127.0.0.1:{web_port}",
+        "NGINX_LISTEN": f"{listen}:{web_port}",
         "NGINX_PROXY_TIMEOUT": nginx_proxy_timeout(cfg.client_timeout_s),
     }
     conf.write_text(nginx.render(settings))
     web = nginx.start(procs, nginx_bin, conf, logs / "nginx.error.log", cpus=stack_cpus)
-    base_url = f"http://127.0.0.1:{web_port}"
+    base_url = f"http://{listen}:{web_port}"
     _started(wait_http, base_url + "/polls/", web)
 
-    def total_votes():
-        return pg.query_one("SELECT COALESCE(SUM(votes), 0) FROM polls_choice")
-
-    poll_path = _started(verify_stack, base_url, total_votes)
-    meta["startup_s"] = round(time.monotonic() - t0, 2)
-    results.write_json(run_dir / "meta.json", meta)  # PIDs on disk while the load runs
-    out(f"stack ready in {meta['startup_s']:.1f} s: postgres, {cfg.server}, nginx on {base_url}")
     components = {"postgres": pg_proc, "server": app, "nginx": web}
-    return Stack(base_url, components, total_votes, poll_path, locust_cpus, tmp)
-
-
-def _locust_load(cfg, stack, run_dir, procs, meta, out):
-    votes_before = stack.total_votes()
-    locust = procs.start(
-        "locust",
-        _locust_argv(stack.base_url, run_dir),
-        run_dir / "logs" / "locust.log",
-        cwd=stack.tmp,
-        env={**os.environ, **locust_options(cfg)},
-        cpus=stack.locust_cpus,
-        stop_timeout=20.0,
-        # SIGINT, not SIGTERM: only then does Locust (2.47) stop gracefully, writing its
-        # CSVs and the interrupted step's timeline row.
-        stop_signal=signal.SIGINT,
-    )
-    # What the kernel applied, not what was asked: the report can trust it.
-    components = {**stack.components, "locust": locust}
-    meta["cpu_affinity"] = {
-        m.name: sorted(os.sched_getaffinity(m.pid)) for m in components.values()
-    }
-    results.write_json(run_dir / "meta.json", meta)  # Locust's PID on disk too
-    sampler = Sampler(run_dir / "resources.csv", components)
-    sampler.start()
-
-    def check_components():
-        for managed in procs.dead():
-            if managed is not locust:
-                raise ComponentFailed(
-                    f"{managed.name} died mid-run (exit status {managed.proc.returncode}); "
-                    f"last lines of its log:\n{managed.log_tail()}"
-                )
-
-    try:
-        deadline = cfg.planned_s + stop_timeout(cfg) + 60
-        progress.follow(run_dir, cfg, locust.alive, check_components, deadline, out)
-    finally:
-        sampler.stop()
-        if locust.alive():
-            locust.stop()
-        users_at_stop = 0 if locust.proc.returncode == 0 else max(cfg.users)
-        try:
-            votes_added = stack.total_votes() - votes_before
-            record_integrity(meta, integrity.check(run_dir, votes_added, users_at_stop))
-        except Exception as e:  # PostgreSQL itself may be what failed
-            meta["warnings"].append(f"integrity not checked: {e}")
-    if locust.proc.returncode != 0:
-        raise ComponentFailed(
-            f"locust exited with status {locust.proc.returncode}:\n{locust.log_tail()}"
-        )
+    stack = HostStack(base_url, components, pg, poll_path="")
+    stack.poll_path = _started(verify_stack, base_url, stack.total_votes)
+    meta["startup_s"] = round(time.monotonic() - t0, 2)
+    out(f"stack ready in {meta['startup_s']:.1f} s: postgres, {cfg.server}, nginx on {base_url}")
+    return stack
 
 
 def _started(check, *args):
@@ -191,6 +134,77 @@ def _started(check, *args):
         return check(*args)
     except RuntimeError as e:
         raise ComponentFailed(str(e)) from None
+
+
+class NativeRunner(Runner):
+    mode = "native"
+
+    def preflight(self):
+        preflight()
+
+    @contextmanager
+    def stack(self, run):
+        with tempfile.TemporaryDirectory(prefix="djbench-") as tmp:
+            try:
+                host = start_stack(run.cfg, run.run_dir / "logs", Path(tmp), run.procs,
+                                   run.meta, run.out)  # fmt: skip
+                run.extras.update(tmp=Path(tmp), components=host.components)
+                run.save_meta()  # PIDs on disk while the load runs
+                yield Stack(
+                    base_url=host.base_url,
+                    total_votes=host.total_votes,
+                    poll_path=host.poll_path,
+                    check=lambda: host.check(run.procs),
+                    locust_cpus=parse_cpus(run.cfg.locust_cpus),
+                )
+            finally:
+                run.procs.stop_all()  # before the temp dir holding their files goes
+
+    @contextmanager
+    def load(self, run):
+        cfg, stack = run.cfg, run.stack
+        locust = run.procs.start(
+            "locust",
+            _locust_argv(stack.base_url, run.run_dir),
+            run.run_dir / "logs" / "locust.log",
+            cwd=run.extras["tmp"],
+            env={**os.environ, **locust_options(cfg)},
+            cpus=stack.locust_cpus,
+            stop_timeout=20.0,
+            # SIGINT, not SIGTERM: only then does Locust (2.47) stop gracefully, writing its
+            # CSVs and the interrupted step's timeline row.
+            stop_signal=signal.SIGINT,
+        )
+        components = {**run.extras["components"], "locust": locust}
+        # What the kernel applied, not what was asked: the report can trust it.
+        run.meta["cpu_affinity"] = {
+            m.name: sorted(os.sched_getaffinity(m.pid)) for m in components.values()
+        }
+        run.save_meta()  # Locust's PID on disk too
+        sampler = Sampler(run.run_dir / "resources.csv", components)
+        sampler.start()
+        try:
+            yield LocustProcess(locust)
+        finally:
+            sampler.stop()
+
+
+class LocustProcess(Load):
+    def __init__(self, managed):
+        self.managed = managed
+
+    def alive(self):
+        return self.managed.alive()
+
+    def stop(self):
+        if self.managed.alive():
+            self.managed.stop()
+
+    def failure(self):
+        status = self.managed.proc.returncode
+        if status == 0:
+            return None
+        return f"locust exited with status {status}:\n{self.managed.log_tail()}"
 
 
 def _locust_argv(base_url, run_dir):

@@ -10,6 +10,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import UserError
@@ -28,9 +29,26 @@ def _child_setup(cpus):
     return setup
 
 
-def free_port():
+# What stops a run: Ctrl-C, `kill`, and the terminal going away. Each one stops the run the same
+# way, and none of them may cut the cleanup short.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def signals_deferred():
+    """Ignore the stop signals while cleaning up: a second Ctrl-C, or a SIGTERM from a
+    supervisor, must not leave half of the run's processes or containers behind."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def free_port(host="127.0.0.1"):
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -116,13 +134,9 @@ class ProcessSet:
         return [m for m in self.items if not m.alive()]
 
     def stop_all(self):
-        # Ctrl-C during cleanup must not leave the rest running: ignore it until done.
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
+        with signals_deferred():
             while self.items:
                 self.items.pop().stop()
-        finally:
-            signal.signal(signal.SIGINT, previous)
 
     def __enter__(self):
         return self

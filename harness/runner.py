@@ -1,0 +1,118 @@
+"""One interface for every way of running the stack, and the run sequence written once.
+
+A Runner (native host processes, Docker Compose, or hosts of their own) knows how to start the
+stack and how to start Locust against it. Everything else is the same in every mode and lives
+here: record the run, start the stack (which verifies it before any load), apply the load while
+reporting progress and watching the stack, stop the load, check integrity with one rule, stop
+the stack. Calibration, the knee search and the server matrix only use `Runner.run`, so each works
+in every mode.
+"""
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import integrity, progress, results
+from .errors import ComponentFailed
+from .processes import ProcessSet
+from .recording import record_integrity, recorded_run, stop_timeout
+
+
+@dataclass
+class Stack:
+    """A running, verified stack, ready for load."""
+
+    base_url: str  # where the load goes (nginx), as the load generator reaches it
+    total_votes: Callable[[], int]  # the database's vote total
+    poll_path: str  # a poll form that verification voted on
+    check: Callable[[], None]  # raises ComponentFailed when a part of the stack died
+    locust_cpus: set | None = None  # CPUs for load-generator processes started on this host
+
+
+@dataclass
+class Run:
+    """What one run carries from start to end: Locust's Environment, for a benchmark run."""
+
+    cfg: object  # config.RunConfig
+    run_dir: Path  # absolute: nginx and Locust resolve relative paths against their own cwd
+    meta: dict
+    procs: ProcessSet  # host processes of the run, stopped in reverse order at its end
+    out: Callable[[str], None]
+    stack: Stack | None = None
+    extras: dict = field(default_factory=dict)  # runner-specific state (temp dir, project...)
+
+    def save_meta(self):
+        results.write_json(self.run_dir / "meta.json", self.meta)
+
+
+class Load:
+    """A running load generator, as the run sequence sees it."""
+
+    def alive(self) -> bool:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop gracefully (users finish the iteration in hand), then for good."""
+        raise NotImplementedError
+
+    def failure(self) -> str | None:
+        """Why the load did not end cleanly (exit status, last log lines); None if it did."""
+        raise NotImplementedError
+
+
+class Runner:
+    mode = ""
+    # Seconds the load may take beyond its planned time before the run is declared hung:
+    # Locust's start-up, and (compose, distributed) its workers connecting.
+    load_startup_s = 60.0
+
+    def preflight(self) -> None:
+        """Fail fast with a UserError, before anything starts or any directory is made."""
+
+    def stack(self, run: Run) -> AbstractContextManager[Stack]:
+        """Start and verify the stack; stop it (and collect its logs) on exit."""
+        raise NotImplementedError
+
+    def load(self, run: Run) -> AbstractContextManager[Load]:
+        """Start Locust and the resource sampling; stop both on exit."""
+        raise NotImplementedError
+
+    def run(self, cfg, results_root, out=print, load=None) -> Path:
+        """One recorded run. `load(runner, run)` replaces Locust's step load (calibration's wrk)."""
+        self.preflight()
+        with recorded_run(cfg, results_root, self.mode, out) as (run_dir, meta), ProcessSet() as p:
+            run = Run(cfg, run_dir.resolve(), meta, p, out)
+            meta["pids"] = p.started  # filled as they start; lets tests check none survive
+            with self.stack(run) as stack:
+                run.stack = stack
+                (load or locust_load)(self, run)
+        return run_dir
+
+
+def locust_load(runner: Runner, run: Run) -> None:
+    """The benchmark's load: Locust's step load with progress lines, then the integrity check."""
+    cfg, stack = run.cfg, run.stack
+    votes_before = stack.total_votes()
+    with runner.load(run) as load:
+        try:
+            deadline = cfg.planned_s + stop_timeout(cfg) + runner.load_startup_s
+            progress.follow(run.run_dir, cfg, load.alive, stack.check, deadline, run.out)
+        finally:
+            load.stop()
+            failure = load.failure()
+            check_integrity(run, votes_before, cut_off=failure is not None)
+    if failure:
+        raise ComponentFailed(failure)
+
+
+def check_integrity(run: Run, votes_before: int, cut_off: bool) -> None:
+    """No vote lost. Locust stops gracefully also on an interrupt: its users finish the
+    iteration in hand, so every vote POST that reached the server is in its log. Only a Locust
+    that did not stop gracefully (`cut_off`) may have left each user's last POST unseen."""
+    try:
+        votes_added = run.stack.total_votes() - votes_before
+        users_at_stop = max(run.cfg.users) if cut_off else 0
+        record_integrity(run.meta, integrity.check(run.run_dir, votes_added, users_at_stop))
+    except Exception as e:  # the database itself may be what failed
+        run.meta["warnings"].append(f"integrity not checked: {e}")
