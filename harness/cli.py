@@ -12,12 +12,13 @@ import json
 import re
 import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from analysis import AnalysisError
 from analysis.runs import read_meta
 
-from . import calibrate, compose, config, knee, knee_runner, native, results
+from . import calibrate, compose, config, knee, knee_runner, leftovers, native, results
 from .errors import ComponentFailed, UserError
 from .processes import STOP_SIGNALS
 from .servers import SERVERS
@@ -170,8 +171,16 @@ def _calibrate(args):
     )
     calibrate.find_wrk()
     runner = _runner(args.mode, args.locust_workers)
-    with results.BenchLock():
+    with _bench_lock():
         return calibrate.run(runner, cfg, args.results_dir)
+
+
+@contextmanager
+def _bench_lock():
+    """One benchmark at a time; whoever holds the lock first stops what a killed run left."""
+    with results.BenchLock():
+        leftovers.reap(results.live_runs_dir())
+        yield
 
 
 def _names(text, what):
@@ -231,7 +240,7 @@ def _runner(mode, locust_workers):
 def _run_all(cfgs, results_root, runner):
     """Run each configuration in turn; returns the results directories."""
     run_dirs = []
-    with results.BenchLock():
+    with _bench_lock():
         for cfg in cfgs:
             run_dir = runner.run(cfg, results_root)
             run_dirs.append(run_dir)
@@ -261,7 +270,7 @@ def _knee_all(cfgs, args):
     settings = _knee_settings(args)
     runner = _runner(args.mode, args.locust_workers)
     knee_dirs = []
-    with results.BenchLock():
+    with _bench_lock():
         for cfg in cfgs:
             knee_dirs.append(knee_runner.run(cfg, args.results_dir, runner.run, settings))
             print(f"knee: {knee_dirs[-1]}")

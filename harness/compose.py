@@ -6,7 +6,6 @@ container, collects container logs, and always tears the project down (`down -v`
 """
 
 import json
-import os
 import re
 import secrets
 import subprocess
@@ -16,6 +15,7 @@ from contextlib import contextmanager
 
 from . import nginx
 from .config import nginx_proxy_timeout
+from .environ import compose_environ
 from .errors import ComponentFailed, UserError
 from .paths import ROOT
 from .processes import free_port, signals_deferred
@@ -115,9 +115,11 @@ class ComposeRunner(Runner):
         web_port = free_port()
         project = Project(
             f"djbench-{run.run_dir.name.lower()}",
-            _environment(cfg, run.run_dir, web_port, self.locust_workers),
+            compose_environ(_settings(cfg, run.run_dir, web_port, self.locust_workers),
+                            run.run_dir.name),
             logs,
-        )
+        )  # fmt: skip
+        run.live.add("compose_projects", project.name)
         run.extras["project"] = project
         run.meta["compose"] = {"project": project.name, "locust_workers": self.locust_workers}
         run.meta["postgres"] = {"max_connections": cfg.pg_max_connections}
@@ -199,7 +201,7 @@ class LocustMaster(Load):
         return f"locust-master exited with status {status}:\n{tail}"
 
 
-def _environment(cfg, run_dir, web_port, locust_workers):
+def _settings(cfg, run_dir, web_port, locust_workers):
     settings = {
         **nginx.SETTINGS,
         "NGINX_PROXY_TIMEOUT": str(nginx_proxy_timeout(cfg.client_timeout_s)),
@@ -222,7 +224,7 @@ def _environment(cfg, run_dir, web_port, locust_workers):
         "COMPOSE_BAKE": "false",
         **locust_options(cfg),
     }
-    return {**os.environ, **settings}
+    return settings
 
 
 def _teardown(project, meta):

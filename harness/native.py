@@ -18,6 +18,7 @@ from pathlib import Path
 from . import nginx, postgres
 from .config import nginx_proxy_timeout, parse_cpus
 from .errors import ComponentFailed
+from .leftovers import TEMP_PREFIX
 from .paths import DJANGO_DIR, LOCUSTFILES
 from .processes import free_port, wait_http
 from .recording import locust_options
@@ -77,7 +78,6 @@ def start_stack(cfg, logs, tmp, procs, meta, out, listen="127.0.0.1"):
     _started(pg.wait_ready, pg_proc)
 
     env = {
-        **os.environ,
         **pg.env(),
         "PYTHONPATH": str(DJANGO_DIR),
         "DJANGO_SETTINGS_MODULE": "mysite.settings",
@@ -144,10 +144,11 @@ class NativeRunner(Runner):
 
     @contextmanager
     def stack(self, run):
-        with tempfile.TemporaryDirectory(prefix="djbench-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp:
             try:
                 host = start_stack(run.cfg, run.run_dir / "logs", Path(tmp), run.procs,
                                    run.meta, run.out)  # fmt: skip
+                run.live.add("temp_dirs", tmp)
                 run.extras.update(tmp=Path(tmp), components=host.components)
                 run.save_meta()  # PIDs on disk while the load runs
                 yield Stack(
@@ -168,7 +169,8 @@ class NativeRunner(Runner):
             _locust_argv(stack.base_url, run.run_dir),
             run.run_dir / "logs" / "locust.log",
             cwd=run.extras["tmp"],
-            env={**os.environ, **locust_options(cfg)},
+            # HOME: Locust would read ~/.locust.conf; the run's settings are all in locust_options.
+            env={**locust_options(cfg), "HOME": run.extras["tmp"]},
             cpus=stack.locust_cpus,
             stop_timeout=20.0,
             # SIGINT, not SIGTERM: only then does Locust (2.47) stop gracefully, writing its

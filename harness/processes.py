@@ -13,7 +13,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import UserError
+from .environ import child_environ
+from .errors import ComponentFailed, UserError
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -57,8 +58,10 @@ class Managed:
 
     def __init__(
         self, name, argv, log_path, stop_signal=signal.SIGTERM, stop_timeout=10.0, cpus=None,
-        **popen,
+        env=None, run_id="", **popen,
     ):  # fmt: skip
+        """env: what this process needs beyond the user's environment (environ.py decides
+        which of the user's variables it sees)."""
         self.name, self.log_path, self.stop_signal = name, Path(log_path), stop_signal
         self.stop_timeout = stop_timeout
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +74,7 @@ class Managed:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                     preexec_fn=_child_setup(cpus),
+                    env=child_environ(env, run_id),
                     **popen,
                 )
             except FileNotFoundError:
@@ -108,26 +112,39 @@ def _signal_group(pgid, sig):
         pass
 
 
-class ProcessSet:
-    """Processes of a run, stopped in reverse start order on exit, whatever happened."""
+# Set-up steps (initdb, migrate, seed) take seconds; a hung one must not hang the harness.
+SETUP_TIMEOUT_S = 300.0
 
-    def __init__(self):
+
+class ProcessSet:
+    """Processes of a run, stopped in reverse start order on exit, whatever happened. Each
+    carries the run's id in its environment (see leftovers.py)."""
+
+    def __init__(self, run_id=""):
         self.items = []
         self.started = {}  # name -> pid, kept after stopping (recorded in meta.json)
+        self.run_id = run_id
 
     def start(self, name, argv, log_path, **kwargs):
-        managed = Managed(name, argv, log_path, **kwargs)
+        managed = Managed(name, argv, log_path, run_id=self.run_id, **kwargs)
         self.items.append(managed)
         self.started[name] = managed.pid
         return managed
 
-    def run(self, name, argv, log_path, **kwargs):
-        """Start, wait for the end, then clean up its group: a short-lived step that an
-        interrupt still stops along with everything it started."""
+    def run(self, name, argv, log_path, timeout=SETUP_TIMEOUT_S, **kwargs):
+        """Start, wait for the end (at most `timeout` seconds), then clean up its group: a
+        short-lived step that an interrupt still stops along with everything it started."""
         managed = self.start(name, argv, log_path, **kwargs)
-        managed.proc.wait()
-        managed.stop()  # reaps anything it left in its group
-        self.items.remove(managed)
+        try:
+            managed.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise ComponentFailed(
+                f"{name} did not finish within {timeout:g} s; last lines of its log:\n"
+                f"{managed.log_tail()}"
+            ) from None
+        finally:
+            managed.stop()  # reaps anything it left in its group
+            self.items.remove(managed)
         return managed
 
     def dead(self):

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 
 from analysis.metrics import write_steps
 
-from . import environment, nginx, results
+from . import environ, environment, nginx, results
 from .errors import ComponentFailed
 from .servers import SERVERS
 
@@ -67,6 +67,7 @@ def _base_meta(cfg, run_dir, mode):
         "started_at": results.utc_now().isoformat(),
         "ended_at": None,
         "notes": notes(cfg),
+        "environment_ignored": environ.ignored(),
         "warnings": [],
     }
 
@@ -79,6 +80,10 @@ def notes(cfg):
         lines.append(
             f"{cfg.server} runs one process (it has no worker option): the workers setting "
             f"({cfg.workers}) does not apply to it"
+        )
+    if ignored := environ.ignored():
+        lines.append(
+            f"left out of the environment, since they would change what runs: {', '.join(ignored)}"
         )
     if cfg.conn_max_age and cfg.interface == "asgi":
         lines.append(

@@ -62,11 +62,21 @@ def write_json(path, data):
     os.replace(tmp, path)
 
 
+def lock_path():
+    return Path(os.environ.get("DJBENCH_LOCK", "/tmp/djbench.lock"))
+
+
+def live_runs_dir():
+    """Records of the runs in progress (harness/leftovers.py), beside the lock."""
+    path = lock_path()
+    return path.with_name(path.name + ".runs")
+
+
 class BenchLock:
     """One benchmark at a time per machine: they would compete for the same cores."""
 
     def __enter__(self):
-        self.file = open(os.environ.get("DJBENCH_LOCK", "/tmp/djbench.lock"), "a+")
+        self.file = open(lock_path(), "a+")
         try:
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import integrity, progress, results
 from .errors import ComponentFailed
+from .leftovers import LiveRun
 from .processes import ProcessSet
 from .recording import record_integrity, recorded_run, stop_timeout
 
@@ -38,6 +39,7 @@ class Run:
     run_dir: Path  # absolute: nginx and Locust resolve relative paths against their own cwd
     meta: dict
     procs: ProcessSet  # host processes of the run, stopped in reverse order at its end
+    live: LiveRun  # what a later run must stop if this one is killed
     out: Callable[[str], None]
     stack: Stack | None = None
     extras: dict = field(default_factory=dict)  # runner-specific state (temp dir, project...)
@@ -81,9 +83,13 @@ class Runner:
     def run(self, cfg, results_root, out=print, load=None) -> Path:
         """One recorded run. `load(runner, run)` replaces Locust's step load (calibration's wrk)."""
         self.preflight()
-        with recorded_run(cfg, results_root, self.mode, out) as (run_dir, meta), ProcessSet() as p:
-            run = Run(cfg, run_dir.resolve(), meta, p, out)
-            meta["pids"] = p.started  # filled as they start; lets tests check none survive
+        with (
+            recorded_run(cfg, results_root, self.mode, out) as (run_dir, meta),
+            LiveRun(results.live_runs_dir(), run_dir.name) as live,
+            ProcessSet(run_dir.name) as procs,
+        ):
+            run = Run(cfg, run_dir.resolve(), meta, procs, live, out)
+            meta["pids"] = procs.started  # filled as they start; lets tests check none survive
             with self.stack(run) as stack:
                 run.stack = stack
                 (load or locust_load)(self, run)

@@ -47,8 +47,9 @@ def only_run(results):
         (signal.SIGINT, "run "),  # during start-up: PostgreSQL is being created
         (signal.SIGINT, "step 2/2"),  # mid-step
         (signal.SIGTERM, "step 2/2"),
+        (signal.SIGHUP, "step 2/2"),  # the terminal closed
     ],
-    ids=["sigint-startup", "sigint-mid-step", "sigterm-mid-step"],
+    ids=["sigint-startup", "sigint-mid-step", "sigterm-mid-step", "sighup-mid-step"],
 )
 def test_interrupt_stops_everything_and_keeps_partial_results(sig, when, tmp_path):
     proc = start_run(tmp_path)
@@ -83,6 +84,20 @@ def test_a_second_ctrl_c_during_shutdown_leaves_nothing(tmp_path):
     assert proc.returncode != 0
     m = meta(only_run(tmp_path))
     assert m["complete"] is False
+    assert survivors(set(m["pids"].values())) == []
+
+
+def test_a_sigterm_during_shutdown_does_not_cut_it_short(tmp_path):
+    proc = start_run(tmp_path)
+    wait_for_line(proc, "step 2/2")
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)  # the harness is now stopping Locust and the stack
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    m = meta(only_run(tmp_path))
+    assert m["complete"] is False and m["integrity"]["ok"] is True
     assert survivors(set(m["pids"].values())) == []
 
 

@@ -1,0 +1,134 @@
+"""A run killed hard (SIGKILL, the OOM killer) skips all its cleanup; the next run finds what it
+left, stops it and says so. Also: set-up steps have a deadline, and the user's environment
+cannot change what runs behind meta.json's back."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from harness import environ, leftovers
+from harness.compose import engine_available
+from harness.errors import ComponentFailed
+from harness.processes import ProcessSet
+from tests.helpers import ROOT, djbench, last_path, meta, survivors
+from tests.test_interrupts import wait_for_line
+
+
+def _start(results, env, *args):
+    return subprocess.Popen(
+        [sys.executable, "-u", "-m", "harness", "run", "--profile", "smoke",
+         "--results-dir", str(results), *args],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+    )  # fmt: skip
+
+
+def _kill_mid_step(tmp_path, env, *args):
+    """Start a run, SIGKILL the harness once step 1 is measured; returns the run id and the
+    live record it left."""
+    proc = _start(tmp_path / "killed", env, *args)
+    wait_for_line(proc, "step 2/2", timeout=300)
+    proc.kill()
+    proc.communicate(timeout=30)
+    (run_dir,) = list((tmp_path / "killed").iterdir())
+    record = tmp_path / "lock.runs" / f"{run_dir.name}.json"
+    assert record.exists(), "a running run keeps a record of what it started"
+    return run_dir.name, record.read_text()
+
+
+@pytest.mark.integration
+def test_the_next_run_stops_what_a_killed_native_run_left(tmp_path):
+    env = {"DJBENCH_LOCK": str(tmp_path / "lock")}
+    run_id, record = _kill_mid_step(tmp_path, env, "--server", "uvicorn", "--mode", "native")
+    time.sleep(1)
+    left = leftovers.tagged_processes(run_id)
+    # What the kernel's parent-death signal does not reach: nginx and uvicorn workers, the
+    # PostgreSQL cluster's processes.
+    assert left, "SIGKILL of the harness left nothing running: this test shows nothing"
+    temp_dir = next(d for d in leftovers.json.loads(record)["temp_dirs"])
+    assert os.path.isdir(temp_dir)
+
+    done = djbench("run", "--server", "gunicorn", "--profile", "smoke", "--mode", "native",
+                   "--results-dir", tmp_path / "next", env=env)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    line = f"stopped what the killed run {run_id} left behind: {len(left)} processes, {temp_dir}"
+    assert line in done.stdout.splitlines()
+    assert leftovers.tagged_processes(run_id) == []
+    assert not os.path.exists(temp_dir)
+    assert not list((tmp_path / "lock.runs").glob("*.json")), "records are removed"
+    m = meta(last_path(done.stdout, "results:"))
+    assert m["complete"] is True and survivors(set(m["pids"].values())) == []
+
+
+@pytest.mark.compose
+@pytest.mark.skipif(not engine_available(), reason="no Docker engine answers (docker info)")
+def test_the_next_run_removes_the_containers_of_a_killed_compose_run(tmp_path):
+    env = {"DJBENCH_LOCK": str(tmp_path / "lock")}
+    run_id, _ = _kill_mid_step(tmp_path, env, "--server", "gunicorn", "--mode", "compose")
+    project = f"djbench-{run_id.lower()}"
+    label = f"label=com.docker.compose.project={project}"
+
+    def containers():
+        done = subprocess.run(["docker", "ps", "-aq", "--filter", label], capture_output=True,
+                              text=True)  # fmt: skip
+        return done.stdout.split()
+
+    assert containers(), "the killed run's containers run on"
+    done = djbench("run", "--server", "gunicorn", "--profile", "smoke", "--mode", "native",
+                   "--results-dir", tmp_path / "next", env=env)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"stopped what the killed run {run_id} left behind: compose project {project}" in (
+        done.stdout
+    )
+    assert containers() == []
+
+
+def test_a_hung_set_up_step_ends_the_run_with_its_log(tmp_path):
+    with ProcessSet("test") as procs:
+        argv = ["sh", "-c", "echo migrating; exec sleep 60"]
+        with pytest.raises(ComponentFailed) as failed:
+            procs.run("migrate", argv, tmp_path / "setup.log", timeout=1)
+        assert procs.items == []
+    assert str(failed.value) == (
+        "migrate did not finish within 1 s; last lines of its log:\nmigrating"
+    )
+
+
+def test_the_users_environment_does_not_reach_the_run(monkeypatch):
+    monkeypatch.setenv("GUNICORN_CMD_ARGS", "--workers 64")
+    monkeypatch.setenv("UVICORN_WORKERS", "64")
+    monkeypatch.setenv("LOCUST_HOST", "http://elsewhere")
+    monkeypatch.setenv("PGOPTIONS", "-c statement_timeout=1")
+    monkeypatch.setenv("WEB_CONCURRENCY", "64")
+    monkeypatch.setenv("STEPS", "1,2,3")  # a docker-compose.yml variable
+    monkeypatch.setenv("KEEP_ME", "1")
+    env = environ.child_environ({"LOCUST_STOP_TIMEOUT": "95"}, run_id="r1")
+    for name in ("GUNICORN_CMD_ARGS", "UVICORN_WORKERS", "LOCUST_HOST", "PGOPTIONS",
+                 "WEB_CONCURRENCY"):  # fmt: skip
+        assert name not in env
+    assert env["KEEP_ME"] == "1" and env["LOCUST_STOP_TIMEOUT"] == "95"
+    assert env["DJBENCH_RUN"] == "r1"
+    compose = environ.compose_environ({"HOLD": "6"})
+    assert "STEPS" not in compose and compose["HOLD"] == "6"
+    ignored = environ.ignored()
+    for name in ("GUNICORN_CMD_ARGS", "LOCUST_HOST", "PGOPTIONS", "STEPS", "UVICORN_WORKERS"):
+        assert name in ignored
+    assert "KEEP_ME" not in ignored
+
+
+@pytest.mark.integration
+def test_a_run_records_and_ignores_the_users_environment(tmp_path):
+    done = djbench("run", "--server", "gunicorn", "--profile", "smoke", "--mode", "native",
+                   "--results-dir", tmp_path,
+                   env={"GUNICORN_CMD_ARGS": "--workers 1 --bind 127.0.0.1:1",
+                        "LOCUST_USERS": "50", "DJBENCH_LOCK": str(tmp_path / "lock")})  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    m = meta(last_path(done.stdout, "results:"))
+    assert {"GUNICORN_CMD_ARGS", "LOCUST_USERS"} <= set(m["environment_ignored"])
+    assert any("left out of the environment" in note for note in m["notes"])
+    # gunicorn ran with the registry's workers, not the environment's
+    server_log = (last_path(done.stdout, "results:") / "logs" / "server.log").read_text()
+    assert server_log.count("Booting worker") == m["workers"]
