@@ -10,6 +10,8 @@ from analysis.runs import Run
 # step's requests the two disagree for real.
 HISTORY_TOLERANCE = 0.02
 HISTORY_INTERVAL_S = 1.0
+# With workers, the master's counters only move when a worker reports: every 3 s in Locust.
+WORKER_REPORT_INTERVAL_S = 3.0
 
 
 def _step_name(row) -> str:
@@ -47,11 +49,13 @@ def _integrity(run: Run) -> list[str]:
 
 def _history(run: Run) -> list[str]:
     out = []
+    workers = (run.path / "workers.csv").exists()
+    interval = WORKER_REPORT_INTERVAL_S if workers else HISTORY_INTERVAL_S
     for _, row in run.steps.iterrows():
         if math.isnan(row["history_requests"]):
             continue
         rps = row["rps"] if not math.isnan(row["rps"]) else 0.0
-        allowed = HISTORY_TOLERANCE * row["requests"] + 2 * HISTORY_INTERVAL_S * rps
+        allowed = HISTORY_TOLERANCE * row["requests"] + 2 * interval * rps
         for ours, theirs, what in (
             (row["requests"], row["history_requests"], "requests"),
             (row["failures"], row["history_failures"], "failures"),
@@ -60,7 +64,7 @@ def _history(run: Run) -> list[str]:
                 out.append(
                     f"{_step_name(row)}: the request log has {int(ours)} {what}, Locust's "
                     f"history {int(theirs)} (more apart than {HISTORY_TOLERANCE * 100:g} % of "
-                    "requests plus two seconds of traffic)"
+                    f"requests plus {2 * interval:g} seconds of traffic)"
                 )
     return out
 
@@ -91,6 +95,16 @@ def _postgres_refusals(run: Run) -> list[str]:
     ]
 
 
+def _lost_workers(run: Run) -> list[str]:
+    if "workers_missing" not in run.steps.columns:
+        return []
+    return [
+        f"{_step_name(row)}: {int(row['workers_missing'])} Locust worker(s) lost by its end "
+        "(workers.csv): it ran fewer users than planned, or the same users on fewer cores"
+        for _, row in run.steps[run.steps["workers_missing"] > 0].iterrows()
+    ]
+
+
 def run_warnings(run: Run) -> list[str]:
     """Every warning for one run, most fundamental first; the producer's own warnings last."""
     producer = [str(w) for w in run.meta.get("warnings") or []]
@@ -99,6 +113,7 @@ def run_warnings(run: Run) -> list[str]:
         + _integrity(run)
         + _history(run)
         + _generator(run)
+        + _lost_workers(run)
         + _postgres_refusals(run)
         + producer
     )

@@ -24,6 +24,7 @@ REQUEST_COLUMNS = ["ts", "name", "method", "status", "ok", "cause", "response_ti
 HISTORY_COLUMNS = ["Timestamp", "Name", "Total Request Count", "Total Failure Count"]
 RESOURCE_COLUMNS = ["ts", "component", "cpu_pct"]
 LAG_COLUMNS = ["ts", "lag_ms"]
+WORKER_EVENT_COLUMNS = ["ts", "worker", "event", "detail"]
 
 # Load-generator health. A step is flagged `generator_limited` when:
 # - Locust started fewer iterations than its users offer with an instant generator (below
@@ -102,12 +103,33 @@ def read_requests(run_dir: Path) -> pd.DataFrame:
 
 
 def read_loop_lag(run_dir: Path) -> pd.DataFrame | None:
-    """Every Locust process's event-loop lag samples, or None for a run without them."""
+    """Every Locust process's event-loop lag samples (`process`: its log's name), or None for a
+    run without them."""
     paths = sorted(Path(run_dir).glob("loop-lag*.csv"))
     if not paths:
         return None
-    frames = [numeric(read_csv(path, LAG_COLUMNS), LAG_COLUMNS, path) for path in paths]
+    frames = [
+        numeric(read_csv(path, LAG_COLUMNS), LAG_COLUMNS, path).assign(process=path.stem)
+        for path in paths
+    ]
     return pd.concat(frames, ignore_index=True)
+
+
+def read_worker_events(run_dir: Path) -> pd.DataFrame | None:
+    """Locust workers that joined, were refused, went missing or came back (workers.csv, on the
+    master's clock); None for a run without workers."""
+    path = Path(run_dir) / "workers.csv"
+    if not path.exists():
+        return None
+    frame = read_csv(path, WORKER_EVENT_COLUMNS, dtype={"worker": str, "event": str})
+    return numeric(frame, ["ts"], path)
+
+
+def workers_missing(events: pd.DataFrame, t: float) -> int:
+    """Workers lost by time t and not back: the step then ran fewer users than planned, or
+    the same users on fewer cores."""
+    before = events[events["ts"] < t]
+    return int((before["event"] == "lost").sum() - (before["event"] == "back").sum())
 
 
 def mean_wait_s(run_dir: Path) -> float:
@@ -134,11 +156,16 @@ def read_history(run_dir: Path) -> pd.DataFrame | None:
 
 
 def read_resources(run_dir: Path) -> pd.DataFrame | None:
-    path = Path(run_dir) / "resources.csv"
-    if not path.exists():
+    """resources.csv (the host's components), and resources-<process>.csv: what each Locust
+    worker reported of itself, on the master's clock."""
+    paths = sorted(Path(run_dir).glob("resources*.csv"))
+    if not paths:
         return None
-    frame = read_csv(path, RESOURCE_COLUMNS, dtype={"component": str})
-    frame = numeric(frame, ["ts", "cpu_pct"], path)
+    frames = []
+    for path in paths:
+        frame = read_csv(path, RESOURCE_COLUMNS, dtype={"component": str})
+        frames.append(numeric(frame, ["ts", "cpu_pct"], path))
+    frame = pd.concat(frames, ignore_index=True)
     frame["component"] = frame["component"].fillna("").astype(str)
     return frame
 
@@ -188,17 +215,25 @@ def _generator(step, window, window_s, lag, wait_s) -> dict:
         period = wait_s + in_iterations["response_time_ms"].sum() / 1000 / started
         offered = int(step["users"]) / period
     started_rate = started / window_s if window_s > 0 else np.nan
-    lags = np.array([])
+    # Every generator process is judged on its own: the worst one's p95, not a p95 of all
+    # samples, in which one starved process among several would be diluted.
+    p95 = worst = np.nan
     if lag is not None:
         start, end = float(step["measure_from"]), float(step["end"])
-        lags = lag.loc[(lag["ts"] >= start) & (lag["ts"] < end), "lag_ms"].to_numpy(dtype=float)
+        window = lag[(lag["ts"] >= start) & (lag["ts"] < end)]
+        if not window.empty:
+            p95 = max(
+                np.percentile(lags.to_numpy(dtype=float), 95, method="inverted_cdf")
+                for _, lags in window.groupby("process")["lag_ms"]
+            )
+            worst = window["lag_ms"].max()
     return {
         "offered_iter_s": offered,
         "started_iter_s": started_rate,
         "generator_pct": 100 * started_rate / offered if offered > 0 else np.nan,
         "iteration_period_s": period,
-        "loop_lag_p95_ms": np.percentile(lags, 95, method="inverted_cdf") if lags.size else np.nan,
-        "loop_lag_max_ms": lags.max() if lags.size else np.nan,
+        "loop_lag_p95_ms": p95,
+        "loop_lag_max_ms": worst,
     }
 
 
@@ -218,9 +253,10 @@ def generator_reasons(row) -> list[str]:
             f"ms) against a median latency of {row['p50_ms']:.0f} ms: its own delay is in "
             "its latencies"
         )
-    cpu = row.get("cpu_locust_pct", np.nan)
-    if cpu >= LOCUST_CPU_WARN_PCT:
-        why.append(f"it averaged {cpu:.0f} % CPU, near one core")
+    # One Locust process runs on one core: the busiest process is the one to judge.
+    cpus = [row[k] for k in row.keys() if str(k).startswith("cpu_locust") and row[k] == row[k]]
+    if cpus and max(cpus) >= LOCUST_CPU_WARN_PCT:
+        why.append(f"a Locust process averaged {max(cpus):.0f} % CPU, near one core")
     return why
 
 
@@ -287,6 +323,9 @@ def step_metrics(run_dir: Path) -> pd.DataFrame:
     if resources is not None:
         columns += sorted({f"cpu_{column_name(c)}_pct" for c in resources["component"].unique()})
     steps = pd.DataFrame(rows, columns=columns)
+    events = read_worker_events(run_dir)
+    if events is not None:
+        steps["workers_missing"] = [workers_missing(events, end) for end in timeline["end"]]
     refused = refusal_times(run_dir)
     if refused is not None:
         steps["pg_refused"] = [

@@ -41,7 +41,8 @@ NOTES = [
     "cover a trailing ~10 s window rather than a step.",
     "Locust's cumulative counters (stats history) are a cross-check only; they are written once a "
     "second, so a step where they differ from the request log by more than "
-    f"{HISTORY_TOLERANCE * 100:g} % of its requests plus two seconds of its traffic is flagged.",
+    f"{HISTORY_TOLERANCE * 100:g} % of its requests plus two seconds of its traffic (six with "
+    "Locust workers, which report every three seconds) is flagged.",
     "Vote POSTs/s is the achieved iteration rate. Locust users form a closed loop (each waits for "
     "its answer, then pauses), so when responses slow down the offered load falls with them "
     "(coordinated omission): read it beside the user count, not RPS alone.",

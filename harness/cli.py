@@ -107,7 +107,11 @@ def _add_mode_options(p):
         "a Docker engine answers, else native",
     )
     p.add_argument(
-        "--locust-workers", type=int, default=1, help="Locust worker containers (compose mode)"
+        "--locust-workers",
+        type=int,
+        default=1,
+        help="Locust processes: 1 (default) runs one; N > 1 runs a master and N workers, one "
+        "core each",
     )
 
 
@@ -232,7 +236,9 @@ def _runner(mode, locust_workers):
         mode = "compose" if compose.engine_available() else "native"
         reason = "a Docker engine answers" if mode == "compose" else "no Docker engine answered"
         print(f"mode: {mode} ({reason}; MODE=native|compose chooses)")
-    runner = compose.ComposeRunner(locust_workers) if mode == "compose" else native.NativeRunner()
+    if locust_workers < 1:
+        raise UserError(f"locust workers must be positive, got {locust_workers}")
+    runner = (compose.ComposeRunner if mode == "compose" else native.NativeRunner)(locust_workers)
     runner.preflight()
     return runner
 

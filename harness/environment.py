@@ -1,11 +1,12 @@
 """What a run records about the machine and the software, so its numbers can be compared."""
 
+import hashlib
 import importlib.metadata
 import os
 import platform
 import subprocess
 
-from .paths import ROOT
+from .paths import PROJECT_SOURCES, ROOT
 
 PACKAGES = ("Django", "asgiref", "psycopg", "psycopg-pool", "locust", "gevent", "geventhttpclient")
 
@@ -51,3 +52,15 @@ def git_revision():
 
 def versions(server_packages):
     return {"python": platform.python_version(), **package_versions(PACKAGES + server_packages)}
+
+
+def project_fingerprint():
+    """A short hash of the project's own code and templates: equal on two hosts exactly when
+    they run the same benchmark (a git revision is not enough: a copy may have no .git, or
+    uncommitted changes)."""
+    digest = hashlib.sha256()
+    for top in PROJECT_SOURCES:
+        for path in sorted((ROOT / top).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]

@@ -139,6 +139,11 @@ def _started(check, *args):
 class NativeRunner(Runner):
     mode = "native"
 
+    def __init__(self, locust_workers=1):
+        """locust_workers: 1 runs Locust as one process; N > 1, a master and N worker processes
+        (one core each), as across hosts."""
+        self.locust_workers = locust_workers
+
     def preflight(self):
         preflight()
 
@@ -163,50 +168,79 @@ class NativeRunner(Runner):
 
     @contextmanager
     def load(self, run):
-        cfg, stack = run.cfg, run.stack
-        locust = run.procs.start(
-            "locust",
-            _locust_argv(stack.base_url, run.run_dir),
-            run.run_dir / "logs" / "locust.log",
-            cwd=run.extras["tmp"],
-            # HOME: Locust would read ~/.locust.conf; the run's settings are all in locust_options.
-            env={**locust_options(cfg), "HOME": run.extras["tmp"]},
-            cpus=stack.locust_cpus,
-            stop_timeout=20.0,
-            # SIGINT, not SIGTERM: only then does Locust (2.47) stop gracefully, writing its
-            # CSVs and the interrupted step's timeline row.
-            stop_signal=signal.SIGINT,
-        )
-        components = {**run.extras["components"], "locust": locust}
+        locust = start_locust(run, self.locust_workers, "127.0.0.1")
+        components = {**run.extras["components"], "locust": locust.master}
         # What the kernel applied, not what was asked: the report can trust it.
         run.meta["cpu_affinity"] = {
-            m.name: sorted(os.sched_getaffinity(m.pid)) for m in components.values()
+            m.name: sorted(os.sched_getaffinity(m.pid))
+            for m in [*components.values(), *locust.workers]
         }
-        run.save_meta()  # Locust's PID on disk too
+        run.save_meta()  # Locust's PIDs on disk too
         sampler = Sampler(run.run_dir / "resources.csv", components)
         sampler.start()
         try:
-            yield LocustProcess(locust)
+            yield locust
         finally:
             sampler.stop()
 
 
-class LocustProcess(Load):
-    def __init__(self, managed):
-        self.managed = managed
+def start_locust(run, workers, bind, expect_remote=0):
+    """Locust on this host: one process, or a master bound to `bind` with `workers` local
+    worker processes, expecting `expect_remote` more from other hosts."""
+    cfg, stack = run.cfg, run.stack
+    log = run.run_dir / "logs" / "locust.log"
+    # HOME: Locust would read ~/.locust.conf; the run's settings are all in locust_options.
+    env = {**locust_options(cfg), "HOME": run.extras["tmp"]}
+    argv = _locust_argv(stack.base_url, run.run_dir)
+    expected = workers + expect_remote if workers > 1 or expect_remote else 0
+    if expected:
+        port = free_port(bind)
+        argv += ["--master", "--master-bind-host", bind, "--master-bind-port", str(port),
+                 "--expect-workers", str(expected), "--expect-workers-max-wait", "60"]  # fmt: skip
+    run.meta["locust"] = {"processes": expected or 1, "master": bool(expected),
+                          "local_workers": workers if expected else 0}  # fmt: skip
+    master = run.procs.start(
+        "locust", argv, log, cwd=run.extras["tmp"], env=env, cpus=stack.locust_cpus,
+        stop_timeout=20.0,
+        # SIGINT, not SIGTERM: only then does Locust (2.47) stop gracefully, writing its
+        # CSVs and the interrupted step's timeline row.
+        stop_signal=signal.SIGINT,
+    )  # fmt: skip
+    local = []
+    for i in range(workers if expected else 0):
+        worker_argv = [str(BIN / "locust"), "-f", ",".join(map(str, LOCUSTFILES)), "--worker",
+                       "--master-host", bind, "--master-port", str(port)]  # fmt: skip
+        local.append(run.procs.start(
+            f"locust-worker-{i + 1}", worker_argv, log.with_name(f"locust-worker-{i + 1}.log"),
+            cwd=run.extras["tmp"], env=env, cpus=stack.locust_cpus, stop_signal=signal.SIGINT,
+        ))  # fmt: skip
+    return LocustProcesses(master, local)
+
+
+class LocustProcesses(Load):
+    """Locust's master (or only process) and its local workers."""
+
+    def __init__(self, master, workers):
+        self.master, self.workers = master, workers
 
     def alive(self):
-        return self.managed.alive()
+        return self.master.alive()
 
     def stop(self):
-        if self.managed.alive():
-            self.managed.stop()
+        if self.master.alive():
+            self.master.stop()
+        # Workers end when their master tells them to quit; only then are they made to.
+        deadline = time.monotonic() + 10
+        while any(w.alive() for w in self.workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for worker in self.workers:
+            worker.stop()
 
     def failure(self):
-        status = self.managed.proc.returncode
+        status = self.master.proc.returncode
         if status == 0:
             return None
-        return f"locust exited with status {status}:\n{self.managed.log_tail()}"
+        return f"locust exited with status {status}:\n{self.master.log_tail()}"
 
 
 def _locust_argv(base_url, run_dir):

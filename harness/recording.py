@@ -1,9 +1,11 @@
 """What every run records, whichever mode ran it: meta.json from start to end, steps.csv from
 whatever was measured, and the partial-results notice when it did not complete."""
 
+import json
 from contextlib import contextmanager
 
-from analysis.metrics import write_steps
+from analysis import AnalysisError
+from analysis.metrics import read_worker_events, write_steps
 
 from . import environ, environment, nginx, results
 from .errors import ComponentFailed
@@ -21,6 +23,7 @@ def locust_options(cfg):
         "WAIT_TIME": ",".join(f"{s:g}" for s in cfg.wait_s),
         "USER_CLASS": cfg.user_class,
         "SCENARIO": cfg.scenario,
+        "DJBENCH_FINGERPRINT": environment.project_fingerprint(),
         # Users finish the iteration in hand when the load stops (up to three requests), so
         # every vote POST that reached the server is also seen by Locust.
         "LOCUST_STOP_TIMEOUT": f"{stop_timeout(cfg):g}",
@@ -64,6 +67,7 @@ def _base_meta(cfg, run_dir, mode):
         "versions": environment.versions(server.packages),
         "machine": environment.machine(),
         "git_revision": environment.git_revision(),
+        "project_fingerprint": environment.project_fingerprint(),
         "started_at": results.utc_now().isoformat(),
         "ended_at": None,
         "notes": notes(cfg),
@@ -129,12 +133,32 @@ def _finish(run_dir, meta):
             write_steps(run_dir)
         except Exception as e:  # a broken partial log must not hide the original error
             meta["warnings"].append(f"steps.csv not written: {e}")
+    _load_generators(run_dir, meta)
     logs = run_dir / "logs"
     if any("CPU usage above" in _read(log) for log in logs.glob("locust*.log")):
         meta["warnings"].append(
             "Locust reported CPU usage above 90 %: the load generator may have been the "
             "bottleneck; its latencies and failures are not only the server's"
         )
+
+
+def _load_generators(run_dir, meta):
+    """Locust's workers as they said hello to the master (host, CPU, clock offset), and the
+    ones refused or lost: never silently fewer users."""
+    try:
+        meta["load_generators"] = json.loads((run_dir / "workers.json").read_text())
+    except (OSError, ValueError):
+        pass
+    try:
+        events = read_worker_events(run_dir)
+    except AnalysisError as e:
+        meta["warnings"].append(f"workers.csv not read: {e}")
+        return
+    if events is None:
+        return
+    for _, row in events[events["event"].isin(["lost", "refused"])].iterrows():
+        what = "refused" if row["event"] == "refused" else f"lost ({row['detail']})"
+        meta["warnings"].append(f"Locust worker {row['worker']} {what}")
 
 
 def _read(path):

@@ -1,4 +1,4 @@
-"""Two compact logs, written by every Locust process that runs users.
+"""Two compact logs of every Locust process that runs users.
 
 ``requests-<host>-<pid>.csv``: one row per request, from Locust's ``request`` event. Locust's
 ``_stats_history.csv`` gives trailing-window percentiles and current rates, not per-step
@@ -11,9 +11,13 @@ ten times a second. A starved or overloaded generator wakes up late, and then ev
 measures includes its own delay; its CPU share alone does not show that (a process pinned to a
 busy CPU can be starved at 5 % CPU). Columns: ts, lag_ms.
 
+A process running on its own writes both files itself. A Locust worker writes no file: its rows
+go to the master over Locust's messaging (distributed.py), which writes them, so no disk needs
+to be shared between hosts.
+
 Options:
-  --request-log-dir / REQUEST_LOG_DIR  directory for both logs (off when empty); host and pid
-                                       keep worker containers apart
+  --request-log-dir / REQUEST_LOG_DIR  directory for the logs (off when empty); host and pid
+                                       keep processes apart
 """
 
 import csv
@@ -24,13 +28,66 @@ import time
 import gevent
 from locust import events
 from locust.exception import CatchResponseError
+from locust.runners import LocalRunner, WorkerRunner
 
 COLUMNS = ["ts", "name", "method", "status", "ok", "cause", "response_time_ms"]
 LAG_COLUMNS = ["ts", "lag_ms"]
+RESOURCE_COLUMNS = ["ts", "component", "cpu_pct", "rss_mb"]
 LAG_INTERVAL_S = 0.1
-_writer = None
-_file = None
-_lag_file = None
+FLUSH_INTERVAL_S = 1.0
+LOGS = {"requests": COLUMNS, "loop-lag": LAG_COLUMNS, "resources": RESOURCE_COLUMNS}
+
+
+def process_name():
+    """How this process names its logs: host and pid keep workers (and containers) apart."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class FileSink:
+    """Writes the logs of one Locust process (this one, or a worker, on the master)."""
+
+    def __init__(self, directory, name):
+        self.files, self.writers = {}, {}
+        self.directory, self.name = directory, name
+
+    def write(self, log, rows):
+        if log not in self.writers:
+            f = open(os.path.join(self.directory, f"{log}-{self.name}.csv"), "w", newline="")
+            self.files[log], self.writers[log] = f, csv.writer(f)
+            self.writers[log].writerow(LOGS[log])
+        self.writers[log].writerows(rows)
+
+    def flush(self):
+        for f in self.files.values():
+            f.flush()
+
+    def close(self):
+        for f in self.files.values():
+            f.close()
+        self.files, self.writers = {}, {}
+
+
+class BufferSink:
+    """Holds a worker's rows until they are sent to the master."""
+
+    def __init__(self):
+        self.rows = {log: [] for log in LOGS}
+
+    def write(self, log, rows):
+        self.rows[log].extend(rows)
+
+    def drain(self):
+        rows, self.rows = self.rows, {log: [] for log in LOGS}
+        return rows
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass
+
+
+sink = None  # where this process's rows go; None: not logging
 
 
 @events.init_command_line_parser.add_listener
@@ -40,7 +97,7 @@ def _add_options(parser):
         type=str,
         env_var="REQUEST_LOG_DIR",
         default="",
-        help="Directory for the per-request log (requests-<pid>.csv)",
+        help="Directory for the per-request log (requests-<host>-<pid>.csv)",
     )
 
 
@@ -61,61 +118,50 @@ def classify(status, exception):
 
 @events.init.add_listener
 def _open(environment, **_kwargs):
-    global _writer, _file, _lag_file
-    directory = environment.parsed_options and environment.parsed_options.request_log_dir
-    if not directory or environment.runner is None:
-        return
-    if type(environment.runner).__name__ == "MasterRunner":
+    global sink
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        sink = BufferSink()  # distributed.py sends it to the master
+    elif isinstance(runner, LocalRunner):
+        directory = environment.parsed_options and environment.parsed_options.request_log_dir
+        if not directory:
+            return
+        sink = FileSink(directory, process_name())
+        gevent.spawn(_flush_every_second)
+    else:
         return  # the master runs no users
-    suffix = f"{socket.gethostname()}-{os.getpid()}.csv"
-    _file = open(os.path.join(directory, f"requests-{suffix}"), "w", newline="")
-    _writer = csv.writer(_file)
-    _writer.writerow(COLUMNS)
-    _lag_file = open(os.path.join(directory, f"loop-lag-{suffix}"), "w", newline="")
-    gevent.spawn(_measure_loop_lag, csv.writer(_lag_file))
-    gevent.spawn(_flush_every_second)
+    gevent.spawn(_measure_loop_lag)
 
 
-def _measure_loop_lag(writer):
-    writer.writerow(LAG_COLUMNS)
-    while not _lag_file.closed:
+def _measure_loop_lag():
+    while sink is not None:
         before = time.monotonic()
         gevent.sleep(LAG_INTERVAL_S)
         lag_ms = max(0.0, (time.monotonic() - before - LAG_INTERVAL_S) * 1000)
-        if not _lag_file.closed:
-            writer.writerow([f"{time.time():.3f}", f"{lag_ms:.1f}"])
+        if sink is not None:
+            sink.write("loop-lag", [[f"{time.time():.3f}", f"{lag_ms:.1f}"]])
 
 
 def _flush_every_second():
-    while _file is not None and not _file.closed:
-        _file.flush()
-        _lag_file.flush()
-        gevent.sleep(1)
+    while sink is not None:
+        sink.flush()
+        gevent.sleep(FLUSH_INTERVAL_S)
 
 
 @events.request.add_listener
 def _log(request_type, name, response_time, response=None, exception=None, **_kwargs):
-    if _writer is None:
+    if sink is None:
         return
     status = getattr(response, "status_code", 0) or 0
     cause = classify(status, exception)
-    _writer.writerow(
-        [
-            f"{time.time():.3f}",
-            name,
-            request_type,
-            status,
-            0 if cause else 1,
-            cause,
-            f"{response_time:.1f}",
-        ]
-    )
+    row = [f"{time.time():.3f}", name, request_type, status, 0 if cause else 1, cause,
+           f"{response_time:.1f}"]  # fmt: skip
+    sink.write("requests", [row])
 
 
 @events.quitting.add_listener
 def _close(**_kwargs):
-    global _writer
-    if _file is not None:
-        _writer = None
-        _file.close()
-        _lag_file.close()
+    global sink
+    if sink is not None and not isinstance(sink, BufferSink):
+        done, sink = sink, None
+        done.close()

@@ -308,8 +308,8 @@ def test_generator_warnings_say_why(wsgi):
     ]
     asgi = [w for w in run_warnings(load_run(ASGI)) if "LOAD GENERATOR LIMITED" in w]
     assert asgi == [
-        "step 2 (20 users): LOAD GENERATOR LIMITED: it averaged 95 % CPU, near one core; this "
-        "step measured Locust as much as the server"
+        "step 2 (20 users): LOAD GENERATOR LIMITED: a Locust process averaged 95 % CPU, near one "
+        "core; this step measured Locust as much as the server"
     ]
 
 
@@ -324,3 +324,29 @@ def test_runs_without_recorded_wait_use_the_articles(tmp_path):
     s = step_metrics(run).set_index("step").loc[1]
     assert s["generator_pct"] == pytest.approx(100 * 0.5 * 1.66 / 10)
     assert s["generator_limited"] == 1
+
+
+def test_every_generator_process_is_judged_on_its_own(tmp_path):
+    """Several Locust processes: one starved worker must not be diluted by a healthy one."""
+    run = tmp_path / "run"
+    shutil.copytree(WSGI, run)
+    # Step 1's window is [1700000002, 1700000012). The starved process: nineteen samples of
+    # 300 ms and one of 500, p95 (nearest rank, 19th of 20) 300 ms. Ten healthy processes with
+    # the fixture's samples (p95 19 ms, max 20). Pooled, the 220 samples' p95 (209th) would be
+    # a healthy 19 ms.
+    lag = ["ts,lag_ms"] + [f"{1700000002.25 + i * 0.5:.2f},300.0" for i in range(19)]
+    lag.append("1700000011.90,500.0")
+    (run / "loop-lag-worker-2.csv").write_text("\n".join(lag) + "\n")
+    healthy = (WSGI / "loop-lag-fixture-1.csv").read_text().splitlines()
+    for n in range(3, 12):
+        (run / f"loop-lag-worker-{n}.csv").write_text("\n".join(healthy) + "\n")
+    # A worker's own CPU report, as the master writes it (resources-<process>.csv).
+    rows = ["ts,component,cpu_pct,rss_mb"]
+    rows += [f"{1700000003 + i},locust@worker-2,96.0,80.0" for i in range(5)]
+    (run / "resources-worker-2.csv").write_text("\n".join(rows) + "\n")
+    step = step_metrics(run).iloc[0]
+    assert (step["loop_lag_p95_ms"], step["loop_lag_max_ms"]) == (300.0, 500.0)
+    assert step["cpu_locust_worker_2_pct"] == 96.0
+    assert step["generator_limited"] == 1
+    (warning,) = [w for w in run_warnings(load_run(run)) if w.startswith("step 1 ")]
+    assert "a Locust process averaged 96 % CPU" in warning and "300 ms late" in warning

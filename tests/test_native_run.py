@@ -98,3 +98,32 @@ def test_server_stack_and_locust_pinned_apart(tmp_path):
     m = meta(last_path(done.stdout, "results:"))
     assert m["config"]["server_cpus"] == "0" and m["config"]["locust_cpus"] == "1"
     assert m["cpu_affinity"] == {"postgres": [0], "server": [0], "nginx": [0], "locust": [1]}
+
+
+def test_several_locust_processes_on_one_host(tmp_path):
+    """A master and two workers: the workers' rows reach the master over Locust's messaging,
+    every step still matches the raw log of both, and integrity is exact."""
+    done = djbench("run", "--server", "gunicorn", "--profile", "smoke", "--mode", "native",
+                   "--locust-workers", "2", "--results-dir", tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_dir = last_path(done.stdout, "results:")
+    m = meta(run_dir)
+    assert m["locust"] == {"processes": 2, "master": True, "local_workers": 2}
+    workers = m["load_generators"]
+    assert len(workers) == 2 and all(w["clock_rtt_ms"] is not None for w in workers)
+    logs = sorted(run_dir.glob("requests*.csv"))
+    assert [p.name for p in logs] == sorted(f"requests-{w['name']}.csv" for w in workers)
+    requests = [r for f in logs for r in rows(f)]
+    assert all(rows(f) for f in logs), "both workers ran users"
+    for step, window in zip(rows(run_dir / "steps.csv"), rows(run_dir / "timeline.csv"),
+                            strict=True):  # fmt: skip
+        lo, hi = float(window["measure_from"]), float(window["end"])
+        assert int(step["requests"]) == sum(lo <= float(r["ts"]) < hi for r in requests) > 0
+        assert int(step["workers_missing"]) == 0
+    assert sorted(m["cpu_affinity"]) == [
+        "locust", "locust-worker-1", "locust-worker-2", "nginx", "postgres", "server"
+    ]  # fmt: skip
+    posted_ok = sum(r["name"] == "vote" and r["ok"] == "1" for r in requests)
+    assert m["votes_in_db"] == m["votes_posted_ok"] == posted_ok > 0
+    assert m["warnings"] == []
+    assert survivors(set(m["pids"].values())) == []

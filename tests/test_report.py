@@ -35,7 +35,7 @@ def test_history_cross_check_warns_beyond_its_tolerance():
     history = [w for w in warnings if "history" in w]
     assert history == [
         "step 2 (20 users): the request log has 100 requests, Locust's history 123 (more apart "
-        "than 2 % of requests plus two seconds of traffic)"
+        "than 2 % of requests plus 2 seconds of traffic)"
     ]
 
 
@@ -71,8 +71,8 @@ def test_warnings():
         "step 3 (30 users): no request completed in its measured window",
         # History 23 - 11 = 12 against 10 in the log: 2 apart, within 2 % of 10 plus two
         # seconds at 1.25 req/s (2.7), so no cross-check warning.
-        "step 2 (20 users): LOAD GENERATOR LIMITED: it averaged 95 % CPU, near one core; this "
-        "step measured Locust as much as the server",
+        "step 2 (20 users): LOAD GENERATOR LIMITED: a Locust process averaged 95 % CPU, near one "
+        "core; this step measured Locust as much as the server",
         'Locust reported "CPU usage above 90%" on <locust-worker-1>',
     ]
 
