@@ -3,8 +3,8 @@
 ``requests-<host>-<pid>.csv``: one row per request, from Locust's ``request`` event. Locust's
 ``_stats_history.csv`` gives trailing-window percentiles and current rates, not per-step
 numbers; this log lets the analysis compute exact per-step counts, percentiles and failure
-causes. Columns: ts (epoch s at completion), name, method, status (0 = no response), ok (1/0),
-cause (empty when ok), response_time_ms.
+causes. Columns: see contracts/files.py (ts at completion, name, method, status, ok, cause,
+response_time_ms, and the iteration the request belongs to, from the request's context).
 
 ``loop-lag-<host>-<pid>.csv``: how late this process's event loop woke up from a 0.1 s sleep,
 ten times a second. A starved or overloaded generator wakes up late, and then every latency it
@@ -25,8 +25,15 @@ import gevent
 from locust import events
 from locust.exception import CatchResponseError
 
-COLUMNS = ["ts", "name", "method", "status", "ok", "cause", "response_time_ms"]
-LAG_COLUMNS = ["ts", "lag_ms"]
+from contracts.files import (
+    LAG_COLUMNS,
+    LAG_LOG_PREFIX,
+    NO_ITERATION,
+    REQUEST_COLUMNS,
+    REQUEST_LOG_PREFIX,
+    process_log_name,
+)
+
 LAG_INTERVAL_S = 0.1
 _writer = None
 _file = None
@@ -40,7 +47,7 @@ def _add_options(parser):
         type=str,
         env_var="REQUEST_LOG_DIR",
         default="",
-        help="Directory for the per-request log (requests-<pid>.csv)",
+        help="Directory for the per-request and loop-lag logs (requests-<host>-<pid>.csv)",
     )
 
 
@@ -67,13 +74,17 @@ def _open(environment, **_kwargs):
         return
     if type(environment.runner).__name__ == "MasterRunner":
         return  # the master runs no users
-    suffix = f"{socket.gethostname()}-{os.getpid()}.csv"
-    _file = open(os.path.join(directory, f"requests-{suffix}"), "w", newline="")
+    _file = _open_log(directory, REQUEST_LOG_PREFIX)
     _writer = csv.writer(_file)
-    _writer.writerow(COLUMNS)
-    _lag_file = open(os.path.join(directory, f"loop-lag-{suffix}"), "w", newline="")
+    _writer.writerow(REQUEST_COLUMNS)
+    _lag_file = _open_log(directory, LAG_LOG_PREFIX)
     gevent.spawn(_measure_loop_lag, csv.writer(_lag_file))
     gevent.spawn(_flush_every_second)
+
+
+def _open_log(directory, prefix):
+    name = process_log_name(prefix, socket.gethostname(), os.getpid())
+    return open(os.path.join(directory, name), "w", newline="")
 
 
 def _measure_loop_lag(writer):
@@ -94,7 +105,7 @@ def _flush_every_second():
 
 
 @events.request.add_listener
-def _log(request_type, name, response_time, response=None, exception=None, **_kwargs):
+def _log(request_type, name, response_time, response=None, exception=None, context=None, **_):
     if _writer is None:
         return
     status = getattr(response, "status_code", 0) or 0
@@ -108,6 +119,7 @@ def _log(request_type, name, response_time, response=None, exception=None, **_kw
             0 if cause else 1,
             cause,
             f"{response_time:.1f}",
+            (context or {}).get("iteration", NO_ITERATION),
         ]
     )
 
