@@ -342,8 +342,9 @@ def write_steps(run_dir: Path) -> Path:
     return path
 
 
-def knee(steps: pd.DataFrame, threshold_pct: float) -> int | None:
-    """The largest user count such that it and every earlier step stayed at or under the threshold.
+def knee(steps: pd.DataFrame, threshold_pct: float, column: str = "failure_pct") -> int | None:
+    """The largest user count such that it and every earlier step stayed at or under the threshold
+    (of `column`: failure_pct per request, article_failure_pct in the article's accounting).
 
     A step with no request in its window breaks the run of good steps: no evidence is not
     evidence of no failure. A frame without a `requests` column (a published table) counts every
@@ -353,7 +354,7 @@ def knee(steps: pd.DataFrame, threshold_pct: float) -> int | None:
     found = None
     for _, row in order.iterrows():
         measured = "requests" not in order.columns or row["requests"] > 0
-        if not (measured and row["failure_pct"] <= threshold_pct):
+        if not (measured and row[column] <= threshold_pct):
             break
         found = int(row["users"])
     return found

@@ -41,8 +41,8 @@ class Run:
         """The article's way of naming a setup: 'WSGI (gunicorn)'."""
         return f"{self.interface.upper()} ({self.server}{_view_suffix(self.meta)})"
 
-    def knee(self, threshold_pct: float) -> int | None:
-        return knee(self.steps, threshold_pct)
+    def knee(self, threshold_pct: float, column: str = "failure_pct") -> int | None:
+        return knee(self.steps, threshold_pct, column)
 
 
 def _view_suffix(meta: dict) -> str:
