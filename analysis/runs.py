@@ -45,9 +45,17 @@ class Run:
         return knee(self.steps, threshold_pct, column)
 
 
+def fresh_stack_per_step(meta: dict) -> bool:
+    """Whether every step ran on a fresh stack (config `fresh_stack_per_step`), instead of one
+    stack stepped up, each step inheriting the previous one's backlog (analysis/carryover.py).
+    Runs recorded before the option existed were stepped."""
+    return bool((meta.get("config") or {}).get("fresh_stack_per_step", False))
+
+
 def _view_suffix(meta: dict) -> str:
-    # Sync views are the article's setup; only the departure from it needs saying.
-    return ", async views" if meta.get("view") == "async" else ""
+    # Sync views on one stepped stack are the article's setup; only departures need saying.
+    suffix = ", async views" if meta.get("view") == "async" else ""
+    return suffix + (", fresh stack per step" if fresh_stack_per_step(meta) else "")
 
 
 def default_label(meta: dict) -> str:
