@@ -9,6 +9,7 @@ import pandas as pd
 
 from analysis.errors import AnalysisError
 from analysis.metrics import knee, step_metrics
+from contracts.files import TIMELINE
 
 REQUIRED_META = ["run_id", "server", "interface", "users"]
 
@@ -94,8 +95,8 @@ def load_run(run_dir: Path | str) -> Run:
     if not (run_dir / "meta.json").exists():
         raise AnalysisError(f"{run_dir} is not a run directory (no meta.json)")
     meta = read_meta(run_dir)
-    if not (run_dir / "timeline.csv").exists():
-        raise AnalysisError(f"{run_dir} has no timeline.csv: no step was recorded")
+    if not (run_dir / TIMELINE).exists():
+        raise AnalysisError(f"{run_dir} has no {TIMELINE}: no step was recorded")
     return Run(path=run_dir, meta=meta, steps=step_metrics(run_dir), label=default_label(meta))
 
 

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.files import LOCUST_CSV_PREFIX, TIMELINE
+
 from . import nginx, postgres
 from .config import nginx_proxy_timeout, parse_cpus
 from .errors import ComponentFailed
@@ -214,6 +216,6 @@ def _locust_argv(base_url, run_dir):
     return [
         str(BIN / "locust"), "-f", ",".join(map(str, LOCUSTFILES)),
         "--headless", "--only-summary", "--csv-full-history", "--exit-code-on-error", "0",
-        "--host", base_url, "--csv", str(run_dir / "locust"),
-        "--timeline", str(run_dir / "timeline.csv"), "--request-log-dir", str(run_dir),
+        "--host", base_url, "--csv", str(run_dir / LOCUST_CSV_PREFIX),
+        "--timeline", str(run_dir / TIMELINE), "--request-log-dir", str(run_dir),
     ]  # fmt: skip

@@ -4,6 +4,7 @@ whatever was measured, and the partial-results notice when it did not complete."
 from contextlib import contextmanager
 
 from analysis.metrics import write_steps
+from contracts.files import TIMELINE
 
 from . import environ, environment, nginx, results
 from .errors import ComponentFailed
@@ -124,7 +125,7 @@ def recorded_run(cfg, results_root, mode, out):
 
 def _finish(run_dir, meta):
     """Per-step numbers from whatever was measured, also for a partial run."""
-    if (run_dir / "timeline.csv").exists():
+    if (run_dir / TIMELINE).exists():
         try:
             write_steps(run_dir)
         except Exception as e:  # a broken partial log must not hide the original error
