@@ -9,14 +9,17 @@ failed vote sample, and the failure % has two samples per iteration under it, no
 
 A vote sample ends when its last request does (the results page, or the vote when that
 failed): it is counted in the window where it ends, as Locust counts a sample when it
-completes. The request log pairs a vote with its results page by the iteration id each row
-carries. Logs written before that column existed cannot be paired; for them each request is
-counted where it completed itself: a failed results page counts as its vote sample's failure,
-a successful one adds no sample. The totals are the same (an iteration stops at its first
-failure, so a vote and its results page never both fail); only a sample whose vote and results
-page complete on either side of a window's edge can land in the neighbouring window.
+completes. An iteration (one vote attempted) ends with its last request too, and fails when
+any of its requests fails.
 
-An iteration (one vote attempted) fails when any of its requests fails.
+The request log pairs a vote with its results page by the iteration id each row carries. Logs
+written before that column existed are read by the scenario's control flow instead
+(locustfiles/vote.py): an iteration stops at its first failure, and a successful vote is
+always followed by its results page. So a vote sample ends with a results page or with a
+failed vote, and an iteration with a results page or a failed request; a successful vote or
+form adds nothing on its own. The one thing this misses is an iteration cut off after a
+successful vote, whose results page was never logged (a run stopped mid-iteration); and a log
+of forms only (the calibration's "detail" scenario) counts each form as an iteration.
 """
 
 import numpy as np
@@ -73,21 +76,27 @@ def sample_events(requests: pd.DataFrame) -> pd.DataFrame:
     frames = [
         _events(forms["ts"], 1, forms["ok"] != 1),
         _events(vote_samples["ts"], 1, vote_samples["failed"]),
-        # Unpaired: the vote is the sample; its results page can only turn it into a failure.
-        _events(loose["ts"], loose["name"] == VOTE, loose["ok"] != 1),
+        _events(loose["ts"], _ends_unpaired(loose), loose["ok"] != 1),
     ]
     return pd.concat(frames, ignore_index=True).sort_values("ts", kind="stable")
 
 
+def _ends_unpaired(rows: pd.DataFrame, forms_only: bool = False) -> pd.Series:
+    """Whether each request of an unpaired log ends its sample or iteration: a results page,
+    a failed request, or (in a log of forms only) every form."""
+    ends = (rows["name"] == RESULTS) | (rows["ok"] != 1)
+    return ends | (rows["name"] == FORM) if forms_only else ends
+
+
 def iteration_events(requests: pd.DataFrame) -> pd.DataFrame:
-    """Iterations as (ts, sample, failed) events at the iteration's end. Unpaired logs: an
-    iteration per detail request, and its failure at the failed request's own time."""
+    """Iterations as (ts, sample, failed) events at the iteration's end."""
     paired = _paired(requests)
     iterations = _iteration_groups(requests[paired])
     loose = requests[~paired & requests["name"].isin(ITERATION_REQUESTS)]
+    forms_only = not loose["name"].isin([VOTE, RESULTS]).any()
     frames = [
         _events(iterations["ts"], 1, iterations["failed"]),
-        _events(loose["ts"], loose["name"] == FORM, loose["ok"] != 1),
+        _events(loose["ts"], _ends_unpaired(loose, forms_only), loose["ok"] != 1),
     ]
     return pd.concat(frames, ignore_index=True).sort_values("ts", kind="stable")
 

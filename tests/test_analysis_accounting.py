@@ -67,19 +67,31 @@ def test_failed_iterations(steps):
     assert steps.loc[2, "iteration_failure_pct"] == pytest.approx(100 * 2 / 3)
 
 
-def test_unpaired_log_counts_each_request_where_it_completed(unpaired):
-    # Without ids every vote POST is a sample where it completed and a failed results page
-    # fails it there. Step 1: forms 4 (1 failed); votes a 111.0 112.2 119.95, b 110.0 114.3:
-    # 5 samples (a#4's vote now counts here); failed results a 111.5, b 114.6 -> 9 samples,
-    # 3 failed. Iterations: one per detail (4), failures a 111.5, 113.0, b 114.6 (3).
-    s = unpaired.loc[1]
-    assert (s["article_samples"], s["article_failures"]) == (9, 3)
-    assert (s["iterations"], s["iterations_failed"]) == (4, 3)
-    # Step 2: forms 3, votes a 127.0F, b 130.4F, 131.2 -> 6 samples, 2 failed; 3 iterations.
-    s = unpaired.loc[2]
-    assert (s["article_samples"], s["article_failures"]) == (6, 2)
-    assert (s["iterations"], s["iterations_failed"]) == (3, 2)
+def test_unpaired_log_reads_the_scenarios_control_flow(steps, unpaired):
+    # Without ids a vote sample ends with a results page or a failed vote, an iteration with a
+    # results page or a failed request. Step 1: forms 4 (1 failed) + results a 111.5F, 112.4,
+    # b 110.5, 114.6F (4, 2 failed) -> 8 samples, 3 failed; iterations: those results and the
+    # failed form a 113.0 -> 5, 3 failed. Step 2: forms 3 + failed votes a 127.0, b 130.4 +
+    # results b 131.5 -> 6 samples, 2 failed; iterations 3, 2 failed. The paired numbers.
+    columns = ["article_samples", "article_failures", "iterations", "iterations_failed"]
+    assert unpaired[columns].to_dict("records") == steps[columns].to_dict("records")
     assert list(unpaired["iteration_ids"]) == [0, 0]
+
+
+def test_unpaired_log_misses_an_iteration_cut_off_after_its_vote(tmp_path):
+    # a#4's results page (120.3) never logged, as when a run stops mid-iteration: with its id
+    # the vote at 119.95 ends a successful vote sample and iteration in step 1; without, the
+    # successful vote alone ends nothing.
+    for path in RUN.iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    log = tmp_path / "requests-a-1.csv"
+    log.write_text(log.read_text().replace("120.3,results,GET,200,1,,300,4\n", ""))
+    paired = step_metrics(tmp_path).set_index("step").loc[1]
+    assert (paired["article_samples"], paired["iterations"]) == (9, 6)
+    for path in tmp_path.glob("requests*.csv"):
+        pd.read_csv(path).drop(columns="iteration").to_csv(path, index=False)
+    unpaired = step_metrics(tmp_path).set_index("step").loc[1]
+    assert (unpaired["article_samples"], unpaired["iterations"]) == (8, 5)
 
 
 def test_carry_over(steps):
