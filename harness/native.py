@@ -21,7 +21,7 @@ from . import nginx, postgres
 from .config import nginx_proxy_timeout, parse_cpus
 from .errors import ComponentFailed
 from .leftovers import TEMP_PREFIX
-from .paths import DJANGO_DIR, LOCUSTFILES
+from .paths import DJANGO_DIR, LOCUSTFILES, ROOT
 from .processes import free_port, wait_http
 from .recording import locust_options
 from .resources import Sampler
@@ -172,7 +172,8 @@ class NativeRunner(Runner):
             run.run_dir / "logs" / "locust.log",
             cwd=run.extras["tmp"],
             # HOME: Locust would read ~/.locust.conf; the run's settings are all in locust_options.
-            env={**locust_options(cfg), "HOME": run.extras["tmp"]},
+            # PYTHONPATH: the locustfiles import contracts/ from this checkout.
+            env={**locust_options(cfg), "HOME": run.extras["tmp"], "PYTHONPATH": str(ROOT)},
             cpus=stack.locust_cpus,
             stop_timeout=20.0,
             # SIGINT, not SIGTERM: only then does Locust (2.47) stop gracefully, writing its

@@ -38,7 +38,7 @@ def harness_environment(tmp_path):
         warmup_s=defaults.WARMUP_S,
         spawn_rate=defaults.SPAWN_RATE,
     )
-    return compose._environment(cfg, tmp_path, web_port=8080, locust_workers=1)
+    return compose._settings(cfg, tmp_path, web_port=8080, locust_workers=1)
 
 
 def test_the_pattern_finds_compose_variables():
