@@ -7,6 +7,7 @@ WORKDIR /app
 COPY constraints.txt ./
 RUN pip install -c constraints.txt Django "psycopg[binary,pool]" gunicorn "uvicorn[standard]" uvicorn-worker daphne hypercorn granian locust
 
+COPY contracts ./contracts
 COPY harness ./harness
 COPY polls_project ./polls_project
 COPY locustfiles ./locustfiles

@@ -4,6 +4,7 @@ import math
 
 from analysis.metrics import generator_reasons
 from analysis.runs import Run
+from contracts.files import WORKER_EVENTS
 
 # Locust writes its cumulative counters once a second, stamped with the whole second, so each end
 # of a window can be off by up to one interval's requests; beyond that plus this share of the
@@ -49,7 +50,7 @@ def _integrity(run: Run) -> list[str]:
 
 def _history(run: Run) -> list[str]:
     out = []
-    workers = (run.path / "workers.csv").exists()
+    workers = (run.path / WORKER_EVENTS).exists()
     interval = WORKER_REPORT_INTERVAL_S if workers else HISTORY_INTERVAL_S
     for _, row in run.steps.iterrows():
         if math.isnan(row["history_requests"]):

@@ -15,16 +15,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import accounting, carryover
 from analysis.errors import AnalysisError
 from analysis.files import numeric, read_csv
 from analysis.postgres_log import refusal_times
+from contracts import defaults
+from contracts.files import (
+    HISTORY_COLUMNS,
+    LAG_COLUMNS,
+    LAG_LOG_PREFIX,
+    LOCUST_HISTORY,
+    REQUEST_COLUMNS,
+    REQUEST_COLUMNS_REQUIRED,
+    REQUEST_LOG_PREFIX,
+    RESOURCE_LOG_PREFIX,
+    TIMELINE,
+    TIMELINE_COLUMNS,
+    WORKER_EVENT_COLUMNS,
+    WORKER_EVENTS,
+    process_log_glob,
+)
 
-TIMELINE_COLUMNS = ["step", "users", "start", "measure_from", "end", "complete"]
-REQUEST_COLUMNS = ["ts", "name", "method", "status", "ok", "cause", "response_time_ms"]
-HISTORY_COLUMNS = ["Timestamp", "Name", "Total Request Count", "Total Failure Count"]
-RESOURCE_COLUMNS = ["ts", "component", "cpu_pct"]
-LAG_COLUMNS = ["ts", "lag_ms"]
-WORKER_EVENT_COLUMNS = ["ts", "worker", "event", "detail"]
+RESOURCE_COLUMNS_REQUIRED = ["ts", "component", "cpu_pct"]
 
 # Load-generator health. A step is flagged `generator_limited` when:
 # - Locust started fewer iterations than its users offer with an instant generator (below
@@ -40,8 +52,8 @@ MIN_PERIODS = 5
 LAG_SHARE = 0.10
 LOOP_LAG_FLOOR_MS = 20.0
 LOCUST_CPU_WARN_PCT = 90.0
-# The article's between(1, 2), for runs recorded before meta.json carried the wait.
-DEFAULT_WAIT_S = (1.0, 2.0)
+# For runs recorded before meta.json carried the wait.
+DEFAULT_WAIT_S = defaults.WAIT_S
 
 # A failed request whose producer gave no cause still has to land in some fail_ column.
 UNCLASSIFIED = "unclassified"
@@ -71,11 +83,13 @@ BASE_COLUMNS = [
     "generator_limited",
     "history_requests",
     "history_failures",
+    *accounting.COLUMNS,
+    *carryover.COLUMNS,
 ]
 
 
 def read_timeline(run_dir: Path) -> pd.DataFrame:
-    path = Path(run_dir) / "timeline.csv"
+    path = Path(run_dir) / TIMELINE
     frame = read_csv(path, TIMELINE_COLUMNS)
     frame = numeric(frame, TIMELINE_COLUMNS, path)
     for name in ("step", "users", "complete"):
@@ -86,13 +100,24 @@ def read_timeline(run_dir: Path) -> pd.DataFrame:
 
 
 def read_requests(run_dir: Path) -> pd.DataFrame:
-    """All request logs of a run (one per Locust process), concatenated and sorted by time."""
+    """All request logs of a run (one per Locust process), concatenated and sorted by time.
+
+    `source` numbers the files: iteration ids are unique within one process's file only. A log
+    written before the `iteration` column existed gets NaN there.
+    """
     frames = []
-    for path in sorted(Path(run_dir).glob("requests*.csv")):
-        frame = read_csv(path, REQUEST_COLUMNS, dtype={"name": str, "method": str, "cause": str})
-        frames.append(numeric(frame, ["ts", "status", "ok", "response_time_ms"], path))
+    paths = sorted(Path(run_dir).glob(process_log_glob(REQUEST_LOG_PREFIX)))
+    for source, path in enumerate(paths):
+        frame = read_csv(
+            path, REQUEST_COLUMNS_REQUIRED, dtype={"name": str, "method": str, "cause": str}
+        )
+        if "iteration" not in frame.columns:
+            frame["iteration"] = np.nan
+        frame = numeric(frame, ["ts", "status", "ok", "response_time_ms", "iteration"], path)
+        frames.append(frame[REQUEST_COLUMNS].assign(source=source))
     if not frames:
-        frames = [pd.DataFrame({name: pd.Series(dtype=float) for name in REQUEST_COLUMNS})]
+        columns = [*REQUEST_COLUMNS, "source"]
+        frames = [pd.DataFrame({name: pd.Series(dtype=float) for name in columns})]
     requests = pd.concat(frames, ignore_index=True)
     requests["cause"] = requests["cause"].fillna("").astype(str).str.strip()
     requests["name"] = requests["name"].fillna("").astype(str)
@@ -105,7 +130,7 @@ def read_requests(run_dir: Path) -> pd.DataFrame:
 def read_loop_lag(run_dir: Path) -> pd.DataFrame | None:
     """Every Locust process's event-loop lag samples (`process`: its log's name), or None for a
     run without them."""
-    paths = sorted(Path(run_dir).glob("loop-lag*.csv"))
+    paths = sorted(Path(run_dir).glob(process_log_glob(LAG_LOG_PREFIX)))
     if not paths:
         return None
     frames = [
@@ -118,7 +143,7 @@ def read_loop_lag(run_dir: Path) -> pd.DataFrame | None:
 def read_worker_events(run_dir: Path) -> pd.DataFrame | None:
     """Locust workers that joined, were refused, went missing or came back (workers.csv, on the
     master's clock); None for a run without workers."""
-    path = Path(run_dir) / "workers.csv"
+    path = Path(run_dir) / WORKER_EVENTS
     if not path.exists():
         return None
     frame = read_csv(path, WORKER_EVENT_COLUMNS, dtype={"worker": str, "event": str})
@@ -144,7 +169,7 @@ def mean_wait_s(run_dir: Path) -> float:
 
 def read_history(run_dir: Path) -> pd.DataFrame | None:
     """The Aggregated rows of Locust's history, or None when there is no history to check."""
-    path = Path(run_dir) / "locust_stats_history.csv"
+    path = Path(run_dir) / LOCUST_HISTORY
     if not path.exists():
         return None
     frame = read_csv(path, HISTORY_COLUMNS, dtype={"Name": str})
@@ -158,12 +183,12 @@ def read_history(run_dir: Path) -> pd.DataFrame | None:
 def read_resources(run_dir: Path) -> pd.DataFrame | None:
     """resources.csv (the host's components), and resources-<process>.csv: what each Locust
     worker reported of itself, on the master's clock."""
-    paths = sorted(Path(run_dir).glob("resources*.csv"))
+    paths = sorted(Path(run_dir).glob(process_log_glob(RESOURCE_LOG_PREFIX)))
     if not paths:
         return None
     frames = []
     for path in paths:
-        frame = read_csv(path, RESOURCE_COLUMNS, dtype={"component": str})
+        frame = read_csv(path, RESOURCE_COLUMNS_REQUIRED, dtype={"component": str})
         frames.append(numeric(frame, ["ts", "cpu_pct"], path))
     frame = pd.concat(frames, ignore_index=True)
     frame["component"] = frame["component"].fillna("").astype(str)
@@ -208,7 +233,7 @@ def _generator(step, window, window_s, lag, wait_s) -> dict:
     wait + the iteration's response times, so its users offer users / (wait + mean iteration
     time) per second. Requests outside iterations (the index page on start) are left out.
     """
-    in_iterations = window[window["name"].isin(["detail", "vote", "results"])]
+    in_iterations = window[window["name"].isin(accounting.ITERATION_REQUESTS)]
     started = int((window["name"] == "detail").sum())
     offered = period = np.nan
     if started:
@@ -260,7 +285,7 @@ def generator_reasons(row) -> list[str]:
     return why
 
 
-def _step_row(step, window, history, causes, resources, lag, wait_s) -> dict:
+def _step_row(step, window, history, causes, resources, lag, wait_s, counts) -> dict:
     start, end = float(step["measure_from"]), float(step["end"])
     window_s = max(end - start, 0.0)
     count = len(window)
@@ -281,6 +306,7 @@ def _step_row(step, window, history, causes, resources, lag, wait_s) -> dict:
         "iterations_per_s": len(votes) / window_s if window_s > 0 else np.nan,
         **_generator(step, window, window_s, lag, wait_s),
         **_history_counts(history, start, end),
+        **counts,
     }
     for cause in causes:
         # Two spellings of one cause may share a column; add them up rather than overwrite.
@@ -300,6 +326,10 @@ def step_metrics(run_dir: Path) -> pd.DataFrame:
     and pg_refused (PostgreSQL's "too many clients" refusals in the window) when the run has a
     PostgreSQL log.
 
+    failure_pct counts every request; article_failure_pct counts as the article did, two samples
+    per iteration (analysis/accounting.py); inflight_* show what the window inherited when it
+    opened (analysis/carryover.py).
+
     Columns fail_<cause> cover every cause seen anywhere in the run's request log, so the set of
     columns does not depend on where the windows fall. Percentiles are nearest-rank over all
     requests of the window, failed ones included: a timed-out request is the slowest experience.
@@ -312,13 +342,16 @@ def step_metrics(run_dir: Path) -> pd.DataFrame:
     lag, wait_s = read_loop_lag(run_dir), mean_wait_s(run_dir)
     causes = sorted(requests.loc[requests["ok"] != 1, "cause"].unique())
     ts = requests["ts"].to_numpy(dtype=float)
+    samples = accounting.Accounting(requests)
     rows = []
     for _, step in timeline.iterrows():
+        start, end = float(step["measure_from"]), float(step["end"])
         # side="left" on both ends gives the half-open window [measure_from, end).
-        lo = np.searchsorted(ts, float(step["measure_from"]), side="left")
-        hi = np.searchsorted(ts, float(step["end"]), side="left")
+        lo = np.searchsorted(ts, start, side="left")
+        hi = np.searchsorted(ts, end, side="left")
         window = requests.iloc[lo : max(lo, hi)]
-        rows.append(_step_row(step, window, history, causes, resources, lag, wait_s))
+        counts = {**samples.window(start, end), **carryover.carry_over(requests, start, end)}
+        rows.append(_step_row(step, window, history, causes, resources, lag, wait_s, counts))
     columns = BASE_COLUMNS + sorted({f"fail_{column_name(c)}" for c in causes})
     if resources is not None:
         columns += sorted({f"cpu_{column_name(c)}_pct" for c in resources["component"].unique()})
@@ -350,8 +383,9 @@ def write_steps(run_dir: Path) -> Path:
     return path
 
 
-def knee(steps: pd.DataFrame, threshold_pct: float) -> int | None:
-    """The largest user count such that it and every earlier step stayed at or under the threshold.
+def knee(steps: pd.DataFrame, threshold_pct: float, column: str = "failure_pct") -> int | None:
+    """The largest user count such that it and every earlier step stayed at or under the threshold
+    (of `column`: failure_pct per request, article_failure_pct in the article's accounting).
 
     A step with no request in its window breaks the run of good steps: no evidence is not
     evidence of no failure. A frame without a `requests` column (a published table) counts every
@@ -361,7 +395,7 @@ def knee(steps: pd.DataFrame, threshold_pct: float) -> int | None:
     found = None
     for _, row in order.iterrows():
         measured = "requests" not in order.columns or row["requests"] > 0
-        if not (measured and row["failure_pct"] <= threshold_pct):
+        if not (measured and row[column] <= threshold_pct):
             break
         found = int(row["users"])
     return found

@@ -9,6 +9,7 @@ import pandas as pd
 
 from analysis.errors import AnalysisError
 from analysis.metrics import knee, step_metrics
+from contracts.files import TIMELINE
 
 REQUIRED_META = ["run_id", "server", "interface", "users"]
 
@@ -41,13 +42,21 @@ class Run:
         """The article's way of naming a setup: 'WSGI (gunicorn)'."""
         return f"{self.interface.upper()} ({self.server}{_view_suffix(self.meta)})"
 
-    def knee(self, threshold_pct: float) -> int | None:
-        return knee(self.steps, threshold_pct)
+    def knee(self, threshold_pct: float, column: str = "failure_pct") -> int | None:
+        return knee(self.steps, threshold_pct, column)
+
+
+def fresh_stack_per_step(meta: dict) -> bool:
+    """Whether every step ran on a fresh stack (config `fresh_stack_per_step`), instead of one
+    stack stepped up, each step inheriting the previous one's backlog (analysis/carryover.py).
+    Runs recorded before the option existed were stepped."""
+    return bool((meta.get("config") or {}).get("fresh_stack_per_step", False))
 
 
 def _view_suffix(meta: dict) -> str:
-    # Sync views are the article's setup; only the departure from it needs saying.
-    return ", async views" if meta.get("view") == "async" else ""
+    # Sync views on one stepped stack are the article's setup; only departures need saying.
+    suffix = ", async views" if meta.get("view") == "async" else ""
+    return suffix + (", fresh stack per step" if fresh_stack_per_step(meta) else "")
 
 
 def default_label(meta: dict) -> str:
@@ -86,8 +95,8 @@ def load_run(run_dir: Path | str) -> Run:
     if not (run_dir / "meta.json").exists():
         raise AnalysisError(f"{run_dir} is not a run directory (no meta.json)")
     meta = read_meta(run_dir)
-    if not (run_dir / "timeline.csv").exists():
-        raise AnalysisError(f"{run_dir} has no timeline.csv: no step was recorded")
+    if not (run_dir / TIMELINE).exists():
+        raise AnalysisError(f"{run_dir} has no {TIMELINE}: no step was recorded")
     return Run(path=run_dir, meta=meta, steps=step_metrics(run_dir), label=default_label(meta))
 
 

@@ -1,4 +1,10 @@
-"""The article-format table (failure % by user count) and the knee sentence."""
+"""The article-format table (failure % by user count) and the knee sentence.
+
+Our rows count as the article did, two samples per vote attempted (analysis/accounting.py),
+so they can sit beside its published numbers: counting each of our three requests would dilute
+the failure % by about a third. The same steps counted per request and per vote attempted
+follow in a block of their own.
+"""
 
 import math
 from pathlib import Path
@@ -11,6 +17,12 @@ from analysis.runs import Run
 
 NOT_RUN = ""  # a planned step that never ran
 NO_REQUESTS = "n/a"  # a step that ran but completed no request inside its measured window
+ARTICLE = "article_failure_pct"  # the article's accounting: the table's and the knee's measure
+# The other two ways to count the same steps: (column, how the row is labelled).
+OTHER_COUNTS = [
+    ("failure_pct", "per request"),
+    ("iteration_failure_pct", "votes attempted"),
+]
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
@@ -25,18 +37,20 @@ def _users_union(runs: list[Run]) -> list[int]:
     return sorted(planned | {int(u) for run in runs for u in run.steps["users"]})
 
 
-def _our_value(run: Run, users: int) -> float | None:
+def _our_value(run: Run, users: int, column: str = ARTICLE) -> float | None:
     """Failure % of the run's step at `users` (first such step), NaN without requests, None if
     the step never ran."""
     rows = run.steps[run.steps["users"] == users]
     if rows.empty:
         return None
-    value = rows.iloc[0]["failure_pct"]
+    value = rows.iloc[0][column]
     return round(float(value), 1) if pd.notna(value) else math.nan
 
 
 def failure_table(runs: list[Run], reference: pd.DataFrame) -> pd.DataFrame:
-    """Wide table: one row per run (its label) and per article series, one column per user count.
+    """Wide table: one row per run (its label: the article's accounting) and per article series,
+    then one per run counted each other way ('<label>, per request', '<label>, votes attempted');
+    one column per user count.
 
     Our values are rounded to one decimal; a step not run, or with no request, is NaN.
     """
@@ -48,6 +62,10 @@ def failure_table(runs: list[Run], reference: pd.DataFrame) -> pd.DataFrame:
     for name, frame in article.series(reference).items():
         published = dict(zip(frame["users"], frame["failure_pct"], strict=True))
         rows[name] = [published.get(u, math.nan) for u in users]
+    for column, how in OTHER_COUNTS:
+        for run in runs:
+            values = [_our_value(run, u, column) for u in users]
+            rows[f"{run.label}, {how}"] = [math.nan if v is None else v for v in values]
     table = pd.DataFrame.from_dict(rows, orient="index", columns=users)
     table.index.name = "series"
     return table
@@ -63,6 +81,14 @@ def _our_rows(runs: list[Run], users: list[int]) -> list[list[str]]:
     return [[run.label] + [_cell(_our_value(run, u)) for u in users] for run in runs]
 
 
+def _other_rows(runs: list[Run], users: list[int]) -> list[list[str]]:
+    return [
+        [f"{run.label}, {how}"] + [_cell(_our_value(run, u, column)) for u in users]
+        for run in runs
+        for column, how in OTHER_COUNTS
+    ]
+
+
 def _article_rows(reference: pd.DataFrame, users: list[int]) -> list[list[str]]:
     rows = []
     for name, frame in article.series(reference).items():
@@ -71,7 +97,17 @@ def _article_rows(reference: pd.DataFrame, users: list[int]) -> list[list[str]]:
     return rows
 
 
-LEGEND = f"Blank: step not run. {NO_REQUESTS}: no request completed in the step's measured window."
+LEGEND = (
+    "Our rows count as the article did: two samples per vote attempted, the poll form and the "
+    "vote with its redirect to the results page followed, so a failure on the vote or on the "
+    f"results page is one failed sample. Blank: step not run. {NO_REQUESTS}: no request "
+    "completed in the step's measured window."
+)
+OTHER_INTRO = (
+    "The same steps counted two other ways: per request (the form, the vote and the results "
+    "page each count; our log's own accounting) and per vote attempted (the share of "
+    "iterations in which any request failed):"
+)
 
 
 def table_blocks(runs: list[Run], reference: pd.DataFrame) -> list[dict]:
@@ -80,9 +116,10 @@ def table_blocks(runs: list[Run], reference: pd.DataFrame) -> list[dict]:
     users = _users_union(runs)
     ref_users = sorted(int(u) for u in reference["users"].unique())
     header = ["Failure % / users", *map(str, users)]
+    other = {"intro": OTHER_INTRO, "header": header, "rows": _other_rows(runs, users)}
     if users == ref_users:
         rows = _our_rows(runs, users) + _article_rows(reference, users)
-        return [{"intro": "", "header": header, "rows": rows}]
+        return [{"intro": "", "header": header, "rows": rows}, other]
     return [
         {"intro": "", "header": header, "rows": _our_rows(runs, users)},
         {
@@ -91,6 +128,7 @@ def table_blocks(runs: list[Run], reference: pd.DataFrame) -> list[dict]:
             "header": ["Failure % / users", *map(str, ref_users)],
             "rows": _article_rows(reference, ref_users),
         },
+        other,
     ]
 
 
@@ -126,7 +164,7 @@ def _condition(threshold_pct: float) -> str:
 
 
 def _describe(run: Run, name: str, threshold_pct: float) -> str:
-    value = run.knee(threshold_pct)
+    value = run.knee(threshold_pct, ARTICLE)
     if value is not None:
         return f"{name}: about {value} users {_condition(threshold_pct)}"
     if run.steps.empty:
@@ -144,7 +182,7 @@ def _lower_bound_notes(runs: list[Run], threshold_pct: float) -> list[str]:
     # A run that never breached has a knee at least as large as its largest step, not equal to it.
     notes = []
     for run in runs:
-        value = run.knee(threshold_pct)
+        value = run.knee(threshold_pct, ARTICLE)
         if value is not None and value == _last_users(run):
             notes.append(
                 f"{run.phrase} stayed {_condition(threshold_pct)} up to its largest step, "
@@ -167,7 +205,8 @@ def _article_sentence(reference: pd.DataFrame, threshold_pct: float) -> str:
 
 
 def knee_sentence(runs: list[Run], threshold_pct: float, reference: pd.DataFrame) -> str:
-    """Where each setup breaks, as the article states it, with the ASGI/WSGI knee ratio.
+    """Where each setup breaks, as the article states it (and counts it: two samples per vote
+    attempted), with the ASGI/WSGI knee ratio.
 
     The first WSGI and the first ASGI run form the comparison; further runs are listed after.
     """
@@ -175,8 +214,8 @@ def knee_sentence(runs: list[Run], threshold_pct: float, reference: pd.DataFrame
     asgi = next((r for r in runs if r.interface == "asgi"), None)
     pair = [r for r in (wsgi, asgi) if r is not None]
     others = [r for r in runs if all(r is not p for p in pair)]
-    kw = wsgi.knee(threshold_pct) if wsgi else None
-    ka = asgi.knee(threshold_pct) if asgi else None
+    kw = wsgi.knee(threshold_pct, ARTICLE) if wsgi else None
+    ka = asgi.knee(threshold_pct, ARTICLE) if asgi else None
     if kw is not None and ka is not None:
         # A knee at the largest step is a lower bound, and so is the ratio's side it stands on.
         w_open, a_open = kw == _last_users(wsgi), ka == _last_users(asgi)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from analysis import AnalysisError
 from analysis.runs import read_meta
+from contracts import defaults
 
 from . import calibrate, compose, config, knee, knee_runner, leftovers, native, results
 from .errors import ComponentFailed, UserError
@@ -34,13 +35,17 @@ def _add_run_options(p, view=True):
     if view:
         p.add_argument("--view", default="sync", help="Django view variant: sync or async")
     p.add_argument(
-        "--threads", type=int, default=4, help="threads per worker (gunicorn-gthread; default 4)"
+        "--threads",
+        type=int,
+        default=defaults.THREADS,
+        help="threads per worker (gunicorn-gthread; default %(default)s)",
     )
     p.add_argument(
         "--conn-max-age",
         type=int,
-        default=0,
-        help="Django CONN_MAX_AGE in seconds (default 0: a connection per request; not for ASGI)",
+        default=defaults.CONN_MAX_AGE_S,
+        help="Django CONN_MAX_AGE in seconds (default %(default)s: a connection per request; "
+        "not for ASGI)",
     )
     p.add_argument(
         "--db-pool",
@@ -50,14 +55,14 @@ def _add_run_options(p, view=True):
     p.add_argument(
         "--pg-max-connections",
         type=int,
-        default=200,
-        help="PostgreSQL max_connections (default 200)",
+        default=defaults.PG_MAX_CONNECTIONS,
+        help="PostgreSQL max_connections (default %(default)s)",
     )
     p.add_argument(
         "--client-timeout",
         type=float,
-        default=30.0,
-        help="seconds before a request counts as a timeout failure (default 30)",
+        default=defaults.CLIENT_TIMEOUT_S,
+        help="seconds before a request counts as a timeout failure (default %(default)g)",
     )
     p.add_argument(
         "--server-cpus",

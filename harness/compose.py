@@ -13,6 +13,8 @@ import threading
 import time
 from contextlib import contextmanager
 
+from contracts.files import RESOURCES
+
 from . import nginx
 from .config import nginx_proxy_timeout
 from .environ import compose_environ
@@ -150,7 +152,7 @@ class ComposeRunner(Runner):
         project = run.extras["project"]
         project("--profile", "load", "up", "-d", "--no-deps", "--scale",
                 f"locust-worker={self.locust_workers}", *LOAD)  # fmt: skip
-        sampler = StatsSampler(run.run_dir / "resources.csv", project)
+        sampler = StatsSampler(run.run_dir / RESOURCES, project)
         sampler.start()
         try:
             yield LocustMaster(project)

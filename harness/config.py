@@ -4,6 +4,8 @@ import os
 import re
 from dataclasses import asdict, dataclass, replace
 
+from contracts import defaults
+
 from .errors import UserError
 from .servers import SERVERS
 
@@ -29,11 +31,6 @@ PROFILES = {
 VIEWS = ("sync", "async")
 
 
-def default_workers():
-    # gunicorn's documented starting point, (2 x cores) + 1, used for every server alike.
-    return 2 * (os.cpu_count() or 1) + 1
-
-
 @dataclass(frozen=True)
 class RunConfig:
     server: str
@@ -44,22 +41,22 @@ class RunConfig:
     spawn_rate: float
     workers: int
     view: str = "sync"
-    client_timeout_s: float = 30.0
-    threads: int = 4  # per worker, for servers with threads (gunicorn-gthread)
-    conn_max_age: int = 0  # Django's CONN_MAX_AGE, seconds
+    client_timeout_s: float = defaults.CLIENT_TIMEOUT_S
+    threads: int = defaults.THREADS  # per worker, for servers with threads (gunicorn-gthread)
+    conn_max_age: int = defaults.CONN_MAX_AGE_S  # Django's CONN_MAX_AGE, seconds
     db_pool: tuple[int, int] | None = None  # psycopg pool (min_size, max_size) per process
-    pg_max_connections: int = 200
-    questions: int = 5
-    choices: int = 4
+    pg_max_connections: int = defaults.PG_MAX_CONNECTIONS
+    questions: int = defaults.QUESTIONS
+    choices: int = defaults.CHOICES
     # CPU sets ("0", "0-1", "0,2"): keep the server stack and the load generator apart.
     # Native mode pins processes (affinity), compose sets the containers' cpuset. "" = any CPU.
     server_cpus: str = ""
     locust_cpus: str = ""
     scale: str = ""  # how the user steps were chosen when not the profile's own (--scale auto)
     repetition: int = 1  # which of --repeat N runs this is
-    wait_s: tuple[float, float] = (1.0, 2.0)  # between iterations: the article's between(1, 2)
-    user_class: str = "fast"  # Locust's FastHttpUser ("http": HttpUser), see `make calibrate`
-    scenario: str = "vote"  # "detail": GET the poll form only (calibration)
+    wait_s: tuple[float, float] = defaults.WAIT_S  # between iterations
+    user_class: str = defaults.USER_CLASS  # FastHttpUser ("http": HttpUser)
+    scenario: str = defaults.SCENARIO  # "detail": GET the poll form only (calibration)
 
     @property
     def interface(self):
@@ -132,11 +129,11 @@ def build(
     spawn_rate=None,
     workers=None,
     view="sync",
-    client_timeout_s=30.0,
-    threads=4,
-    conn_max_age=0,
+    client_timeout_s=defaults.CLIENT_TIMEOUT_S,
+    threads=defaults.THREADS,
+    conn_max_age=defaults.CONN_MAX_AGE_S,
     db_pool=None,
-    pg_max_connections=200,
+    pg_max_connections=defaults.PG_MAX_CONNECTIONS,
     server_cpus="",
     locust_cpus="",
 ):
@@ -156,7 +153,7 @@ def build(
         hold_s=p.hold_s if hold_s is None else float(hold_s),
         warmup_s=p.warmup_s if warmup_s is None else float(warmup_s),
         spawn_rate=p.spawn_rate if spawn_rate is None else float(spawn_rate),
-        workers=default_workers() if workers is None else int(workers),
+        workers=defaults.workers() if workers is None else int(workers),
         view=view,
         client_timeout_s=float(client_timeout_s),
         threads=int(threads),

@@ -15,11 +15,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.files import LOCUST_CSV_PREFIX, RESOURCES, TIMELINE
+
 from . import nginx, postgres
 from .config import nginx_proxy_timeout, parse_cpus
 from .errors import ComponentFailed
 from .leftovers import TEMP_PREFIX
-from .paths import DJANGO_DIR, LOCUSTFILES
+from .paths import DJANGO_DIR, LOCUSTFILES, ROOT
 from .processes import free_port, wait_http
 from .recording import locust_options
 from .resources import Sampler
@@ -176,7 +178,7 @@ class NativeRunner(Runner):
             for m in [*components.values(), *locust.workers]
         }
         run.save_meta()  # Locust's PIDs on disk too
-        sampler = Sampler(run.run_dir / "resources.csv", components)
+        sampler = Sampler(run.run_dir / RESOURCES, components)
         sampler.start()
         try:
             yield locust
@@ -190,7 +192,8 @@ def start_locust(run, workers, bind, expect_remote=0):
     cfg, stack = run.cfg, run.stack
     log = run.run_dir / "logs" / "locust.log"
     # HOME: Locust would read ~/.locust.conf; the run's settings are all in locust_options.
-    env = {**locust_options(cfg), "HOME": run.extras["tmp"]}
+    # PYTHONPATH: the locustfiles import contracts/ from this checkout.
+    env = {**locust_options(cfg), "HOME": run.extras["tmp"], "PYTHONPATH": str(ROOT)}
     argv = _locust_argv(stack.base_url, run.run_dir)
     expected = workers + expect_remote if workers > 1 or expect_remote else 0
     if expected:
@@ -248,6 +251,6 @@ def _locust_argv(base_url, run_dir):
     return [
         str(BIN / "locust"), "-f", ",".join(map(str, LOCUSTFILES)),
         "--headless", "--only-summary", "--csv-full-history", "--exit-code-on-error", "0",
-        "--host", base_url, "--csv", str(run_dir / "locust"),
-        "--timeline", str(run_dir / "timeline.csv"), "--request-log-dir", str(run_dir),
+        "--host", base_url, "--csv", str(run_dir / LOCUST_CSV_PREFIX),
+        "--timeline", str(run_dir / TIMELINE), "--request-log-dir", str(run_dir),
     ]  # fmt: skip

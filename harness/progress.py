@@ -5,6 +5,7 @@ import csv
 import time
 
 from analysis.metrics import step_metrics
+from contracts.files import TIMELINE
 
 from .errors import ComponentFailed
 
@@ -14,7 +15,7 @@ FLUSH_S = 1.5  # the request log is flushed every second
 def _ended_steps(run_dir, settled_before):
     """Steps recorded as ended early enough for their requests to be on disk."""
     try:
-        with open(run_dir / "timeline.csv", newline="") as f:
+        with open(run_dir / TIMELINE, newline="") as f:
             return sum(1 for row in csv.DictReader(f) if float(row["end"]) <= settled_before)
     except FileNotFoundError:
         return 0

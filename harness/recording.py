@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 from analysis import AnalysisError
 from analysis.metrics import read_worker_events, write_steps
+from contracts.files import TIMELINE
 
 from . import environ, environment, nginx, results
 from .errors import ComponentFailed
@@ -128,7 +129,7 @@ def recorded_run(cfg, results_root, mode, out):
 
 def _finish(run_dir, meta):
     """Per-step numbers from whatever was measured, also for a partial run."""
-    if (run_dir / "timeline.csv").exists():
+    if (run_dir / TIMELINE).exists():
         try:
             write_steps(run_dir)
         except Exception as e:  # a broken partial log must not hide the original error

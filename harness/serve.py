@@ -2,24 +2,31 @@
 
 Reads SERVER, WORKERS, THREADS, PORT (and the Django/PostgreSQL settings) from the environment,
 and starts the server from the same registry native mode uses, so both modes run the same
-command.
+command. djbench always sets them; unset or empty, each falls back on the default native mode
+uses (contracts/defaults.py).
 """
 
 import os
 import subprocess
 import sys
 
+from contracts import defaults
+
 from .paths import DJANGO_DIR
-from .servers import SERVERS
+from .servers import DEFAULT_BY_INTERFACE, SERVERS
+
+
+def _env(name, default):
+    return os.environ.get(name) or str(default)
 
 
 def main():
-    server = SERVERS[os.environ.get("SERVER", "gunicorn")]
-    workers = int(os.environ.get("WORKERS", "3"))
-    threads = int(os.environ.get("THREADS", "4"))
-    port = int(os.environ.get("PORT", "8000"))
+    server = SERVERS[_env("SERVER", DEFAULT_BY_INTERFACE["wsgi"])]
+    workers = int(_env("WORKERS", defaults.workers()))
+    threads = int(_env("THREADS", defaults.THREADS))
+    port = int(_env("PORT", 8000))
     manage = [sys.executable, str(DJANGO_DIR / "manage.py")]
-    questions, choices = os.environ.get("QUESTIONS", "5"), os.environ.get("CHOICES", "4")
+    questions, choices = _env("QUESTIONS", defaults.QUESTIONS), _env("CHOICES", defaults.CHOICES)
     subprocess.run([*manage, "migrate", "--noinput"], check=True)
     subprocess.run(
         [*manage, "seed_polls", "--questions", questions, "--choices", choices], check=True

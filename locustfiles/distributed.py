@@ -23,7 +23,6 @@ import csv
 import json
 import logging
 import os
-import socket
 import sys
 import time
 
@@ -33,10 +32,11 @@ from locust import events
 from locust.rpc import Message
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
+from contracts.files import RESOURCE_LOG_PREFIX, WORKER_EVENT_COLUMNS, WORKER_EVENTS, WORKERS_JSON
+
 FINGERPRINT = os.environ.get("DJBENCH_FINGERPRINT", "")
 PINGS_AT_HELLO = 5
 PING_EVERY_S = 10.0
-WORKER_EVENT_COLUMNS = ["ts", "worker", "event", "detail"]
 log = logging.getLogger("djbench")
 
 
@@ -51,15 +51,16 @@ def _request_log():
 
 def _worker(environment):
     runner = environment.runner
-    name = _request_log().process_name()
+    host, pid = _request_log().process_identity()
+    name = f"{host}-{pid}"
     runner.register_message("djbench_ping", lambda msg, **_: _pong(runner, msg))
     runner.register_message("djbench_refused", lambda msg, **_: _refused(runner, msg))
     runner.send_message(
         "djbench_hello",
         {
             "name": name,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
+            "host": host,
+            "pid": pid,
             "fingerprint": FINGERPRINT,
             "cpu_count": os.cpu_count(),
             "cpu_model": _cpu_model(),
@@ -94,7 +95,7 @@ def _send_rows_every_second(runner, name):
         gevent.sleep(1.0)
         rss = me.memory_info().rss / 2**20
         row = [f"{time.time():.3f}", f"locust@{name}", f"{me.cpu_percent():.1f}", f"{rss:.1f}"]
-        _request_log().sink.write("resources", [row])
+        _request_log().sink.write(RESOURCE_LOG_PREFIX, [row])
         _send_rows(runner)
 
 
@@ -147,7 +148,7 @@ class Master:
         self.environment, self.runner, self.directory = environment, environment.runner, directory
         self.workers = {}  # client id -> Worker
         self.states = {}  # client id -> last state seen
-        self.events = open(os.path.join(directory, "workers.csv"), "w", newline="")
+        self.events = open(os.path.join(directory, WORKER_EVENTS), "w", newline="")
         self.writer = csv.writer(self.events)
         self.writer.writerow(WORKER_EVENT_COLUMNS)
         for name, handler in (("djbench_hello", self.hello), ("djbench_pong", self.pong),
@@ -176,7 +177,7 @@ class Master:
             self.event(data.get("name"), "refused", reason)
             self.runner.send_message("djbench_refused", {"reason": reason}, client_id=msg.node_id)
             return
-        sink = _request_log().FileSink(self.directory, data["name"])
+        sink = _request_log().FileSink(self.directory, data["host"], data["pid"])
         self.workers[msg.node_id] = Worker(msg.node_id, data, sink)
         self.event(data["name"], "joined")
         gevent.spawn(self.ping, msg.node_id, PINGS_AT_HELLO)
@@ -222,7 +223,7 @@ class Master:
             self.states = current
 
     def close(self):
-        with open(os.path.join(self.directory, "workers.json"), "w") as f:
+        with open(os.path.join(self.directory, WORKERS_JSON), "w") as f:
             json.dump([w.record() for w in self.workers.values()], f, indent=2)
         for worker in self.workers.values():
             worker.sink.close()

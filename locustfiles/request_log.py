@@ -3,8 +3,8 @@
 ``requests-<host>-<pid>.csv``: one row per request, from Locust's ``request`` event. Locust's
 ``_stats_history.csv`` gives trailing-window percentiles and current rates, not per-step
 numbers; this log lets the analysis compute exact per-step counts, percentiles and failure
-causes. Columns: ts (epoch s at completion), name, method, status (0 = no response), ok (1/0),
-cause (empty when ok), response_time_ms.
+causes. Columns: see contracts/files.py (ts at completion, name, method, status, ok, cause,
+response_time_ms, and the iteration the request belongs to, from the request's context).
 
 ``loop-lag-<host>-<pid>.csv``: how late this process's event loop woke up from a 0.1 s sleep,
 ten times a second. A starved or overloaded generator wakes up late, and then every latency it
@@ -30,29 +30,42 @@ from locust import events
 from locust.exception import CatchResponseError
 from locust.runners import LocalRunner, WorkerRunner
 
-COLUMNS = ["ts", "name", "method", "status", "ok", "cause", "response_time_ms"]
-LAG_COLUMNS = ["ts", "lag_ms"]
-RESOURCE_COLUMNS = ["ts", "component", "cpu_pct", "rss_mb"]
+from contracts.files import (
+    LAG_COLUMNS,
+    LAG_LOG_PREFIX,
+    NO_ITERATION,
+    REQUEST_COLUMNS,
+    REQUEST_LOG_PREFIX,
+    RESOURCE_COLUMNS,
+    RESOURCE_LOG_PREFIX,
+    process_log_name,
+)
+
 LAG_INTERVAL_S = 0.1
 FLUSH_INTERVAL_S = 1.0
-LOGS = {"requests": COLUMNS, "loop-lag": LAG_COLUMNS, "resources": RESOURCE_COLUMNS}
+LOGS = {
+    REQUEST_LOG_PREFIX: REQUEST_COLUMNS,
+    LAG_LOG_PREFIX: LAG_COLUMNS,
+    RESOURCE_LOG_PREFIX: RESOURCE_COLUMNS,
+}
 
 
-def process_name():
-    """How this process names its logs: host and pid keep workers (and containers) apart."""
-    return f"{socket.gethostname()}-{os.getpid()}"
+def process_identity():
+    """(host, pid): how this process's logs are named, here or on the master."""
+    return socket.gethostname(), os.getpid()
 
 
 class FileSink:
     """Writes the logs of one Locust process (this one, or a worker, on the master)."""
 
-    def __init__(self, directory, name):
+    def __init__(self, directory, host, pid):
         self.files, self.writers = {}, {}
-        self.directory, self.name = directory, name
+        self.directory, self.host, self.pid = directory, host, pid
 
     def write(self, log, rows):
         if log not in self.writers:
-            f = open(os.path.join(self.directory, f"{log}-{self.name}.csv"), "w", newline="")
+            name = process_log_name(log, self.host, self.pid)
+            f = open(os.path.join(self.directory, name), "w", newline="")
             self.files[log], self.writers[log] = f, csv.writer(f)
             self.writers[log].writerow(LOGS[log])
         self.writers[log].writerows(rows)
@@ -97,7 +110,7 @@ def _add_options(parser):
         type=str,
         env_var="REQUEST_LOG_DIR",
         default="",
-        help="Directory for the per-request log (requests-<host>-<pid>.csv)",
+        help="Directory for the per-request and loop-lag logs (requests-<host>-<pid>.csv)",
     )
 
 
@@ -126,7 +139,7 @@ def _open(environment, **_kwargs):
         directory = environment.parsed_options and environment.parsed_options.request_log_dir
         if not directory:
             return
-        sink = FileSink(directory, process_name())
+        sink = FileSink(directory, *process_identity())
         gevent.spawn(_flush_every_second)
     else:
         return  # the master runs no users
@@ -139,7 +152,7 @@ def _measure_loop_lag():
         gevent.sleep(LAG_INTERVAL_S)
         lag_ms = max(0.0, (time.monotonic() - before - LAG_INTERVAL_S) * 1000)
         if sink is not None:
-            sink.write("loop-lag", [[f"{time.time():.3f}", f"{lag_ms:.1f}"]])
+            sink.write(LAG_LOG_PREFIX, [[f"{time.time():.3f}", f"{lag_ms:.1f}"]])
 
 
 def _flush_every_second():
@@ -149,14 +162,15 @@ def _flush_every_second():
 
 
 @events.request.add_listener
-def _log(request_type, name, response_time, response=None, exception=None, **_kwargs):
+def _log(request_type, name, response_time, response=None, exception=None, context=None, **_):
     if sink is None:
         return
     status = getattr(response, "status_code", 0) or 0
     cause = classify(status, exception)
+    iteration = (context or {}).get("iteration", NO_ITERATION)
     row = [f"{time.time():.3f}", name, request_type, status, 0 if cause else 1, cause,
-           f"{response_time:.1f}"]  # fmt: skip
-    sink.write("requests", [row])
+           f"{response_time:.1f}", iteration]  # fmt: skip
+    sink.write(REQUEST_LOG_PREFIX, [row])
 
 
 @events.quitting.add_listener

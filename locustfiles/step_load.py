@@ -7,10 +7,10 @@ Options (Locust command line or environment):
   --warmup / WARMUP          seconds discarded after each step's ramp-up
   --timeline / TIMELINE      CSV file that records each step's measured window
 
-The timeline (step, users, start, measure_from, end, complete; epoch seconds) is what the
-analysis uses to cut per-step windows out of the per-request log: the measured window of a
-step is [measure_from, end), i.e. after the ramp-up (|users change| / spawn rate) and the
-warm-up. ``complete`` is 0 for a step cut short by an interrupt.
+The timeline (step, users, start, measure_from, end, complete: contracts/files.py; epoch
+seconds) is what the analysis uses to cut per-step windows out of the per-request log: the
+measured window of a step is [measure_from, end), i.e. after the ramp-up (|users change| /
+spawn rate) and the warm-up. ``complete`` is 0 for a step cut short by an interrupt.
 """
 
 import csv
@@ -18,13 +18,19 @@ import time
 
 from locust import LoadTestShape, events
 
+from contracts import defaults
+from contracts.files import TIMELINE_COLUMNS
+
 
 @events.init_command_line_parser.add_listener
 def _add_options(parser):
-    parser.add_argument("--steps", type=str, env_var="STEPS", default="10,20,30")
-    parser.add_argument("--hold", type=float, env_var="HOLD", default=30.0)
-    parser.add_argument("--step-spawn-rate", type=float, env_var="STEP_SPAWN_RATE", default=10.0)
-    parser.add_argument("--warmup", type=float, env_var="WARMUP", default=5.0)
+    steps = ",".join(map(str, defaults.STEPS))
+    parser.add_argument("--steps", type=str, env_var="STEPS", default=steps)
+    parser.add_argument("--hold", type=float, env_var="HOLD", default=defaults.HOLD_S)
+    parser.add_argument(
+        "--step-spawn-rate", type=float, env_var="STEP_SPAWN_RATE", default=defaults.SPAWN_RATE
+    )
+    parser.add_argument("--warmup", type=float, env_var="WARMUP", default=defaults.WARMUP_S)
     parser.add_argument("--timeline", type=str, env_var="TIMELINE", default="")
 
 
@@ -58,7 +64,7 @@ class StepLoad(LoadTestShape):
         with open(path, "a", newline="") as f:
             writer = csv.writer(f)
             if f.tell() == 0:
-                writer.writerow(["step", "users", "start", "measure_from", "end", "complete"])
+                writer.writerow(TIMELINE_COLUMNS)
             writer.writerow(
                 [
                     step,

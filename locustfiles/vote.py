@@ -3,7 +3,8 @@
 Each user iteration: GET the poll detail page, take the CSRF token and the choice ids from the
 HTML, POST a random choice, and follow the redirect to the results page as a browser does.
 Between iterations a user waits a random 1 to 2 s (``between(1, 2)``), as in the article.
-Requests are named by route so stats group cleanly.
+Requests are named by route so stats group cleanly, and carry the iteration's number (per
+process) in their request context, so the request log can pair a vote with its results page.
 
 Options (Locust command line or environment):
   --client-timeout / CLIENT_TIMEOUT  seconds before a request counts as a timeout failure
@@ -15,15 +16,19 @@ Environment only, since it picks the class when this file is imported:
   USER_CLASS  "fast" (default, FastHttpUser) or "http" (HttpUser, Locust's requests-based client)
 """
 
+import itertools
 import os
 import random
 import re
 
 from locust import FastHttpUser, HttpUser, events, task
 
+from contracts import defaults
+
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 CHOICE_RE = re.compile(r'name="choice"[^>]*value="(\d+)"')
 QUESTION_RE = re.compile(r'href="/polls/(\d+)/"')
+_WAIT_TEXT = ",".join(f"{s:g}" for s in defaults.WAIT_S)
 
 
 @events.init_command_line_parser.add_listener
@@ -32,21 +37,21 @@ def _add_options(parser):
         "--client-timeout",
         type=float,
         env_var="CLIENT_TIMEOUT",
-        default=30.0,
+        default=defaults.CLIENT_TIMEOUT_S,
         help="Seconds before a request counts as a timeout failure",
     )
     parser.add_argument(
         "--wait",
         type=_seconds_range,
         env_var="WAIT_TIME",
-        default=(1.0, 2.0),
-        help="MIN,MAX seconds a user waits between iterations (default 1,2)",
+        default=defaults.WAIT_S,
+        help=f"MIN,MAX seconds a user waits between iterations (default {_WAIT_TEXT})",
     )
     parser.add_argument(
         "--scenario",
         choices=["vote", "detail"],
         env_var="SCENARIO",
-        default="vote",
+        default=defaults.SCENARIO,
         help="vote: the article's iteration; detail: only GET the poll form",
     )
 
@@ -61,9 +66,11 @@ def _seconds_range(text):
 # FastHttpUser by default: `make calibrate` measures it several times cheaper per request than
 # HttpUser, so Locust is less likely to become the bottleneck on a small machine.
 USER_CLASSES = {"fast": FastHttpUser, "http": HttpUser}
+# Iterations of this process, numbered from 1 (the request log's 0 means "outside one").
+ITERATIONS = itertools.count(1)
 
 
-class PollVoter(USER_CLASSES[os.environ.get("USER_CLASS", "fast")]):
+class PollVoter(USER_CLASSES[os.environ.get("USER_CLASS", defaults.USER_CLASS)]):
     def wait_time(self):
         low, high = self.environment.parsed_options.wait
         return random.uniform(low, high)
@@ -90,7 +97,10 @@ class PollVoter(USER_CLASSES[os.environ.get("USER_CLASS", "fast")]):
             self.load_questions()
             return
         qid = random.choice(self.question_ids)
-        with self.client.get(f"/polls/{qid}/", name="detail", catch_response=True) as resp:
+        iteration = {"iteration": next(ITERATIONS)}  # Locust hands it to the request event
+        with self.client.get(
+            f"/polls/{qid}/", name="detail", catch_response=True, context=iteration
+        ) as resp:
             if resp.status_code != 200:
                 return  # recorded as http_<status> or a network error
             if self.environment.parsed_options.scenario == "detail":
@@ -107,6 +117,7 @@ class PollVoter(USER_CLASSES[os.environ.get("USER_CLASS", "fast")]):
             name="vote",
             allow_redirects=False,
             catch_response=True,
+            context=iteration,
         ) as resp:
             # A 200 here is Django re-rendering the form with an error: not a counted vote.
             location = resp.headers.get("Location", "") if resp.headers else ""
@@ -114,7 +125,7 @@ class PollVoter(USER_CLASSES[os.environ.get("USER_CLASS", "fast")]):
                 if resp.status_code < 400:
                     resp.failure(f"unexpected: vote answered {resp.status_code}, not a redirect")
                 return
-        self.client.get(location, name="results")
+        self.client.get(location, name="results", context=iteration)
 
 
 def _with_timeout(request, timeout):

@@ -1,5 +1,6 @@
 """Loading run directories, and the one-line errors for everything that is not one."""
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from analysis import AnalysisError
-from analysis.runs import distinct_labels, load_run
+from analysis.runs import distinct_labels, fresh_stack_per_step, load_run
 
 RUNS = Path(__file__).parent / "fixtures" / "runs"
 
@@ -30,6 +31,17 @@ def test_async_view_in_label(tmp_path):
     run = load_run(run_dir)
     assert run.label == "uvicorn (ASGI, async views)"
     assert run.phrase == "ASGI (uvicorn, async views)"
+
+
+def test_fresh_stack_per_step_in_label(tmp_path):
+    run_dir = _copy(tmp_path, "asgi_uvicorn")
+    meta = json.loads((run_dir / "meta.json").read_text())
+    meta["config"]["fresh_stack_per_step"] = True
+    (run_dir / "meta.json").write_text(json.dumps(meta))
+    run = load_run(run_dir)
+    assert run.label == "uvicorn (ASGI, fresh stack per step)"
+    assert fresh_stack_per_step(run.meta)
+    assert not fresh_stack_per_step(load_run(RUNS / "asgi_uvicorn").meta)
 
 
 def test_distinct_labels_for_repeated_server():

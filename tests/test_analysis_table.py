@@ -25,9 +25,19 @@ def fixture_runs():
 
 
 def make_run(server, interface, pcts, users=ARTICLE_USERS):
-    """A run in memory: one step per non-None value of pcts, planned over all of `users`."""
+    """A run in memory: one step per non-None value of pcts (in the article's accounting),
+    planned over all of `users`. Per request the failure % is two thirds of it, per vote
+    attempted twice it: the table and the knees must read the article's."""
     rows = [
-        {"step": i + 1, "users": u, "complete": 1, "requests": 1000, "failure_pct": p}
+        {
+            "step": i + 1,
+            "users": u,
+            "complete": 1,
+            "requests": 1000,
+            "article_failure_pct": p,
+            "failure_pct": p * 2 / 3,
+            "iteration_failure_pct": 2 * p,
+        }  # fmt: skip
         for i, (u, p) in enumerate(zip(users, pcts, strict=True))
         if p is not None
     ]
@@ -49,9 +59,17 @@ def test_failure_table_cells(fixture_runs, reference):
     table = failure_table(fixture_runs, reference)
     assert list(table.columns) == [10, 20, 30, *ARTICLE_USERS]
     gunicorn = table.loc["gunicorn (WSGI)"]
-    # 0 % and 25 % measured; 30 users planned but never run -> blank.
-    assert (gunicorn[10], gunicorn[20]) == (0.0, 25.0)
+    # Step 2 (its log has no iteration ids): forms = detail GETs 14.0, 15.2, 16.4 (timeout),
+    # 18.1; vote samples end with the failed votes 14.3, 16.9 (502) and the results pages 15.7,
+    # 18.7 -> 3 failed of 8 = 37.5 %.
+    # 30 users planned but never run -> blank.
+    assert (gunicorn[10], gunicorn[20]) == (0.0, 37.5)
     assert math.isnan(gunicorn[30])
+    # Per request 3 of 12 (the index pages 14.8 and 17.5, results 15.7 and 18.7 count too).
+    # Per vote attempted (no ids: an iteration ends with a results page or a failed request):
+    # results 15.7, 18.7 and failures 14.3, 16.4, 16.9 -> 3 of 5.
+    assert table.loc["gunicorn (WSGI), per request", 20] == 25.0
+    assert table.loc["gunicorn (WSGI), votes attempted", 20] == 60.0
     # uvicorn's 30-user step ran without completing a request: no percentage either.
     assert list(table.loc["uvicorn (ASGI)", [10, 20]]) == [0.0, 0.0]
     assert math.isnan(table.loc["uvicorn (ASGI)", 30])
@@ -63,12 +81,16 @@ def test_markdown_keeps_different_user_steps_apart(fixture_runs, reference):
     md = table_markdown(fixture_runs, reference)
     ours, article_part = md.split("The article used 100..700 users; its published table:")
     assert "| Failure % / users | 10 | 20 | 30 |" in ours
-    assert "| gunicorn (WSGI) | 0.0 | 25.0 |  |" in ours
+    assert "| gunicorn (WSGI) | 0.0 | 37.5 |  |" in ours
     assert "| uvicorn (ASGI) | 0.0 | 0.0 | n/a |" in ours
     assert "article" not in ours.split("\n\n")[0]
     assert "| Failure % / users | 100 | 200 | 300 | 400 | 500 | 600 | 700 |" in article_part
     assert "| WSGI (article, 2020) | 0 | 0 | 0 | 5 | 12 | 35 | 50 |" in article_part
-    assert "| ASGI (article, 2020) | 0 | 0 | 0 | 0 | 0 | 15 | 20 |" in article_part
+    assert "| ASGI (article, 2020) | 0 | 0 | 0 | 0 | 0 | 15 | 20 |" in article_part.split("\n\n")[1]
+    other = article_part.split("\n\n", 2)[2]
+    assert other.startswith("The same steps counted two other ways")
+    assert "| gunicorn (WSGI), per request | 0.0 | 25.0 |  |" in other
+    assert "| gunicorn (WSGI), votes attempted | 0.0 | 60.0 |  |" in other
 
 
 def test_one_table_when_user_steps_match_the_article(reference):
@@ -90,9 +112,11 @@ def test_write_table(tmp_path, fixture_runs, reference):
     assert md.read_text().startswith("# Failure % by number of users\n")
     lines = csv.read_text().splitlines()
     assert lines[0] == "series,10,20,30,100,200,300,400,500,600,700"
-    assert lines[1] == "gunicorn (WSGI),0.0,25.0,,,,,,,,"
+    assert lines[1] == "gunicorn (WSGI),0.0,37.5,,,,,,,,"
     assert lines[2] == "uvicorn (ASGI),0.0,0.0,,,,,,,,"
     assert lines[3] == '"WSGI (article, 2020)",,,,0.0,0.0,0.0,5.0,12.0,35.0,50.0'
+    assert lines[5] == '"gunicorn (WSGI), per request",0.0,25.0,,,,,,,,'
+    assert lines[7] == '"gunicorn (WSGI), votes attempted",0.0,60.0,,,,,,,,'
 
 
 def test_knee_sentence_as_the_article_states_it(reference):
@@ -168,4 +192,13 @@ def test_knee_sentence_on_fixture_runs(fixture_runs, reference):
     )
     assert knee_sentence(fixture_runs[:1], 0, reference) == (
         "WSGI (gunicorn): about 10 users without error. The article: about 300 and 500 (+66 %)."
+    )
+
+
+def test_knee_sentence_counts_as_the_article(reference):
+    # 1.2 % in the article's accounting at 300 users is 0.8 % per request: over 1 %, not under.
+    wsgi = make_run("gunicorn", "wsgi", [0, 0, 1.2, 5.0, 12.0, 35.0, 50.0])
+    asgi = make_run("uvicorn", "asgi", [0, 0, 0, 0, 0, 15.0, 20.0])
+    assert knee_sentence([wsgi, asgi], 1, reference).startswith(
+        "About 200 users with at most 1 % failures under WSGI (gunicorn) and 500"
     )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from contracts import defaults
 from harness import cli, config, recording
 from harness.errors import UserError
 from harness.native import BIN
@@ -157,7 +158,7 @@ def test_meta_records_processes_threads_database_and_notes(tmp_path):
 
     m = recording._base_meta(config.build("gunicorn-gthread", threads=3), run_dir, "native")
     assert (m["processes"], m["threads"], m["threads_used"], m["notes"]) == (
-        config.default_workers(),
+        defaults.workers(),
         3,
         True,
         [],
