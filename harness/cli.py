@@ -19,7 +19,18 @@ from analysis import AnalysisError
 from analysis.runs import read_meta
 from contracts import defaults
 
-from . import calibrate, compose, config, knee, knee_runner, leftovers, native, results
+from . import (
+    calibrate,
+    compose,
+    config,
+    distributed,
+    knee,
+    knee_runner,
+    leftovers,
+    native,
+    results,
+    stack_host,
+)
 from .errors import ComponentFailed, UserError
 from .processes import STOP_SIGNALS
 from .servers import SERVERS
@@ -107,16 +118,31 @@ def _add_mode_options(p):
     p.add_argument(
         "--mode",
         default="auto",
-        choices=["auto", "native", "compose"],
-        help="compose: Docker Compose; native: host processes; auto (default): compose when "
-        "a Docker engine answers, else native",
+        choices=["auto", "native", "compose", "distributed"],
+        help="compose: Docker Compose; native: host processes; distributed: the stack on a "
+        "stack host, Locust's workers on load hosts; auto (default): compose when a Docker "
+        "engine answers, else native",
     )
     p.add_argument(
         "--locust-workers",
         type=int,
-        default=1,
-        help="Locust processes: 1 (default) runs one; N > 1 runs a master and N workers, one "
-        "core each",
+        help="Locust processes here: 1 (default; 0 in distributed mode) runs one; N > 1 runs "
+        "a master and N workers, one core each",
+    )
+    group = p.add_argument_group("distributed mode (see README, Across machines)")
+    group.add_argument("--stack", metavar="HOST[:PORT]", help="the stack host (djbench stack-host)")
+    group.add_argument("--db", metavar="HOST[:PORT]", help="a database host of its own")
+    group.add_argument(
+        "--master-bind", metavar="ADDRESS", help="where Locust's master listens for workers"
+    )
+    group.add_argument(
+        "--master-port", type=int, default=distributed.LOCUST_MASTER_PORT, help="(default 5557)"
+    )
+    group.add_argument(
+        "--expect-workers",
+        type=int,
+        default=0,
+        help="Locust workers on load hosts (djbench load-worker) to wait for",
     )
 
 
@@ -162,6 +188,13 @@ def _parser():
     cal.add_argument("--warmup", type=float, default=5.0, help="seconds discarded (default 5)")
     cal.add_argument("--results-dir", default="results", help="where results are written")
     _add_mode_options(cal)
+    host = sub.add_parser("stack-host", help="serve stacks to a controller on another host")
+    host.add_argument("--bind", required=True, help="this host's address the others reach")
+    host.add_argument("--port", type=int, default=stack_host.DEFAULT_PORT, help="(default 7700)")
+    host.add_argument("--roles", default="db,web", help="db, web or both (default db,web)")
+    worker = sub.add_parser("load-worker", help="Locust workers for a controller's master")
+    worker.add_argument("--master", required=True, help="the controller's HOST[:PORT]")
+    worker.add_argument("--processes", type=int, default=1, help="worker processes (one core each)")
     sub.add_parser("list", help="list servers and profiles")
     return parser
 
@@ -179,7 +212,7 @@ def _calibrate(args):
         workers=args.workers,
     )
     calibrate.find_wrk()
-    runner = _runner(args.mode, args.locust_workers)
+    runner = _runner(args)
     with _bench_lock():
         return calibrate.run(runner, cfg, args.results_dir)
 
@@ -234,16 +267,29 @@ def _configs(args, combinations):
     ]
 
 
-def _runner(mode, locust_workers):
+def _runner(args):
     """The runner for the mode, checked before anything starts, saying in one line which mode
     runs and why."""
+    mode = args.mode
     if mode == "auto":
         mode = "compose" if compose.engine_available() else "native"
         reason = "a Docker engine answers" if mode == "compose" else "no Docker engine answered"
         print(f"mode: {mode} ({reason}; MODE=native|compose chooses)")
-    if locust_workers < 1:
-        raise UserError(f"locust workers must be positive, got {locust_workers}")
-    runner = (compose.ComposeRunner if mode == "compose" else native.NativeRunner)(locust_workers)
+    if mode == "distributed":
+        if not args.stack:
+            raise UserError("distributed mode needs --stack HOST[:PORT] (djbench stack-host)")
+        runner = distributed.DistributedRunner(
+            args.stack, args.db, args.master_bind, args.master_port, args.expect_workers,
+            args.locust_workers or 0,
+        )  # fmt: skip
+    else:
+        for option in ("stack", "db", "master_bind"):
+            if getattr(args, option):
+                raise UserError(f"--{option.replace('_', '-')} is for --mode distributed")
+        workers = 1 if args.locust_workers is None else args.locust_workers
+        if workers < 1:
+            raise UserError(f"locust workers must be positive, got {workers}")
+        runner = (compose.ComposeRunner if mode == "compose" else native.NativeRunner)(workers)
     runner.preflight()
     return runner
 
@@ -279,7 +325,7 @@ def _knee_settings(args):
 
 def _knee_all(cfgs, args):
     settings = _knee_settings(args)
-    runner = _runner(args.mode, args.locust_workers)
+    runner = _runner(args)
     knee_dirs = []
     with _bench_lock():
         for cfg in cfgs:
@@ -367,6 +413,12 @@ def main(argv=None):
     for sig in STOP_SIGNALS:
         signal.signal(sig, _interrupt)
     try:
+        if args.command == "stack-host":
+            stack_host.serve(args.bind, args.port, _names(args.roles, "roles"))
+            return 0
+        if args.command == "load-worker":
+            distributed.load_worker(args.master, args.processes)
+            return 0
         if args.command == "list":
             for name, server in SERVERS.items():
                 single = ", one process" if server.single_process else ""
@@ -401,7 +453,7 @@ def main(argv=None):
         if args.scale == "auto":
             cfgs = _auto_scale(cfgs, args)
         cfgs = _repeated(cfgs, args.repeat)
-        run_dirs = _run_all(cfgs, args.results_dir, _runner(args.mode, args.locust_workers))
+        run_dirs = _run_all(cfgs, args.results_dir, _runner(args))
         bad = _integrity_failures(run_dirs)
         if args.command in ("bench", "matrix"):
             print(f"report: {_report(run_dirs, args.results_dir)}")

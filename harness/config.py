@@ -1,5 +1,6 @@
 """Profiles and the validated settings of one benchmark run."""
 
+import dataclasses
 import os
 import re
 from dataclasses import asdict, dataclass, replace
@@ -228,5 +229,18 @@ def _validate_pool(cfg):
 
 def with_overrides(cfg, **changes):
     cfg = replace(cfg, **changes)
+    validate(cfg)
+    return cfg
+
+
+def from_dict(data):
+    """A RunConfig from its as_dict() (sent to another host), validated like any other."""
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    values = {k: v for k, v in data.items() if k in fields}
+    for name in ("users", "wait_s"):
+        values[name] = tuple(values[name])
+    if values.get("db_pool"):
+        values["db_pool"] = tuple(values["db_pool"])
+    cfg = RunConfig(**values)
     validate(cfg)
     return cfg

@@ -39,6 +39,12 @@ def machine():
     }
 
 
+def host_summary():
+    """What a topology says of a host."""
+    m = machine()
+    return {"name": platform.node(), "cpu_model": m["cpu_model"], "cpu_count": m["cpu_count"]}
+
+
 def git_revision():
     def git(*args):
         out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)

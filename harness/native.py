@@ -60,27 +60,47 @@ class HostStack:
                 )
 
 
-def start_stack(cfg, logs, tmp, procs, meta, out, listen="127.0.0.1"):
-    """Start and verify PostgreSQL, the app server and nginx; nginx (and PostgreSQL) listen on
-    `listen`, the app server on loopback only. Records versions and start-up time in meta."""
+def start_stack(cfg, logs, tmp, procs, meta, out):
+    """Start and verify PostgreSQL, the app server and nginx on loopback. Records versions and
+    start-up time in meta."""
+    t0 = time.monotonic()
+    pg, pg_proc = start_database(cfg, logs, tmp, procs, meta)
+    base_url, web = start_web(cfg, logs, tmp, procs, meta, pg.env())
+    stack = HostStack(base_url, {"postgres": pg_proc, **web}, pg, poll_path="")
+    stack.poll_path = _started(verify_stack, base_url, stack.total_votes)
+    meta["startup_s"] = round(time.monotonic() - t0, 2)
+    out(f"stack ready in {meta['startup_s']:.1f} s: postgres, {cfg.server}, nginx on {base_url}")
+    return stack
+
+
+def start_database(cfg, logs, tmp, procs, meta, listen="127.0.0.1"):
+    """A throwaway PostgreSQL cluster, reachable on `listen` too (password authentication):
+    (cluster, its managed process)."""
     os.chmod(tmp, 0o755)  # nginx workers and PostgreSQL run as other users
     logs.mkdir(exist_ok=True)
-    t0 = time.monotonic()
     pg = postgres.Cluster(
         tmp / "pg",
-        free_port(),
+        free_port(listen),
         secrets.token_urlsafe(16),
         max_connections=cfg.pg_max_connections,
+        listen=listen,
     )
     meta["versions"]["postgresql"] = pg.version()
     meta["postgres"] = {"max_connections": pg.max_connections}
     _started(pg.init, procs, logs / "postgres.log")
-    stack_cpus = parse_cpus(cfg.server_cpus)
-    pg_proc = pg.start(procs, logs / "postgres.log", cpus=stack_cpus)
+    pg_proc = pg.start(procs, logs / "postgres.log", cpus=parse_cpus(cfg.server_cpus))
     _started(pg.wait_ready, pg_proc)
+    return pg, pg_proc
 
+
+def start_web(cfg, logs, tmp, procs, meta, db_env, listen="127.0.0.1"):
+    """migrate + seed the database db_env names, then the app server (on loopback) and nginx
+    (on `listen`): (nginx's URL, {"server": ..., "nginx": ...})."""
+    os.chmod(tmp, 0o755)
+    logs.mkdir(exist_ok=True)
+    stack_cpus = parse_cpus(cfg.server_cpus)
     env = {
-        **pg.env(),
+        **db_env,
         "PYTHONPATH": str(DJANGO_DIR),
         "DJANGO_SETTINGS_MODULE": "mysite.settings",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),
@@ -122,13 +142,7 @@ def start_stack(cfg, logs, tmp, procs, meta, out, listen="127.0.0.1"):
     web = nginx.start(procs, nginx_bin, conf, logs / "nginx.error.log", cpus=stack_cpus)
     base_url = f"http://{listen}:{web_port}"
     _started(wait_http, base_url + "/polls/", web)
-
-    components = {"postgres": pg_proc, "server": app, "nginx": web}
-    stack = HostStack(base_url, components, pg, poll_path="")
-    stack.poll_path = _started(verify_stack, base_url, stack.total_votes)
-    meta["startup_s"] = round(time.monotonic() - t0, 2)
-    out(f"stack ready in {meta['startup_s']:.1f} s: postgres, {cfg.server}, nginx on {base_url}")
-    return stack
+    return base_url, {"server": app, "nginx": web}
 
 
 def _started(check, *args):
@@ -186,9 +200,9 @@ class NativeRunner(Runner):
             sampler.stop()
 
 
-def start_locust(run, workers, bind, expect_remote=0):
-    """Locust on this host: one process, or a master bound to `bind` with `workers` local
-    worker processes, expecting `expect_remote` more from other hosts."""
+def start_locust(run, workers, bind, expect_remote=0, port=None):
+    """Locust on this host: one process, or a master bound to `bind` (`port`, else a free one)
+    with `workers` local worker processes, expecting `expect_remote` more from other hosts."""
     cfg, stack = run.cfg, run.stack
     log = run.run_dir / "logs" / "locust.log"
     # HOME: Locust would read ~/.locust.conf; the run's settings are all in locust_options.
@@ -197,11 +211,12 @@ def start_locust(run, workers, bind, expect_remote=0):
     argv = _locust_argv(stack.base_url, run.run_dir)
     expected = workers + expect_remote if workers > 1 or expect_remote else 0
     if expected:
-        port = free_port(bind)
+        port = port or free_port(bind)
         argv += ["--master", "--master-bind-host", bind, "--master-bind-port", str(port),
                  "--expect-workers", str(expected), "--expect-workers-max-wait", "60"]  # fmt: skip
     run.meta["locust"] = {"processes": expected or 1, "master": bool(expected),
-                          "local_workers": workers if expected else 0}  # fmt: skip
+                          "local_workers": workers if expected else 0,
+                          "remote_workers": expect_remote}  # fmt: skip
     master = run.procs.start(
         "locust", argv, log, cwd=run.extras["tmp"], env=env, cpus=stack.locust_cpus,
         stop_timeout=20.0,

@@ -41,8 +41,10 @@ def run_as():
 
 
 class Cluster:
-    def __init__(self, base_dir, port, password, max_connections=200):
+    def __init__(self, base_dir, port, password, max_connections=200, listen="127.0.0.1"):
+        """listen: an address other hosts reach it on, besides loopback (a database host)."""
         self.base_dir, self.port, self.password = base_dir, port, password
+        self.listen = listen
         self.data_dir = base_dir / "data"
         self.max_connections = max_connections
         self.account = run_as()
@@ -54,10 +56,10 @@ class Cluster:
             return {}
         return {"user": self.account.pw_uid, "group": self.account.pw_gid, "extra_groups": []}
 
-    def env(self):
-        """What Django (and anything else) needs to connect."""
+    def env(self, host="127.0.0.1"):
+        """What Django (and anything else) needs to connect, from `host`'s side."""
         return {
-            "POSTGRES_HOST": "127.0.0.1",
+            "POSTGRES_HOST": host,
             "POSTGRES_PORT": str(self.port),
             "POSTGRES_DB": DB,
             "POSTGRES_USER": USER,
@@ -83,6 +85,12 @@ class Cluster:
         pwfile.unlink()
 
     def start(self, procs, log_path, cpus=None):
+        addresses = "127.0.0.1" if self.listen == "127.0.0.1" else f"127.0.0.1,{self.listen}"
+        if addresses != "127.0.0.1":
+            # Other hosts of the same network (the app host, the controller counting votes):
+            # only as the benchmark's user, only with its password.
+            with open(self.data_dir / "pg_hba.conf", "a") as hba:
+                hba.write(f"host {DB} {USER} samenet scram-sha-256\n")
         argv = [
             self.postgres,
             "-D",
@@ -90,7 +98,7 @@ class Cluster:
             "-p",
             str(self.port),
             "-c",
-            "listen_addresses=127.0.0.1",
+            f"listen_addresses={addresses}",
             "-k",
             str(self.base_dir),
             "-c",

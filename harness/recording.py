@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 from analysis import AnalysisError
 from analysis.metrics import read_worker_events, write_steps
-from contracts.files import TIMELINE
+from contracts.files import TIMELINE, WORKERS_JSON
 
 from . import environ, environment, nginx, results
 from .errors import ComponentFailed
@@ -67,6 +67,16 @@ def _base_meta(cfg, run_dir, mode):
         "nginx": dict(nginx.SETTINGS),
         "versions": environment.versions(server.packages),
         "machine": environment.machine(),
+        # One host with every role; a distributed run replaces it with its hosts.
+        "topology": {
+            "hosts": [
+                {
+                    "address": "127.0.0.1",
+                    "roles": ["controller", "db", "web", "load"],
+                    **environment.host_summary(),
+                }
+            ]
+        },
         "git_revision": environment.git_revision(),
         "project_fingerprint": environment.project_fingerprint(),
         "started_at": results.utc_now().isoformat(),
@@ -147,9 +157,12 @@ def _load_generators(run_dir, meta):
     """Locust's workers as they said hello to the master (host, CPU, clock offset), and the
     ones refused or lost: never silently fewer users."""
     try:
-        meta["load_generators"] = json.loads((run_dir / "workers.json").read_text())
+        workers = json.loads((run_dir / WORKERS_JSON).read_text())
     except (OSError, ValueError):
-        pass
+        workers = []
+    if workers:
+        meta["load_generators"] = workers
+        _add_load_hosts(meta, workers)
     try:
         events = read_worker_events(run_dir)
     except AnalysisError as e:
@@ -160,6 +173,26 @@ def _load_generators(run_dir, meta):
     for _, row in events[events["event"].isin(["lost", "refused"])].iterrows():
         what = "refused" if row["event"] == "refused" else f"lost ({row['detail']})"
         meta["warnings"].append(f"Locust worker {row['worker']} {what}")
+
+
+def _add_load_hosts(meta, workers):
+    """Each load host of the topology with its worker processes, as they said hello."""
+    hosts = meta.setdefault("topology", {}).setdefault("hosts", [])
+    by_address = {}
+    for worker in workers:
+        by_address.setdefault(worker.get("address") or worker["host"], []).append(worker)
+    for address, group in by_address.items():
+        known = next((h for h in hosts if h.get("address") == address), None)
+        if known is None:
+            known = {"address": address, "roles": [], "cpu_model": group[0].get("cpu_model"),
+                     "cpu_count": group[0].get("cpu_count")}  # fmt: skip
+            hosts.append(known)
+        if "load" not in known["roles"]:
+            known["roles"].append("load")
+        known["locust_workers"] = sorted(w["name"] for w in group)
+        offsets = [w["clock_offset_s"] for w in group if w.get("clock_offset_s") is not None]
+        if offsets:
+            known["worker_clock_offsets_s"] = offsets
 
 
 def _read(path):

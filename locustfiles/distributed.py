@@ -23,6 +23,7 @@ import csv
 import json
 import logging
 import os
+import socket
 import sys
 import time
 
@@ -32,9 +33,12 @@ from locust import events
 from locust.rpc import Message
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
+from contracts import defaults
 from contracts.files import RESOURCE_LOG_PREFIX, WORKER_EVENT_COLUMNS, WORKER_EVENTS, WORKERS_JSON
 
 FINGERPRINT = os.environ.get("DJBENCH_FINGERPRINT", "")
+# vote.py picks its user class when imported, so a worker's must be the master's.
+USER_CLASS = os.environ.get("USER_CLASS", defaults.USER_CLASS)
 PINGS_AT_HELLO = 5
 PING_EVERY_S = 10.0
 log = logging.getLogger("djbench")
@@ -60,8 +64,10 @@ def _worker(environment):
         {
             "name": name,
             "host": host,
+            "address": _address_towards(environment.parsed_options.master_host),
             "pid": pid,
             "fingerprint": FINGERPRINT,
+            "user_class": USER_CLASS,
             "cpu_count": os.cpu_count(),
             "cpu_model": _cpu_model(),
         },
@@ -97,6 +103,16 @@ def _send_rows_every_second(runner, name):
         row = [f"{time.time():.3f}", f"locust@{name}", f"{me.cpu_percent():.1f}", f"{rss:.1f}"]
         _request_log().sink.write(RESOURCE_LOG_PREFIX, [row])
         _send_rows(runner)
+
+
+def _address_towards(master_host):
+    """This worker's address as its master sees it (its route there; no packet is sent)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect((master_host, 9))
+            return s.getsockname()[0]
+    except OSError:
+        return ""
 
 
 def _cpu_model():
@@ -167,15 +183,19 @@ class Master:
 
     def hello(self, environment, msg, **_):
         data = msg.data
+        reason = None
         if data.get("fingerprint") != FINGERPRINT:
             theirs = data.get("fingerprint") or "unknown"
-            reason = (
-                f"worker {data.get('name')} refused: its project version {theirs} differs from "
-                f"the controller's {FINGERPRINT}"
-            )
+            reason = f"its project version {theirs} differs from the controller's {FINGERPRINT}"
+        elif data.get("user_class") != USER_CLASS:
+            reason = f"its user class {data.get('user_class')} is not the controller's {USER_CLASS}"
+        if reason:
+            reason = f"worker {data.get('name')} refused: {reason}"
             log.error(reason)
             self.event(data.get("name"), "refused", reason)
             self.runner.send_message("djbench_refused", {"reason": reason}, client_id=msg.node_id)
+            # Out of Locust's count at once, so the load never starts with it.
+            self.runner.clients.pop(msg.node_id, None)
             return
         sink = _request_log().FileSink(self.directory, data["host"], data["pid"])
         self.workers[msg.node_id] = Worker(msg.node_id, data, sink)
