@@ -31,11 +31,13 @@ NO_ITERATION = 0
 LAG_LOG_PREFIX = "loop-lag"
 LAG_COLUMNS = ["ts", "lag_ms"]
 
-# CPU and memory: resources.csv (the harness samples the stack's components) and, per Locust
-# worker, resources-<host>-<pid>.csv (what the worker reported of itself).
+# CPU (% of one core) and memory, once a second: resources.csv (the harness samples the
+# stack's components), per Locust worker resources-<host>-<pid>.csv (what the worker reported
+# of itself) and, in distributed runs, resources-stack-<address>.csv (the stack host's). `host`
+# names the host the component ran on.
 RESOURCE_LOG_PREFIX = "resources"
 RESOURCES = f"{RESOURCE_LOG_PREFIX}.csv"
-RESOURCE_COLUMNS = ["ts", "component", "cpu_pct", "rss_mb"]
+RESOURCE_COLUMNS = ["ts", "component", "cpu_pct", "rss_mb", "host"]
 
 # Locust workers as the master saw them (distributed runs): workers.csv, one row per event
 # (joined, refused, lost, back), and workers.json, each worker's hello and clock offset.

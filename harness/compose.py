@@ -8,12 +8,13 @@ container, collects container logs, and always tears the project down (`down -v`
 import json
 import re
 import secrets
+import socket
 import subprocess
 import threading
 import time
 from contextlib import contextmanager
 
-from contracts.files import RESOURCES
+from contracts.files import RESOURCE_COLUMNS, RESOURCES
 
 from . import nginx
 from .config import nginx_proxy_timeout
@@ -281,6 +282,7 @@ class StatsSampler(threading.Thread):
 
     def __init__(self, path, project):
         super().__init__(daemon=True)
+        self.host = socket.gethostname()  # the Docker engine's host
         self.path, self.project = path, project
         self.proc = None
 
@@ -292,7 +294,7 @@ class StatsSampler(threading.Thread):
         )  # fmt: skip
         frame = {}
         with open(self.path, "w") as f:
-            f.write("ts,component,cpu_pct,rss_mb\n")
+            f.write(",".join(RESOURCE_COLUMNS) + "\n")
             for line in self.proc.stdout:
                 line = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", line).strip()
                 for item in _json_items(line):
@@ -311,7 +313,7 @@ class StatsSampler(threading.Thread):
             cpu, mem = totals.get(component, (0.0, 0.0))
             totals[component] = (cpu + _percent(item.get("CPUPerc")), mem + _mib(item))
         for component, (cpu, mem) in totals.items():
-            f.write(f"{now:.3f},{component},{cpu:.1f},{mem:.1f}\n")
+            f.write(f"{now:.3f},{component},{cpu:.1f},{mem:.1f},{self.host}\n")
         f.flush()
 
     def stop(self):

@@ -253,7 +253,7 @@ def _write_resources(run_dir, client, text):
     path = run_dir / f"resources-stack-{client.host}.csv"
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow([*RESOURCE_COLUMNS, "host"])
+        writer.writerow(RESOURCE_COLUMNS)
         for row in rows:
             ts = float(row["ts"]) - client.offset_s
             writer.writerow([f"{ts:.3f}", row["component"], row["cpu_pct"], row["rss_mb"],
@@ -277,12 +277,12 @@ def load_worker(master, processes, out=print):
         env = {"PYTHONPATH": str(ROOT), "HOME": tmp, "DJBENCH_FINGERPRINT": fingerprint,
                "USER_CLASS": os.environ.get("USER_CLASS", defaults.USER_CLASS)}  # fmt: skip
         try:
-            _serve_workers(p, argv, processes, env, tmp)
+            _serve_workers(p, argv, processes, env, tmp, out)
         except KeyboardInterrupt:
             out("load worker stopped")
 
 
-def _serve_workers(procs, argv, processes, env, tmp):
+def _serve_workers(procs, argv, processes, env, tmp, out):
     while True:
         workers = [
             procs.start(
@@ -301,6 +301,7 @@ def _serve_workers(procs, argv, processes, env, tmp):
             procs.items.remove(worker)
             if worker.proc.returncode == REFUSED:
                 raise UserError(_refusal(worker.log_tail(50)))
+        out("workers ended (their master quit or was not there); waiting for the next run")
         time.sleep(1.0)
 
 

@@ -171,8 +171,10 @@ def _load_generators(run_dir, meta):
     if events is None:
         return
     for _, row in events[events["event"].isin(["lost", "refused"])].iterrows():
-        what = "refused" if row["event"] == "refused" else f"lost ({row['detail']})"
-        meta["warnings"].append(f"Locust worker {row['worker']} {what}")
+        if row["event"] == "refused":
+            meta["warnings"].append(f"Locust {row['detail']}")  # "worker X refused: why"
+        else:
+            meta["warnings"].append(f"Locust worker {row['worker']} lost ({row['detail']})")
 
 
 def _add_load_hosts(meta, workers):

@@ -1,10 +1,13 @@
 """CPU and memory of each component, sampled once a second into resources.csv."""
 
 import csv
+import socket
 import threading
 import time
 
 import psutil
+
+from contracts.files import RESOURCE_COLUMNS
 
 
 def tree_totals(pid):
@@ -31,10 +34,11 @@ def tree_totals(pid):
 
 
 class Sampler(threading.Thread):
-    def __init__(self, path, components, interval=1.0):
+    def __init__(self, path, components, interval=1.0, host=None):
         """components: name -> Managed (its whole process tree is summed)."""
         super().__init__(daemon=True)
         self.path, self.components, self.interval = path, components, interval
+        self.host = host or socket.gethostname()
         self.stopped = threading.Event()
 
     def run(self):
@@ -43,7 +47,7 @@ class Sampler(threading.Thread):
         }
         with open(self.path, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["ts", "component", "cpu_pct", "rss_mb"])
+            writer.writerow(RESOURCE_COLUMNS)
             while not self.stopped.wait(self.interval):
                 now = time.time()
                 for name, managed in list(self.components.items()):
@@ -52,7 +56,9 @@ class Sampler(threading.Thread):
                     last[name] = (time.monotonic(), cpu_s)
                     # A worker replaced mid-interval can make the total step back: count 0 then.
                     pct = max(0.0, 100 * (cpu_s - cpu_then) / (last[name][0] - then))
-                    writer.writerow([f"{now:.3f}", name, f"{pct:.1f}", f"{rss / 2**20:.1f}"])
+                    writer.writerow(
+                        [f"{now:.3f}", name, f"{pct:.1f}", f"{rss / 2**20:.1f}", self.host]
+                    )
                 f.flush()
 
     def stop(self):

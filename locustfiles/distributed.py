@@ -59,12 +59,13 @@ def _worker(environment):
     name = f"{host}-{pid}"
     runner.register_message("djbench_ping", lambda msg, **_: _pong(runner, msg))
     runner.register_message("djbench_refused", lambda msg, **_: _refused(runner, msg))
+    address = _address_towards(environment.parsed_options.master_host)
     runner.send_message(
         "djbench_hello",
         {
             "name": name,
             "host": host,
-            "address": _address_towards(environment.parsed_options.master_host),
+            "address": address,
             "pid": pid,
             "fingerprint": FINGERPRINT,
             "user_class": USER_CLASS,
@@ -72,7 +73,7 @@ def _worker(environment):
             "cpu_model": _cpu_model(),
         },
     )
-    gevent.spawn(_send_rows_every_second, runner, name)
+    gevent.spawn(_send_rows_every_second, runner, name, address)
     environment.events.test_stop.add_listener(lambda **_: _send_rows(runner))
 
 
@@ -94,13 +95,14 @@ def _send_rows(runner):
         runner.send_message("djbench_rows", rows)
 
 
-def _send_rows_every_second(runner, name):
+def _send_rows_every_second(runner, name, address):
     me = psutil.Process()
     me.cpu_percent()
     while True:
         gevent.sleep(1.0)
         rss = me.memory_info().rss / 2**20
-        row = [f"{time.time():.3f}", f"locust@{name}", f"{me.cpu_percent():.1f}", f"{rss:.1f}"]
+        cpu = me.cpu_percent()
+        row = [f"{time.time():.3f}", f"locust@{name}", f"{cpu:.1f}", f"{rss:.1f}", address]
         _request_log().sink.write(RESOURCE_LOG_PREFIX, [row])
         _send_rows(runner)
 

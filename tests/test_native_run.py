@@ -108,7 +108,9 @@ def test_several_locust_processes_on_one_host(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     run_dir = last_path(done.stdout, "results:")
     m = meta(run_dir)
-    assert m["locust"] == {"processes": 2, "master": True, "local_workers": 2}
+    assert m["locust"] == {
+        "processes": 2, "master": True, "local_workers": 2, "remote_workers": 0
+    }  # fmt: skip
     workers = m["load_generators"]
     assert len(workers) == 2 and all(w["clock_rtt_ms"] is not None for w in workers)
     logs = sorted(run_dir.glob("requests*.csv"))
