@@ -10,7 +10,15 @@ CONN_MAX_AGE ?=
 DB_POOL ?=
 PG_MAX_CONNECTIONS ?=
 MODE ?= auto
-LOCUST_WORKERS ?= 1
+LOCUST_WORKERS ?=
+STACK ?=
+DB ?=
+MASTER_BIND ?=
+EXPECT_WORKERS ?=
+BIND ?=
+ROLES ?= db,web
+MASTER ?=
+PROCESSES ?= 1
 SERVERS ?= gunicorn,uvicorn
 RUNS ?=
 RESULTS ?= results
@@ -25,8 +33,11 @@ PYTHON ?= python3
 VENV := .venv
 DJBENCH := $(VENV)/bin/djbench
 # Only the options that were set reach the CLI, so the profile's defaults apply otherwise.
-COMMON_OPTS := --profile $(PROFILE) --results-dir $(RESULTS) --mode $(MODE) \
-	--locust-workers $(LOCUST_WORKERS) --repeat $(REPEAT) \
+COMMON_OPTS := --profile $(PROFILE) --results-dir $(RESULTS) --mode $(MODE) --repeat $(REPEAT) \
+	$(if $(LOCUST_WORKERS),--locust-workers $(LOCUST_WORKERS)) \
+	$(if $(STACK),--stack $(STACK)) $(if $(DB),--db $(DB)) \
+	$(if $(MASTER_BIND),--master-bind $(MASTER_BIND)) \
+	$(if $(EXPECT_WORKERS),--expect-workers $(EXPECT_WORKERS)) \
 	$(if $(WORKERS),--workers $(WORKERS)) $(if $(USERS),--users $(USERS)) \
 	$(if $(HOLD),--hold $(HOLD)) $(if $(THREADS),--threads $(THREADS)) \
 	$(if $(CONN_MAX_AGE),--conn-max-age $(CONN_MAX_AGE)) $(if $(DB_POOL),--db-pool $(DB_POOL)) \
@@ -35,12 +46,14 @@ COMMON_OPTS := --profile $(PROFILE) --results-dir $(RESULTS) --mode $(MODE) \
 RUN_OPTS := $(COMMON_OPTS) --view $(VIEW) --scale $(SCALE)
 
 .DEFAULT_GOAL := help
-.PHONY: help bench bench-wsgi bench-asgi bench-matrix knee calibrate report test lint clean
+.PHONY: help bench bench-wsgi bench-asgi bench-matrix knee calibrate report test lint clean \
+	stack-host load-worker
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 	@echo "  variables: PROFILE=article|quick|smoke USERS=100,200 WORKERS=N HOLD=seconds"
-	@echo "             VIEW=sync|async MODE=auto|native|compose LOCUST_WORKERS=N (compose)"
+	@echo "             VIEW=sync|async MODE=auto|native|compose|distributed LOCUST_WORKERS=N"
+	@echo "             STACK=host:port DB=host:port MASTER_BIND=addr EXPECT_WORKERS=N (distributed)"
 	@echo "             SERVERS=\"a b\" VIEWS=\"sync async\" (bench-matrix) THREADS=N"
 	@echo "             CONN_MAX_AGE=seconds DB_POOL=MIN:MAX PG_MAX_CONNECTIONS=N"
 	@echo "             P95_SLO_MS=ms MAX_USERS=N CONFIRM=N (knee; PROFILE=knee makes bench-* search too)"
@@ -73,6 +86,12 @@ knee: $(VENV)/.installed ## search each server's knee (failures and p95): make k
 calibrate: $(VENV)/.installed ## Locust's capacity here: HttpUser vs FastHttpUser vs wrk (~2.5 min)
 	$(DJBENCH) calibrate --results-dir $(RESULTS) $(if $(WORKERS),--workers $(WORKERS)) \
 		$(if $(USERS),--users $(USERS))
+
+stack-host: $(VENV)/.installed ## serve stacks to a controller on another host: make stack-host BIND=10.0.0.1
+	$(DJBENCH) stack-host --bind $(BIND) --roles $(ROLES)
+
+load-worker: $(VENV)/.installed ## Locust workers for a controller: make load-worker MASTER=10.0.0.3 PROCESSES=4
+	$(DJBENCH) load-worker --master $(MASTER) --processes $(PROCESSES)
 
 report: $(VENV)/.installed ## comparison report of existing runs: make report RUNS="results/a results/b"
 	$(DJBENCH) report --results-dir $(RESULTS) $(RUNS)

@@ -10,6 +10,8 @@ from analysis.metrics import step_metrics
 # Share of one core a Locust process may use at the highest rate the stack serves: the rest is
 # headroom for ramp-ups and bursts, so the event loop stays prompt and latencies stay the server's.
 CORE_BUDGET = 0.5
+# Rates within this share of each other are the same rate: a run-to-run spread.
+SAME_RATE = 0.10
 
 
 def client_numbers(run_dir: Path) -> dict:
@@ -35,7 +37,8 @@ def client_numbers(run_dir: Path) -> dict:
             "requests": int(step["requests"]),
             "window_s": float(step["window_s"]),
             "rps": float(step["rps"]),
-            "cpu_pct": float(step.get("cpu_locust_pct", math.nan)),
+            # Every Locust process: the master (or the only one) and each worker.
+            "cpu_pct": _locust_cpu(step),
             "failure_pct": float(step["failure_pct"]),
             "p50_ms": float(step["p50_ms"]),
             "p95_ms": float(step["p95_ms"]),
@@ -46,7 +49,12 @@ def client_numbers(run_dir: Path) -> dict:
     return numbers
 
 
-def conclusions(clients: dict) -> list[str]:
+def _locust_cpu(step) -> float:
+    values = [step[c] for c in step.index if c.startswith("cpu_locust") and step[c] == step[c]]
+    return float(sum(values)) if values else math.nan
+
+
+def conclusions(clients: dict, worker_processes: int = 0) -> list[str]:
     """The sentences the numbers support; clients: name -> client_numbers()."""
     fast, http = clients["locust-fast-vote"], clients["locust-http-vote"]
     lines = [
@@ -72,6 +80,22 @@ def conclusions(clients: dict) -> list[str]:
         f"{detail['cpu_ms_per_request']:.2f} vs {wrk['cpu_ms_per_request']:.3f} ms of client "
         "CPU per request"
     )
+    several = clients.get("locust-fast-vote-processes")
+    if several is not None and worker_processes > 1:
+        share = several["rps"] / fast["rps"]
+        verdict = (
+            "about the same rate, so the stack, not the generator, set it"
+            if abs(share - 1) <= SAME_RATE
+            else "more processes got more through: one process held the load back"
+            if share > 1
+            else "fewer got through: the extra processes took CPU from the stack"
+        )
+        lines.append(
+            f"With {worker_processes} worker processes Locust reached {several['rps']:.0f} requests/s, "
+            f"with one {fast['rps']:.0f} ({100 * share:.0f} %), at "
+            f"{several['cpu_ms_per_request']:.2f} ms of client CPU per request against "
+            f"{fast['cpu_ms_per_request']:.2f}: {verdict}"
+        )
     return lines
 
 
@@ -81,7 +105,8 @@ def write_report(cal_dir: Path, runs: list[dict]) -> None:
     cal_dir = Path(cal_dir)
     clients = {r["name"]: client_numbers(cal_dir / r["run"]) for r in runs}
     first = json.loads((cal_dir / runs[0]["run"] / "meta.json").read_text())
-    lines = conclusions(clients)
+    processes = max((r.get("processes", 1) for r in runs), default=1)
+    lines = conclusions(clients, processes)
     results = {
         "server": first["server"],
         "workers": first["workers"],

@@ -8,6 +8,7 @@ for the stack's raw capacity on one request.
 """
 
 import json
+import os
 import resource
 import shutil
 from dataclasses import asdict, dataclass
@@ -26,6 +27,7 @@ class Client:
     label: str
     scenario: str  # vote: the benchmark's iteration; detail: GET the poll form only
     user_class: str = ""  # Locust's; empty for wrk
+    all_cores: bool = False  # Locust as a master and one worker process per core
 
 
 CLIENTS = (
@@ -33,6 +35,13 @@ CLIENTS = (
     Client("locust-http-vote", "Locust HttpUser", "vote", "http"),
     Client("locust-fast-detail", "Locust FastHttpUser", "detail", "fast"),
     Client("wrk-detail", "wrk, 1 thread", "detail"),
+    Client(
+        "locust-fast-vote-processes",
+        "Locust FastHttpUser, one process per core",
+        "vote",
+        "fast",
+        all_cores=True,
+    ),
 )
 
 
@@ -63,8 +72,11 @@ def run(runner, cfg, results_root, out=print):
             profile=f"calibrate-{client.name}",
         )
         load = _wrk_load if client.user_class == "" else None
-        run_dir = runner.run(client_cfg, cal_dir / "runs", out=out, load=load)
-        runs.append({**asdict(client), "run": str(run_dir.relative_to(cal_dir))})
+        client_runner = runner.with_locust_processes(os.cpu_count()) if client.all_cores else runner
+        run_dir = client_runner.run(client_cfg, cal_dir / "runs", out=out, load=load)
+        processes = json.loads((run_dir / "meta.json").read_text()).get("locust", {})
+        runs.append({**asdict(client), "run": str(run_dir.relative_to(cal_dir)),
+                     "processes": processes.get("processes", 1)})  # fmt: skip
     from analysis.calibration import write_report
 
     write_report(cal_dir, runs)

@@ -111,6 +111,9 @@ class ComposeRunner(Runner):
     def preflight(self):
         preflight()
 
+    def with_locust_processes(self, processes):
+        return type(self)(processes)
+
     @contextmanager
     def stack(self, run):
         cfg, logs = run.cfg, run.run_dir / "logs"

@@ -163,6 +163,9 @@ class NativeRunner(Runner):
     def preflight(self):
         preflight()
 
+    def with_locust_processes(self, processes):
+        return type(self)(processes)
+
     @contextmanager
     def stack(self, run):
         with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp:

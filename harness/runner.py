@@ -72,6 +72,10 @@ class Runner:
     def preflight(self) -> None:
         """Fail fast with a UserError, before anything starts or any directory is made."""
 
+    def with_locust_processes(self, processes: int) -> "Runner":
+        """The same runner with `processes` Locust worker processes on this host."""
+        return self
+
     def stack(self, run: Run) -> AbstractContextManager[Stack]:
         """Start and verify the stack; stop it (and collect its logs) on exit."""
         raise NotImplementedError

@@ -3,6 +3,7 @@ recomputed here from that client's raw data."""
 
 import json
 import math
+import os
 import shutil
 
 import pytest
@@ -36,7 +37,8 @@ def _report(cal_dir):
 def test_every_client_ran_and_nothing_is_left(calibration):
     cal_dir, stdout = calibration
     report, runs = _report(cal_dir)
-    names = ["locust-fast-vote", "locust-http-vote", "locust-fast-detail", "wrk-detail"]
+    names = ["locust-fast-vote", "locust-http-vote", "locust-fast-detail", "wrk-detail",
+             "locust-fast-vote-processes"]  # fmt: skip
     assert list(runs) == names
     for run_dir in runs.values():
         m = meta(run_dir)
@@ -71,6 +73,24 @@ def test_locust_numbers_come_from_the_runs(calibration):
     assert detail["vote_posts"] == 0  # the detail scenario only reads
 
 
+def test_one_locust_process_per_core(calibration):
+    """The same load from a master and one worker per core: its client CPU is every process's."""
+    cal_dir, _ = calibration
+    report, runs = _report(cal_dir)
+    run_dir = runs["locust-fast-vote-processes"]
+    cores = os.cpu_count()
+    assert meta(run_dir)["locust"]["processes"] == cores
+    assert len(list(run_dir.glob("requests-*.csv"))) == cores
+    step = step_metrics(run_dir).iloc[0]
+    cpu = [c for c in step.index if c.startswith("cpu_locust")]
+    assert len(cpu) == cores + 1  # the master and each worker
+    got = report["clients"]["locust-fast-vote-processes"]
+    assert got["requests"] == step["requests"] > 0
+    assert got["cpu_pct"] == pytest.approx(sum(step[c] for c in cpu))
+    processes = [r["processes"] for r in report["runs"]]
+    assert processes == [1, 1, 1, 1, cores]
+
+
 def test_wrk_numbers_come_from_its_summary(calibration):
     cal_dir, _ = calibration
     report, runs = _report(cal_dir)
@@ -101,6 +121,17 @@ def test_conclusions_by_hand():
     assert "got 300 requests/s and wrk 400 (75 % of wrk's)" in lines[2]
     clients["locust-fast-vote"]["rps"] = 1200.0  # 120 % of a core: three processes of <= 50 %
     assert "3 processes keep each under 50 %" in conclusions(clients)[1]
+    clients["locust-fast-vote-processes"] = {"rps": 1800.0, "cpu_ms_per_request": 1.1}
+    assert conclusions(clients, worker_processes=2)[3] == (
+        "With 2 worker processes Locust reached 1800 requests/s, with one 1200 (150 %), at "
+        "1.10 ms of client CPU per request against 1.00: more processes got more through: one "
+        "process held the load back"
+    )
+    clients["locust-fast-vote-processes"]["rps"] = 1250.0  # within 10 %: the same rate
+    assert conclusions(clients, worker_processes=2)[3].endswith(
+        "(104 %), at 1.10 ms of client CPU per request against 1.00: about the same rate, so the "
+        "stack, not the generator, set it"
+    )
 
 
 def test_client_numbers_of_a_wrk_summary(tmp_path):
