@@ -91,8 +91,8 @@ def conclusions(clients: dict, worker_processes: int = 0) -> list[str]:
             else "fewer got through: the extra processes took CPU from the stack"
         )
         lines.append(
-            f"With {worker_processes} worker processes Locust reached {several['rps']:.0f} requests/s, "
-            f"with one {fast['rps']:.0f} ({100 * share:.0f} %), at "
+            f"With {worker_processes} worker processes Locust reached {several['rps']:.0f} "
+            f"requests/s, with one {fast['rps']:.0f} ({100 * share:.0f} %), at "
             f"{several['cpu_ms_per_request']:.2f} ms of client CPU per request against "
             f"{fast['cpu_ms_per_request']:.2f}: {verdict}"
         )
