@@ -21,7 +21,7 @@ def calibration(tmp_path_factory):
         pytest.skip("wrk is not installed (apt-get install wrk)")
     results = tmp_path_factory.mktemp("results")
     done = djbench(
-        "calibrate", "--users", 4, "--hold", 6, "--warmup", 1, "--workers", 2,
+        "calibrate", "--users", 4, "--hold", 6, "--warmup", 1, "--workers", 2, "--mode", "native",
         "--results-dir", results,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
