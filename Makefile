@@ -28,6 +28,7 @@ SCALE ?= none
 REPEAT ?= 1
 SERVER_CPUS ?=
 LOCUST_CPUS ?=
+FRESH_STACK ?=
 
 PYTHON ?= python3
 VENV := .venv
@@ -42,7 +43,8 @@ COMMON_OPTS := --profile $(PROFILE) --results-dir $(RESULTS) --mode $(MODE) --re
 	$(if $(HOLD),--hold $(HOLD)) $(if $(THREADS),--threads $(THREADS)) \
 	$(if $(CONN_MAX_AGE),--conn-max-age $(CONN_MAX_AGE)) $(if $(DB_POOL),--db-pool $(DB_POOL)) \
 	$(if $(PG_MAX_CONNECTIONS),--pg-max-connections $(PG_MAX_CONNECTIONS)) \
-	$(if $(SERVER_CPUS),--server-cpus $(SERVER_CPUS)) $(if $(LOCUST_CPUS),--locust-cpus $(LOCUST_CPUS))
+	$(if $(SERVER_CPUS),--server-cpus $(SERVER_CPUS)) $(if $(LOCUST_CPUS),--locust-cpus $(LOCUST_CPUS)) \
+	$(if $(FRESH_STACK),--fresh-stack-per-step)
 RUN_OPTS := $(COMMON_OPTS) --view $(VIEW) --scale $(SCALE)
 
 .DEFAULT_GOAL := help
@@ -59,6 +61,7 @@ help: ## list the targets
 	@echo "             P95_SLO_MS=ms MAX_USERS=N CONFIRM=N (knee; PROFILE=knee makes bench-* search too)"
 	@echo "             SCALE=auto (steps scaled to the WSGI server's knee) REPEAT=N (interleaved)"
 	@echo "             SERVER_CPUS=0 LOCUST_CPUS=1 (pin the stack and Locust apart)"
+	@echo "             FRESH_STACK=1 (every step on a stack of its own)"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)

@@ -157,20 +157,27 @@ def workers_missing(events: pd.DataFrame, t: float) -> int:
     return int((before["event"] == "lost").sum() - (before["event"] == "back").sum())
 
 
+def _run_config(run_dir: Path) -> dict:
+    """The run's settings as meta.json records them; {} when it cannot be read."""
+    try:
+        return json.loads((Path(run_dir) / "meta.json").read_text()).get("config") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
 def mean_wait_s(run_dir: Path) -> float:
     """The mean of the users' wait between iterations, as recorded in meta.json."""
-    try:
-        config = json.loads((Path(run_dir) / "meta.json").read_text()).get("config") or {}
-    except (OSError, ValueError):
-        config = {}
-    low, high = config.get("wait_s") or DEFAULT_WAIT_S
+    low, high = _run_config(run_dir).get("wait_s") or DEFAULT_WAIT_S
     return (float(low) + float(high)) / 2
 
 
 def read_history(run_dir: Path) -> pd.DataFrame | None:
-    """The Aggregated rows of Locust's history, or None when there is no history to check."""
+    """The Aggregated rows of Locust's history, or None when there is no history to check.
+
+    A run with a fresh stack per step ran Locust once per step, each run's counters from zero
+    in the same file: only the last one is left, so there is nothing to check against."""
     path = Path(run_dir) / LOCUST_HISTORY
-    if not path.exists():
+    if not path.exists() or _run_config(run_dir).get("fresh_stack_per_step"):
         return None
     frame = read_csv(path, HISTORY_COLUMNS, dtype={"Name": str})
     frame = frame[frame["Name"] == "Aggregated"].copy()

@@ -82,6 +82,12 @@ def _add_run_options(p, view=True):
     )
     p.add_argument("--locust-cpus", metavar="CPUS", help="pin Locust to these CPUs, e.g. 1")
     p.add_argument(
+        "--fresh-stack-per-step",
+        action="store_true",
+        help="start each step on a stack of its own, so no step inherits the previous one's "
+        "backlog (the report says which way ran)",
+    )
+    p.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -262,6 +268,7 @@ def _configs(args, combinations):
             pg_max_connections=args.pg_max_connections,
             server_cpus=args.server_cpus,
             locust_cpus=args.locust_cpus,
+            fresh_stack_per_step=args.fresh_stack_per_step,
         )
         for server, view in combinations
     ]

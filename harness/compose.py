@@ -28,7 +28,9 @@ from .verify import verify_stack
 
 STACK = ("db", "app", "nginx")
 LOAD = ("locust-master", "locust-worker")
-COMPONENT = {"app": "server", "db": "postgres", "nginx": "nginx"}  # else "locust"
+# Workers are left out: each reports its own CPU to the master (resources-<host>-<pid>.csv), as
+# in every mode, and counting their containers too would count them twice.
+COMPONENT = {"app": "server", "db": "postgres", "nginx": "nginx", "locust-master": "locust"}
 
 
 def engine_available():
@@ -117,7 +119,7 @@ class ComposeRunner(Runner):
     @contextmanager
     def stack(self, run):
         cfg, logs = run.cfg, run.run_dir / "logs"
-        logs.mkdir()
+        logs.mkdir(exist_ok=True)
         web_port = free_port()
         project = Project(
             f"djbench-{run.run_dir.name.lower()}",
@@ -296,8 +298,9 @@ class StatsSampler(threading.Thread):
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
         frame = {}
-        with open(self.path, "w") as f:
-            f.write(",".join(RESOURCE_COLUMNS) + "\n")
+        with open(self.path, "a") as f:  # a fresh stack per step: each step's in turn
+            if f.tell() == 0:
+                f.write(",".join(RESOURCE_COLUMNS) + "\n")
             for line in self.proc.stdout:
                 line = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", line).strip()
                 for item in _json_items(line):
@@ -312,7 +315,9 @@ class StatsSampler(threading.Thread):
         totals = {}
         for name, item in frame.items():
             service = name.removeprefix(self.project.name + "-").rsplit("-", 1)[0]
-            component = COMPONENT.get(service, "locust")
+            component = COMPONENT.get(service)
+            if component is None:
+                continue
             cpu, mem = totals.get(component, (0.0, 0.0))
             totals[component] = (cpu + _percent(item.get("CPUPerc")), mem + _mib(item))
         for component, (cpu, mem) in totals.items():

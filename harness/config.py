@@ -55,6 +55,10 @@ class RunConfig:
     locust_cpus: str = ""
     scale: str = ""  # how the user steps were chosen when not the profile's own (--scale auto)
     repetition: int = 1  # which of --repeat N runs this is
+    # Each step on a stack of its own, started afresh: no step inherits the previous one's
+    # backlog (queues, connections, caches). first_step numbers the steps of such a part-run.
+    fresh_stack_per_step: bool = False
+    first_step: int = 1
     wait_s: tuple[float, float] = defaults.WAIT_S  # between iterations
     user_class: str = defaults.USER_CLASS  # FastHttpUser ("http": HttpUser)
     scenario: str = defaults.SCENARIO  # "detail": GET the poll form only (calibration)
@@ -137,6 +141,7 @@ def build(
     pg_max_connections=defaults.PG_MAX_CONNECTIONS,
     server_cpus="",
     locust_cpus="",
+    fresh_stack_per_step=False,
 ):
     if server not in SERVERS:
         raise UserError(f"unknown server {server!r}; choose from: {', '.join(SERVERS)}")
@@ -163,6 +168,7 @@ def build(
         pg_max_connections=int(pg_max_connections),
         server_cpus=server_cpus or "",
         locust_cpus=locust_cpus or "",
+        fresh_stack_per_step=bool(fresh_stack_per_step),
     )
     validate(cfg)
     return cfg

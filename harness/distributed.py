@@ -183,7 +183,8 @@ class DistributedRunner(Runner):
                 csv_text = client.call("/resources", timeout=30)["csv"]
                 _write_resources(run.run_dir, client, csv_text)
                 for name, text in client.call("/logs", timeout=60).items():
-                    (run.run_dir / "logs" / name).write_text(text)
+                    with open(run.run_dir / "logs" / name, "a") as log:
+                        log.write(text)
             except ComponentFailed as e:
                 run.meta["warnings"].append(f"not collected: {e}")
             try:
@@ -251,9 +252,10 @@ def _write_resources(run_dir, client, text):
     """The stack host's samples as resources-stack-<host>.csv, on our clock, host named."""
     rows = list(csv.DictReader(io.StringIO(text)))
     path = run_dir / f"resources-stack-{client.host}.csv"
-    with open(path, "w", newline="") as f:
+    with open(path, "a", newline="") as f:  # a fresh stack per step: each step's in turn
         writer = csv.writer(f)
-        writer.writerow(RESOURCE_COLUMNS)
+        if f.tell() == 0:
+            writer.writerow(RESOURCE_COLUMNS)
         for row in rows:
             ts = float(row["ts"]) - client.offset_s
             writer.writerow([f"{ts:.3f}", row["component"], row["cpu_pct"], row["rss_mb"],

@@ -22,8 +22,8 @@ def _ended_steps(run_dir, settled_before):
 
 
 class StepReporter:
-    def __init__(self, run_dir, total, out):
-        self.run_dir, self.total, self.out, self.reported = run_dir, total, out, 0
+    def __init__(self, run_dir, total, out, reported=0):
+        self.run_dir, self.total, self.out, self.reported = run_dir, total, out, reported
 
     def poll(self, settled_before):
         done = _ended_steps(self.run_dir, settled_before)
@@ -43,25 +43,27 @@ def step_line(row, total):
     )
 
 
-def follow(run_dir, cfg, locust_alive, check_components, deadline_s, out):
+def follow(run_dir, cfg, locust_alive, check_components, deadline_s, out, total=None):
     """Until Locust exits: announce steps, report finished ones, and let check_components()
-    raise if a part of the stack died."""
-    total = len(cfg.users)
+    raise if a part of the stack died. A part-run (cfg.first_step > 1) runs some of the
+    `total` steps of its run."""
+    done_before = cfg.first_step - 1
+    total = total or len(cfg.users)
     started = time.monotonic()
     announced = 0
-    reporter = StepReporter(run_dir, total, out)
+    reporter = StepReporter(run_dir, total, out, reported=done_before)
     while locust_alive():
         check_components()
         elapsed = time.monotonic() - started
         if elapsed > deadline_s:
             raise ComponentFailed(f"locust still running after {deadline_s:.0f} s; stopped it")
-        current = min(int(elapsed // cfg.hold_s) + 1, total)
+        current = min(int(elapsed // cfg.hold_s) + 1, len(cfg.users))
         if current > announced:
             announced = current
             left = cfg.planned_s - elapsed
             out(
-                f"step {current}/{total}: {cfg.users[current - 1]} users for {cfg.hold_s:g} s "
-                f"(about {left:.0f} s left)"
+                f"step {done_before + current}/{total}: {cfg.users[current - 1]} users for "
+                f"{cfg.hold_s:g} s (about {left:.0f} s left)"
             )
         reporter.poll(time.time() - FLUSH_S)
         time.sleep(0.5)

@@ -17,6 +17,7 @@ def locust_options(cfg):
     """The load's settings as the environment variables the locustfiles (and Locust) read."""
     return {
         "STEPS": ",".join(map(str, cfg.users)),
+        "FIRST_STEP": str(cfg.first_step),
         "HOLD": f"{cfg.hold_s:g}",
         "STEP_SPAWN_RATE": f"{cfg.spawn_rate:g}",
         "WARMUP": f"{cfg.warmup_s:g}",

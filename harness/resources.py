@@ -45,9 +45,11 @@ class Sampler(threading.Thread):
         last = {
             name: (time.monotonic(), tree_totals(m.pid)[0]) for name, m in self.components.items()
         }
-        with open(self.path, "w", newline="") as f:
+        # Appends: a run with a fresh stack per step samples each step's stack in turn.
+        with open(self.path, "a", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(RESOURCE_COLUMNS)
+            if f.tell() == 0:
+                writer.writerow(RESOURCE_COLUMNS)
             while not self.stopped.wait(self.interval):
                 now = time.time()
                 for name, managed in list(self.components.items()):

@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import integrity, progress, results
+from . import config, integrity, progress, results
 from .errors import ComponentFailed
 from .leftovers import LiveRun
 from .processes import ProcessSet
@@ -94,35 +94,89 @@ class Runner:
         ):
             run = Run(cfg, run_dir.resolve(), meta, procs, live, out)
             meta["pids"] = procs.started  # filled as they start; lets tests check none survive
-            with self.stack(run) as stack:
-                run.stack = stack
-                (load or locust_load)(self, run)
+            if cfg.fresh_stack_per_step and load is None:
+                fresh_stack_per_step(self, run)
+            else:
+                with self.stack(run) as stack:
+                    run.stack = stack
+                    (load or locust_load)(self, run)
         return run_dir
+
+
+@dataclass
+class Votes:
+    """What the database gained during a load, and whether Locust stopped gracefully."""
+
+    added: int | None = None  # None: the database could not be read
+    cut_off: bool = False
+    error: str = ""
+
+    def __add__(self, other):
+        known = None if None in (self.added, other.added) else self.added + other.added
+        return Votes(known, self.cut_off or other.cut_off, self.error or other.error)
 
 
 def locust_load(runner: Runner, run: Run) -> None:
     """The benchmark's load: Locust's step load with progress lines, then the integrity check."""
+    votes = Votes()
+    try:
+        apply_load(runner, run, votes)
+    finally:
+        check_integrity(run, votes)
+
+
+def fresh_stack_per_step(runner: Runner, run: Run) -> None:
+    """Each step a Locust run of its own on a stack started for it; one integrity check over
+    them all. The run's files are shared: logs and samples append, steps keep their numbers."""
+    cfg, total = run.cfg, len(run.cfg.users)
+    votes = Votes(0)
+    try:
+        for number, users in enumerate(cfg.users, 1):
+            run.cfg = config.with_overrides(cfg, users=(users,), first_step=number)
+            run.out(f"a fresh stack for step {number}/{total}")
+            with runner.stack(run) as stack:
+                run.stack = stack
+                part = Votes()
+                try:
+                    apply_load(runner, run, part, total)
+                finally:
+                    votes = votes + part
+    finally:
+        run.cfg = cfg
+        check_integrity(run, votes)
+
+
+def apply_load(runner: Runner, run: Run, votes: Votes, total: int | None = None) -> None:
+    """Locust's step load on the running stack, with progress lines; `votes` gets what it
+    added, also when the load ends in an error or an interrupt."""
     cfg, stack = run.cfg, run.stack
     votes_before = stack.total_votes()
     with runner.load(run) as load:
         try:
             deadline = cfg.planned_s + stop_timeout(cfg) + runner.load_startup_s
-            progress.follow(run.run_dir, cfg, load.alive, stack.check, deadline, run.out)
+            progress.follow(run.run_dir, cfg, load.alive, stack.check, deadline, run.out, total)
         finally:
             load.stop()
             failure = load.failure()
-            check_integrity(run, votes_before, cut_off=failure is not None)
+            votes.cut_off = failure is not None
+            try:
+                votes.added = stack.total_votes() - votes_before
+            except Exception as e:  # the database itself may be what failed
+                votes.error = str(e)
     if failure:
         raise ComponentFailed(failure)
 
 
-def check_integrity(run: Run, votes_before: int, cut_off: bool) -> None:
+def check_integrity(run: Run, votes: Votes) -> None:
     """No vote lost. Locust stops gracefully also on an interrupt: its users finish the
     iteration in hand, so every vote POST that reached the server is in its log. Only a Locust
     that did not stop gracefully (`cut_off`) may have left each user's last POST unseen."""
+    if votes.added is None:
+        reason = votes.error or "the load did not start"
+        run.meta["warnings"].append(f"integrity not checked: {reason}")
+        return
+    users_at_stop = max(run.cfg.users) if votes.cut_off else 0
     try:
-        votes_added = run.stack.total_votes() - votes_before
-        users_at_stop = max(run.cfg.users) if cut_off else 0
-        record_integrity(run.meta, integrity.check(run.run_dir, votes_added, users_at_stop))
-    except Exception as e:  # the database itself may be what failed
+        record_integrity(run.meta, integrity.check(run.run_dir, votes.added, users_at_stop))
+    except Exception as e:  # a broken request log
         run.meta["warnings"].append(f"integrity not checked: {e}")

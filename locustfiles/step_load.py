@@ -6,6 +6,8 @@ Options (Locust command line or environment):
   --step-spawn-rate / STEP_SPAWN_RATE  users started (or stopped) per second
   --warmup / WARMUP          seconds discarded after each step's ramp-up
   --timeline / TIMELINE      CSV file that records each step's measured window
+  --first-step / FIRST_STEP  the number of the first step (a run with a fresh stack per step
+                             runs its steps one Locust run each)
 
 The timeline (step, users, start, measure_from, end, complete: contracts/files.py; epoch
 seconds) is what the analysis uses to cut per-step windows out of the per-request log: the
@@ -32,6 +34,7 @@ def _add_options(parser):
     )
     parser.add_argument("--warmup", type=float, env_var="WARMUP", default=defaults.WARMUP_S)
     parser.add_argument("--timeline", type=str, env_var="TIMELINE", default="")
+    parser.add_argument("--first-step", type=int, env_var="FIRST_STEP", default=1)
 
 
 class StepLoad(LoadTestShape):
@@ -44,12 +47,13 @@ class StepLoad(LoadTestShape):
         if index >= len(steps):
             self.close(complete=True)
             return None
-        if self.current is None or self.current[0] != index + 1:
+        number = opts.first_step + index
+        if self.current is None or self.current[0] != number:
             self.close(complete=True)
             previous = steps[index - 1] if index else 0
             start = time.time()
             ramp = abs(steps[index] - previous) / opts.step_spawn_rate
-            self.current = (index + 1, steps[index], start, start + ramp + opts.warmup)
+            self.current = (number, steps[index], start, start + ramp + opts.warmup)
         return steps[index], opts.step_spawn_rate
 
     def close(self, complete):

@@ -129,3 +129,34 @@ def test_several_locust_processes_on_one_host(tmp_path):
     assert m["votes_in_db"] == m["votes_posted_ok"] == posted_ok > 0
     assert m["warnings"] == []
     assert survivors(set(m["pids"].values())) == []
+
+
+def test_a_fresh_stack_per_step(tmp_path):
+    """Each step on a stack of its own: two PostgreSQL clusters, two servers; the steps keep
+    their numbers, counts match the raw log, one integrity check covers both."""
+    done = djbench("run", "--server", "gunicorn", "--profile", "smoke", "--mode", "native",
+                   "--fresh-stack-per-step", "--results-dir", tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert sum(ln.startswith("stack ready in") for ln in lines) == 2
+    assert [ln for ln in lines if ln.startswith("  step ")][0].startswith("  step 1/2:")
+    assert [ln for ln in lines if ln.startswith("  step ")][1].startswith("  step 2/2:")
+    run_dir = last_path(done.stdout, "results:")
+    m = meta(run_dir)
+    assert m["config"]["fresh_stack_per_step"] is True and m["complete"] is True
+    timeline = rows(run_dir / "timeline.csv")
+    assert [(t["step"], t["users"]) for t in timeline] == [("1", "2"), ("2", "4")]
+    # Each step ramps up from zero users on its own stack.
+    assert [float(t["measure_from"]) - float(t["start"]) for t in timeline] == pytest.approx(
+        [2 / 10 + 1, 4 / 10 + 1], abs=0.05
+    )
+    requests = [r for f in sorted(run_dir.glob("requests*.csv")) for r in rows(f)]
+    assert len(list(run_dir.glob("requests*.csv"))) == 2  # a Locust process per step
+    for step, window in zip(rows(run_dir / "steps.csv"), timeline, strict=True):
+        lo, hi = float(window["measure_from"]), float(window["end"])
+        assert int(step["requests"]) == sum(lo <= float(r["ts"]) < hi for r in requests) > 0
+        assert step["history_requests"] == ""  # one Locust run per step: no history to check
+    posted_ok = sum(r["name"] == "vote" and r["ok"] == "1" for r in requests)
+    assert m["votes_in_db"] == m["votes_posted_ok"] == posted_ok > 0
+    assert (run_dir / "logs" / "postgres.log").read_text().count("database system is ready") == 2
+    assert survivors(set(m["pids"].values())) == []
