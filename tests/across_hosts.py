@@ -1,0 +1,109 @@
+"""The same profile across four network-namespace hosts and on one host, side by side.
+
+    python -m tests.across_hosts OUT_DIR [--profile smoke] [--server gunicorn]
+
+Builds the hosts as tests/test_distributed.py does (stack, two load hosts with two Locust
+workers each, controller), runs the profile there, then the same profile natively on this
+host, and writes both runs under OUT_DIR with across_hosts.md: each step's numbers from each
+run's steps.csv. Needs root (network namespaces).
+"""
+
+import argparse
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests import netns
+from tests.helpers import ROOT, last_path
+
+TOKEN = "across-hosts-demo"
+COLUMNS = ("users", "requests", "failure_pct", "rps", "p50_ms", "p95_ms")
+
+
+def _djbench(*args):
+    return [sys.executable, "-u", "-m", "harness", *map(str, args)]
+
+
+def _env(out, name):
+    return {**os.environ, "PYTHONPATH": str(ROOT), "DJBENCH_TOKEN": TOKEN,
+            "DJBENCH_LOCK": str(out / f".{name}.lock")}  # fmt: skip
+
+
+def across_namespaces(out, profile, server):
+    with netns.Hosts(["stack", "load1", "load2", "ctl"]) as hosts:
+        a = hosts.address
+        logs = [open(out / f"{name}.log", "w") for name in ("stack", "load1", "load2")]
+        stack = hosts.start(
+            "stack",
+            _djbench("stack-host", "--bind", a["stack"]),
+            cwd=ROOT,
+            env=_env(out, "stack"),
+            stdout=logs[0],
+            stderr=subprocess.STDOUT,
+        )
+        workers = [
+            hosts.start(name, _djbench("load-worker", "--master", a["ctl"], "--processes", 2),
+                        cwd=ROOT, env=_env(out, name), stdout=log, stderr=subprocess.STDOUT)
+            for name, log in zip(("load1", "load2"), logs[1:], strict=True)
+        ]  # fmt: skip
+        time.sleep(3)
+        done = subprocess.run(
+            ["ip", "netns", "exec", hosts.ns("ctl"),
+             *_djbench("run", "--mode", "distributed", "--stack", a["stack"], "--expect-workers",
+                       4, "--server", server, "--profile", profile, "--results-dir", out)],
+            cwd=ROOT, env=_env(out, "ctl"), capture_output=True, text=True,
+        )  # fmt: skip
+        for proc in (stack, *workers):
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(60)
+    if done.returncode:
+        sys.exit(f"distributed run failed:\n{done.stdout}{done.stderr}")
+    return last_path(done.stdout, "results:")
+
+
+def on_one_host(out, profile, server):
+    done = subprocess.run(
+        _djbench("run", "--mode", "native", "--server", server, "--profile", profile,
+                 "--results-dir", out),
+        cwd=ROOT, env=_env(out, "native"), capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode:
+        sys.exit(f"native run failed:\n{done.stdout}{done.stderr}")
+    return last_path(done.stdout, "results:")
+
+
+def table(runs):
+    lines = ["| run | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for label, run_dir in runs:
+        with open(run_dir / "steps.csv", newline="") as f:
+            for row in csv.DictReader(f):
+                cells = [f"{float(row[c]):.1f}" if "." in row[c] else row[c] for c in COLUMNS]
+                lines.append(f"| {label} ({run_dir.name}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--profile", default="smoke")
+    parser.add_argument("--server", default="gunicorn")
+    args = parser.parse_args()
+    ok, why = netns.available()
+    if not ok:
+        sys.exit(why)
+    args.out.mkdir(parents=True, exist_ok=True)
+    runs = [
+        ("four hosts", across_namespaces(args.out, args.profile, args.server)),
+        ("one host", on_one_host(args.out, args.profile, args.server)),
+    ]
+    text = f"# {args.server}, profile {args.profile}: across hosts and on one\n\n{table(runs)}\n"
+    (args.out / "across_hosts.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
