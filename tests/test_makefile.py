@@ -120,6 +120,10 @@ CASES = [
     (["calibrate", "PG_MAX_CONNECTIONS=2"], "pg-max-connections must be at least 4, got 2"),
     (["calibrate", "VIEW=turbo"], "unknown view variant 'turbo'; choose from: sync, async"),
     (["calibrate", "LOCUST_WORKERS=0"], "locust-workers must be positive, got 0"),
+    (
+        ["calibrate", "FRESH_STACK=1"],
+        "make calibrate does not use FRESH_STACK: calibrate starts a stack for each client already",
+    ),
 ]
 
 
