@@ -24,6 +24,7 @@ RUNS ?=
 RESULTS ?= results
 P95_SLO_MS ?=
 MAX_USERS ?=
+CONFIRM ?=
 SCALE ?= none
 REPEAT ?= 1
 SERVER_CPUS ?=
@@ -33,19 +34,49 @@ FRESH_STACK ?=
 PYTHON ?= python3
 VENV := .venv
 DJBENCH := $(VENV)/bin/djbench
-# Only the options that were set reach the CLI, so the profile's defaults apply otherwise.
-COMMON_OPTS := --profile $(PROFILE) --results-dir $(RESULTS) --mode $(MODE) --repeat $(REPEAT) \
+# Only the options that were set reach the CLI, so the profile's defaults apply otherwise; the
+# CLI refuses those that a command cannot use (knee options without a knee search, THREADS
+# without a threaded server...).
+STACK_OPTS := --results-dir $(RESULTS) \
+	$(if $(WORKERS),--workers $(WORKERS)) $(if $(THREADS),--threads $(THREADS)) \
+	$(if $(CONN_MAX_AGE),--conn-max-age $(CONN_MAX_AGE)) $(if $(DB_POOL),--db-pool $(DB_POOL)) \
+	$(if $(PG_MAX_CONNECTIONS),--pg-max-connections $(PG_MAX_CONNECTIONS)) \
+	$(if $(SERVER_CPUS),--server-cpus $(SERVER_CPUS)) $(if $(LOCUST_CPUS),--locust-cpus $(LOCUST_CPUS))
+KNEE_OPTS := $(if $(P95_SLO_MS),--p95-slo-ms $(P95_SLO_MS)) \
+	$(if $(MAX_USERS),--max-users $(MAX_USERS)) $(if $(CONFIRM),--confirm $(CONFIRM))
+MODE_OPTS := --mode $(MODE) --install-missing \
 	$(if $(LOCUST_WORKERS),--locust-workers $(LOCUST_WORKERS)) \
 	$(if $(STACK),--stack $(STACK)) $(if $(DB),--db $(DB)) \
 	$(if $(MASTER_BIND),--master-bind $(MASTER_BIND)) \
-	$(if $(EXPECT_WORKERS),--expect-workers $(EXPECT_WORKERS)) \
-	$(if $(WORKERS),--workers $(WORKERS)) $(if $(USERS),--users $(USERS)) \
-	$(if $(HOLD),--hold $(HOLD)) $(if $(THREADS),--threads $(THREADS)) \
-	$(if $(CONN_MAX_AGE),--conn-max-age $(CONN_MAX_AGE)) $(if $(DB_POOL),--db-pool $(DB_POOL)) \
-	$(if $(PG_MAX_CONNECTIONS),--pg-max-connections $(PG_MAX_CONNECTIONS)) \
-	$(if $(SERVER_CPUS),--server-cpus $(SERVER_CPUS)) $(if $(LOCUST_CPUS),--locust-cpus $(LOCUST_CPUS)) \
+	$(if $(EXPECT_WORKERS),--expect-workers $(EXPECT_WORKERS))
+COMMON_OPTS := $(STACK_OPTS) $(KNEE_OPTS) $(MODE_OPTS) --repeat $(REPEAT) \
+	$(if $(USERS),--users $(USERS)) $(if $(HOLD),--hold $(HOLD)) \
 	$(if $(FRESH_STACK),--fresh-stack-per-step)
-RUN_OPTS := $(COMMON_OPTS) --view $(VIEW) --scale $(SCALE)
+RUN_OPTS := $(COMMON_OPTS) --profile $(PROFILE) --view $(VIEW) --scale $(SCALE)
+
+# A variable given (command line or environment) to a target that cannot use it stops the
+# target with one line, instead of being dropped without a word:
+# $(call refuse,VARIABLES) as a recipe's first line.
+given = $(firstword $(foreach v,$(1),$(if $(filter command environment,$(origin $(v))),$(v))))
+refuse = $(if $(call given,$(1)),@echo 'djbench: error: make $@ does not use \
+	$(call given,$(1)): $(or $(why_$@),$(why_$(call given,$(1))))' >&2; exit 2)
+why_SERVERS := it runs its own server; make bench SERVERS="..." runs others
+why_VIEW := bench-matrix runs every view in VIEWS
+why_VIEWS := VIEWS is for bench-matrix; VIEW=async chooses the view elsewhere
+why_RUNS := RUNS is for make report
+why_PROFILE := a knee search or calibration chooses its own steps
+why_SCALE := SCALE=auto scales the steps of make bench, bench-wsgi, bench-asgi, bench-matrix
+why_REPEAT := calibrate measures each client once
+why_FRESH_STACK := calibrate starts a stack for each client already
+why_P95_SLO_MS := knee variables are for knee searches
+why_MAX_USERS := $(why_P95_SLO_MS)
+why_CONFIRM := $(why_P95_SLO_MS)
+why_report := it only reads existing runs
+why_stack-host := the controller chooses each run (make bench MODE=distributed STACK=...)
+why_load-worker := $(why_stack-host)
+RUN_VARS := PROFILE WORKERS USERS HOLD VIEW THREADS CONN_MAX_AGE DB_POOL PG_MAX_CONNECTIONS \
+	MODE LOCUST_WORKERS SERVER_CPUS LOCUST_CPUS SCALE REPEAT P95_SLO_MS MAX_USERS CONFIRM SERVERS \
+	VIEWS STACK DB MASTER_BIND EXPECT_WORKERS FRESH_STACK
 
 .DEFAULT_GOAL := help
 .PHONY: help bench bench-wsgi bench-asgi bench-matrix knee calibrate report test lint clean \
@@ -62,6 +93,8 @@ help: ## list the targets
 	@echo "             SCALE=auto (steps scaled to the WSGI server's knee) REPEAT=N (interleaved)"
 	@echo "             SERVER_CPUS=0 LOCUST_CPUS=1 (pin the stack and Locust apart)"
 	@echo "             FRESH_STACK=1 (every step on a stack of its own)"
+	@echo "  calibrate takes SERVERS=one USERS=N HOLD and the stack's variables (WORKERS, VIEW, MODE...)"
+	@echo "  a variable that a target cannot use stops it with one line"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -70,36 +103,46 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 bench: $(VENV)/.installed ## gunicorn (WSGI) and uvicorn (ASGI), then the comparison report
+	$(call refuse,VIEWS RUNS)
 	$(DJBENCH) bench --servers "$(SERVERS)" $(RUN_OPTS)
 
 bench-wsgi: $(VENV)/.installed ## gunicorn (WSGI) only
+	$(call refuse,SERVERS VIEWS RUNS)
 	$(DJBENCH) run --server gunicorn $(RUN_OPTS)
 
 bench-asgi: $(VENV)/.installed ## uvicorn (ASGI) only
+	$(call refuse,SERVERS VIEWS RUNS)
 	$(DJBENCH) run --server uvicorn $(RUN_OPTS)
 
 bench-matrix: $(VENV)/.installed ## every server in SERVERS with every view in VIEWS, one report
-	$(DJBENCH) matrix --servers "$(SERVERS)" --views "$(VIEWS)" $(COMMON_OPTS)
+	$(call refuse,VIEW RUNS)
+	$(DJBENCH) matrix --servers "$(SERVERS)" --views "$(VIEWS)" $(COMMON_OPTS) \
+		--profile $(PROFILE) --scale $(SCALE)
 
 knee: $(VENV)/.installed ## search each server's knee (failures and p95): make knee SERVERS="gunicorn uvicorn"
-	$(DJBENCH) knee --servers "$(SERVERS)" $(RUN_OPTS) \
-		$(if $(P95_SLO_MS),--p95-slo-ms $(P95_SLO_MS)) $(if $(MAX_USERS),--max-users $(MAX_USERS)) \
-		$(if $(CONFIRM),--confirm $(CONFIRM))
+	$(call refuse,PROFILE SCALE VIEWS RUNS)
+	$(DJBENCH) knee --servers "$(SERVERS)" $(COMMON_OPTS) --view $(VIEW)
 
 calibrate: $(VENV)/.installed ## Locust's capacity here: HttpUser vs FastHttpUser vs wrk (~2.5 min)
-	$(DJBENCH) calibrate --results-dir $(RESULTS) $(if $(WORKERS),--workers $(WORKERS)) \
-		$(if $(USERS),--users $(USERS))
+	$(call refuse,PROFILE SCALE REPEAT FRESH_STACK P95_SLO_MS MAX_USERS CONFIRM VIEWS RUNS)
+	$(DJBENCH) calibrate $(STACK_OPTS) $(MODE_OPTS) --view $(VIEW) \
+		$(if $(call given,SERVERS),--server "$(SERVERS)") \
+		$(if $(USERS),--users $(USERS)) $(if $(HOLD),--hold $(HOLD))
 
 stack-host: $(VENV)/.installed ## serve stacks to a controller on another host: make stack-host BIND=10.0.0.1
+	$(call refuse,$(RUN_VARS) MASTER PROCESSES RUNS)
 	$(DJBENCH) stack-host --bind $(BIND) --roles $(ROLES)
 
 load-worker: $(VENV)/.installed ## Locust workers for a controller: make load-worker MASTER=10.0.0.3 PROCESSES=4
+	$(call refuse,$(RUN_VARS) BIND ROLES RUNS)
 	$(DJBENCH) load-worker --master $(MASTER) --processes $(PROCESSES)
 
 report: $(VENV)/.installed ## comparison report of existing runs: make report RUNS="results/a results/b"
+	$(call refuse,$(RUN_VARS))
 	$(DJBENCH) report --results-dir $(RESULTS) $(RUNS)
 
 test: $(VENV)/.installed ## unit tests and real-stack integration tests (smoke scale)
+	$(DJBENCH) setup --for test
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.installed ## ruff

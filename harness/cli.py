@@ -9,6 +9,8 @@ djbench calibrate                                 what one Locust process can dr
 
 import argparse
 import json
+import math
+import os
 import re
 import signal
 import sys
@@ -28,6 +30,7 @@ from . import (
     knee_runner,
     leftovers,
     native,
+    prerequisites,
     results,
     stack_host,
 )
@@ -36,24 +39,65 @@ from .processes import STOP_SIGNALS
 from .servers import SERVERS
 
 
-def _add_run_options(p, view=True):
-    p.add_argument("--profile", default="smoke", help=f"one of {', '.join(config.PROFILES)}")
-    p.add_argument("--users", help="comma-separated user counts, overriding the profile's")
-    p.add_argument("--hold", type=float, help="seconds per step (ramp-up and warm-up included)")
-    p.add_argument("--warmup", type=float, help="seconds discarded after each step's ramp-up")
-    p.add_argument("--spawn-rate", type=float, help="users started per second")
-    p.add_argument("--workers", type=int, help="server worker processes (default 2 x cores + 1)")
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments get the same one line as every other user mistake, and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"djbench: error: {message}\n")
+
+
+def _number(text):
+    """argparse type: a finite number (float() alone lets 'nan' and 'inf' through)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _whole(text):
+    """argparse type: a whole number."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _port(text):
+    """argparse type: a TCP port."""
+    port = _whole(text)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {text!r}")
+    return port
+
+
+# The knee search's settings; None on the command line means "not given", so that a knee
+# option given to a run that searches no knee is refused instead of ignored.
+KNEE_DEFAULTS = {
+    "start": 10,
+    "max_users": 2000,
+    "measure": 20.0,
+    "p95_slo_ms": 1000.0,
+    "resolution_pct": 10.0,
+    "confirm": 1,
+}
+
+
+def _add_stack_options(p, view=True):
+    """The stack under test: what every command that starts one takes."""
+    p.add_argument("--workers", type=_whole, help="server worker processes (default 2 x cores + 1)")
     if view:
         p.add_argument("--view", default="sync", help="Django view variant: sync or async")
     p.add_argument(
         "--threads",
-        type=int,
-        default=defaults.THREADS,
-        help="threads per worker (gunicorn-gthread; default %(default)s)",
+        type=_whole,
+        help=f"threads per worker (gunicorn-gthread only; default {defaults.THREADS})",
     )
     p.add_argument(
         "--conn-max-age",
-        type=int,
+        type=_whole,
         default=defaults.CONN_MAX_AGE_S,
         help="Django CONN_MAX_AGE in seconds (default %(default)s: a connection per request; "
         "not for ASGI)",
@@ -65,13 +109,13 @@ def _add_run_options(p, view=True):
     )
     p.add_argument(
         "--pg-max-connections",
-        type=int,
+        type=_whole,
         default=defaults.PG_MAX_CONNECTIONS,
         help="PostgreSQL max_connections (default %(default)s)",
     )
     p.add_argument(
         "--client-timeout",
-        type=float,
+        type=_number,
         default=defaults.CLIENT_TIMEOUT_S,
         help="seconds before a request counts as a timeout failure (default %(default)g)",
     )
@@ -81,6 +125,16 @@ def _add_run_options(p, view=True):
         help="pin the server stack (app, PostgreSQL, nginx) to these CPUs, e.g. 0 or 0-1",
     )
     p.add_argument("--locust-cpus", metavar="CPUS", help="pin Locust to these CPUs, e.g. 1")
+    p.add_argument("--results-dir", default="results", help="where runs are written")
+
+
+def _add_run_options(p, view=True):
+    p.add_argument("--profile", default="smoke", help=f"one of {', '.join(config.PROFILES)}")
+    p.add_argument("--users", help="comma-separated user counts, overriding the profile's")
+    p.add_argument("--hold", type=_number, help="seconds per step (ramp-up and warm-up included)")
+    p.add_argument("--warmup", type=_number, help="seconds discarded after each step's ramp-up")
+    p.add_argument("--spawn-rate", type=_number, help="users started per second")
+    _add_stack_options(p, view)
     p.add_argument(
         "--fresh-stack-per-step",
         action="store_true",
@@ -89,7 +143,7 @@ def _add_run_options(p, view=True):
     )
     p.add_argument(
         "--repeat",
-        type=int,
+        type=_whole,
         default=1,
         help="run every configuration N times, interleaved (A B A B), and report the spread",
     )
@@ -100,24 +154,30 @@ def _add_run_options(p, view=True):
         help="auto: search the WSGI server's knee first, then run the profile's number of steps "
         "evenly spaced so that the article's WSGI knee step (300 of 100..700) lands on ours",
     )
-    group = p.add_argument_group("knee search (--profile knee, or djbench knee)")
-    group.add_argument("--start", type=int, default=10, help="first probe's users (default 10)")
-    group.add_argument("--max-users", type=int, default=2000, help="largest probe (default 2000)")
-    group.add_argument("--measure", type=float, default=20.0, help="seconds measured per probe")
+    d = KNEE_DEFAULTS
+    group = p.add_argument_group("knee search (--profile knee, --scale auto, or djbench knee)")
+    group.add_argument("--start", type=_whole, help=f"first probe's users (default {d['start']})")
+    group.add_argument("--max-users", type=_whole, help=f"largest probe (default {d['max_users']})")
     group.add_argument(
-        "--p95-slo-ms", type=float, default=1000.0, help="latency objective (default 1000 ms)"
+        "--measure", type=_number, help=f"seconds measured per probe (default {d['measure']:g})"
     )
     group.add_argument(
-        "--resolution-pct", type=float, default=10.0, help="knee resolution, %% of users"
+        "--p95-slo-ms",
+        type=_number,
+        help=f"latency objective (default {d['p95_slo_ms']:g} ms)",
+    )
+    group.add_argument(
+        "--resolution-pct",
+        type=_number,
+        help=f"knee resolution, %% of users (default {d['resolution_pct']:g})",
     )
     group.add_argument(
         "--confirm",
-        type=int,
-        default=1,
-        help="extra measurements of each knee found (default 1); a count must pass them all",
+        type=_whole,
+        help=f"extra measurements of each knee found (default {d['confirm']}); a count must "
+        "pass them all",
     )
     _add_mode_options(p)
-    p.add_argument("--results-dir", default="results", help="where runs are written")
 
 
 def _add_mode_options(p):
@@ -131,7 +191,7 @@ def _add_mode_options(p):
     )
     p.add_argument(
         "--locust-workers",
-        type=int,
+        type=_whole,
         help="Locust processes here: 1 (default; 0 in distributed mode) runs one; N > 1 runs "
         "a master and N workers, one core each",
     )
@@ -142,18 +202,24 @@ def _add_mode_options(p):
         "--master-bind", metavar="ADDRESS", help="where Locust's master listens for workers"
     )
     group.add_argument(
-        "--master-port", type=int, default=distributed.LOCUST_MASTER_PORT, help="(default 5557)"
+        "--master-port", type=_port, default=distributed.LOCUST_MASTER_PORT, help="(default 5557)"
     )
     group.add_argument(
         "--expect-workers",
-        type=int,
+        type=_whole,
         default=0,
         help="Locust workers on load hosts (djbench load-worker) to wait for",
+    )
+    p.add_argument(
+        "--install-missing",
+        action="store_true",
+        help="install what the run lacks (nginx, wrk) with apt-get when running as root; "
+        "otherwise the run stops saying the command (make bench passes it)",
     )
 
 
 def _parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="djbench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -180,6 +246,7 @@ def _parser():
         "--servers", default="gunicorn,uvicorn", help="comma- or space-separated server names"
     )
     _add_run_options(knee_cmd)
+    knee_cmd.set_defaults(profile="knee")
     knee_report = sub.add_parser("knee-report", help="compare existing knee searches")
     knee_report.add_argument("searches", nargs="*", help="results/<ts>-knee-... directories")
     knee_report.add_argument("--results-dir", default="results", help="where it is written")
@@ -188,19 +255,25 @@ def _parser():
     report.add_argument("--results-dir", default="results", help="where the report is written")
     cal = sub.add_parser("calibrate", help="measure the load generator's capacity here")
     cal.add_argument("--server", default="gunicorn", help="the stack's server (default gunicorn)")
-    cal.add_argument("--workers", type=int, help="server worker processes (default 2 x cores + 1)")
     cal.add_argument("--users", default="50", help="users (wrk: connections) per client")
-    cal.add_argument("--hold", type=float, default=30.0, help="seconds per client (default 30)")
-    cal.add_argument("--warmup", type=float, default=5.0, help="seconds discarded (default 5)")
-    cal.add_argument("--results-dir", default="results", help="where results are written")
+    cal.add_argument("--hold", type=_number, default=30.0, help="seconds per client (default 30)")
+    cal.add_argument("--warmup", type=_number, default=5.0, help="seconds discarded (default 5)")
+    _add_stack_options(cal)
     _add_mode_options(cal)
     host = sub.add_parser("stack-host", help="serve stacks to a controller on another host")
     host.add_argument("--bind", required=True, help="this host's address the others reach")
-    host.add_argument("--port", type=int, default=stack_host.DEFAULT_PORT, help="(default 7700)")
+    host.add_argument("--port", type=_port, default=stack_host.DEFAULT_PORT, help="(default 7700)")
     host.add_argument("--roles", default="db,web", help="db, web or both (default db,web)")
     worker = sub.add_parser("load-worker", help="Locust workers for a controller's master")
     worker.add_argument("--master", required=True, help="the controller's HOST[:PORT]")
-    worker.add_argument("--processes", type=int, default=1, help="worker processes (one core each)")
+    worker.add_argument(
+        "--processes", type=_whole, default=1, help="worker processes (one core each)"
+    )
+    setup = sub.add_parser("setup", help="install what the native stack or the tests need")
+    setup.add_argument("--for", dest="purpose", choices=list(prerequisites.NEEDS), default="bench")
+    setup.add_argument(
+        "--mode", default="auto", choices=["auto", "native", "compose", "distributed"]
+    )
     sub.add_parser("list", help="list servers and profiles")
     return parser
 
@@ -209,14 +282,19 @@ def _calibrate(args):
     users = config.parse_users(args.users)
     if len(users) != 1:
         raise UserError(f"calibrate takes one user count, got {args.users!r}")
+    servers = _names(args.server, "server")
+    if len(servers) != 1:
+        raise UserError(f"calibrate takes one server, got {args.server!r}")
     cfg = config.build(
-        args.server,
+        servers[0],
         users=users,
         hold_s=args.hold,
         warmup_s=args.warmup,
         spawn_rate=users[0],  # all users at once: there is only one step
-        workers=args.workers,
+        **_stack_settings(args),
     )
+    _check_mode_options(args)
+    _install_missing(args, "calibrate")
     calibrate.find_wrk()
     runner = _runner(args)
     with _bench_lock():
@@ -229,6 +307,20 @@ def _bench_lock():
     with results.BenchLock():
         leftovers.reap(results.live_runs_dir())
         yield
+
+
+def _stack_settings(args, view=None):
+    return dict(
+        workers=args.workers,
+        view=view or args.view,
+        client_timeout_s=args.client_timeout,
+        threads=args.threads,
+        conn_max_age=args.conn_max_age,
+        db_pool=args.db_pool,
+        pg_max_connections=args.pg_max_connections,
+        server_cpus=args.server_cpus,
+        locust_cpus=args.locust_cpus,
+    )
 
 
 def _names(text, what):
@@ -251,7 +343,7 @@ def _combinations(args):
 
 
 def _configs(args, combinations):
-    return [
+    cfgs = [
         config.build(
             server,
             profile=args.profile,
@@ -259,19 +351,54 @@ def _configs(args, combinations):
             hold_s=args.hold,
             warmup_s=args.warmup,
             spawn_rate=args.spawn_rate,
-            workers=args.workers,
-            view=view,
-            client_timeout_s=args.client_timeout,
-            threads=args.threads,
-            conn_max_age=args.conn_max_age,
-            db_pool=args.db_pool,
-            pg_max_connections=args.pg_max_connections,
-            server_cpus=args.server_cpus,
-            locust_cpus=args.locust_cpus,
             fresh_stack_per_step=args.fresh_stack_per_step,
+            **_stack_settings(args, view),
         )
         for server, view in combinations
     ]
+    _check_ignored(args, cfgs)
+    config.check_range("repeat", args.repeat)
+    _check_mode_options(args)
+    return cfgs
+
+
+def _install_missing(args, purpose="bench"):
+    """Once every value is checked: what the run lacks, installed where allowed (make asks)."""
+    if args.install_missing:
+        prerequisites.setup(purpose, args.mode)
+
+
+def _check_mode_options(args):
+    most = len(os.sched_getaffinity(0))
+    if args.locust_workers is not None:  # 0: none here, the load hosts' workers only
+        zero_ok = args.mode == "distributed"
+        why = f" (one a CPU; {most} here)"
+        config.check_range("locust-workers", args.locust_workers, high=most, why=why,
+                           low_ok=zero_ok)  # fmt: skip
+    config.check_range("expect-workers", args.expect_workers, low_ok=True)
+
+
+def _check_ignored(args, cfgs):
+    """An option that would change nothing is refused, not dropped without a word."""
+    searches = args.profile == "knee" or args.scale == "auto"
+    given = [k for k in KNEE_DEFAULTS if getattr(args, k) is not None]
+    if given and not searches:
+        raise UserError(
+            f"--{given[0].replace('_', '-')} applies to knee searches only "
+            "(djbench knee, --profile knee or --scale auto)"
+        )
+    if args.profile == "knee":
+        for option, instead in (("users", "--start, --max-users"), ("hold", "--measure")):
+            if getattr(args, option) is not None:
+                raise UserError(
+                    f"--{option} does not apply to a knee search, which sets each probe's "
+                    f"own ({instead})"
+                )
+        if args.scale == "auto":
+            raise UserError("--scale auto scales the steps of a benchmark, not a knee search")
+    if args.threads is not None and not any(SERVERS[c.server].uses_threads for c in cfgs):
+        threaded = ", ".join(n for n, s in SERVERS.items() if s.uses_threads)
+        raise UserError(f"--threads applies only to servers with threads ({threaded})")
 
 
 def _runner(args):
@@ -312,26 +439,53 @@ def _run_all(cfgs, results_root, runner):
     return run_dirs
 
 
-def _knee_settings(args):
-    settings = {
-        "start": args.start,
-        "max_users": args.max_users,
-        "measure_s": args.measure,
-        "p95_slo_ms": args.p95_slo_ms,
-        "resolution_pct": args.resolution_pct,
+def _knee_settings(args, cfgs=()):
+    """The search's settings, each checked; with cfgs, against their stack too."""
+    d = {k: v if (v := getattr(args, k)) is not None else KNEE_DEFAULTS[k] for k in KNEE_DEFAULTS}
+    most, why = config.max_users()
+    config.check_range("start", d["start"], high=most, why=f" ({why})")
+    config.check_range("max-users", d["max_users"], high=most, why=f" ({why})")
+    if d["max_users"] < d["start"]:
+        raise UserError(f"max-users ({d['max_users']}) is below start ({d['start']})")
+    config.check_range("measure", d["measure"], high=config.DAY_S, why=" s (a day)")
+    config.check_range("resolution-pct", d["resolution_pct"], high=100)
+    config.check_range("confirm", d["confirm"], low_ok=True)
+    for cfg in cfgs:
+        # A p95 above the client timeout cannot be seen: such requests fail as timeouts.
+        timeout_ms = cfg.client_timeout_s * 1000
+        config.check_range(
+            "p95-slo-ms", d["p95_slo_ms"], high=timeout_ms, why=" (the client timeout)"
+        )
+        longest = cfg.warmup_s + d["max_users"] / cfg.spawn_rate + d["measure"]
+        least = (1 + d["confirm"]) * (cfg.warmup_s + d["start"] / cfg.spawn_rate + d["measure"])
+        if longest > config.DAY_S or least * len(cfgs) > config.DAY_S:
+            raise UserError(
+                f"this knee search would take more than a day ({config.DAY_S} s); lower "
+                "--measure, --max-users, --confirm or --repeat"
+            )
+    config.check_range("p95-slo-ms", d["p95_slo_ms"])
+    return {
+        "start": d["start"],
+        "max_users": d["max_users"],
+        "measure_s": d["measure"],
+        "p95_slo_ms": d["p95_slo_ms"],
+        "resolution_pct": d["resolution_pct"],
+        "confirm": d["confirm"],
     }
-    if args.confirm < 0:
-        raise UserError(f"confirm must not be negative, got {args.confirm}")
-    for name, value in settings.items():
-        if value <= 0:
-            raise UserError(f"{name.replace('_', '-')} must be positive, got {value:g}")
-    if args.max_users < args.start:
-        raise UserError(f"max-users ({args.max_users}) is below start ({args.start})")
-    return {**settings, "confirm": args.confirm}
+
+
+def _planned(cfgs, repeat):
+    """A benchmark longer than a day is a slip (HOLD=1e9, REPEAT=1000), refused up front."""
+    total = sum(c.planned_s for c in cfgs) * repeat
+    if total > config.DAY_S:
+        raise UserError(
+            f"{len(cfgs)} configuration(s) x {repeat} repetition(s) plan {total:g} s, more than "
+            f"a day ({config.DAY_S} s)"
+        )
 
 
 def _knee_all(cfgs, args):
-    settings = _knee_settings(args)
+    settings = _knee_settings(args, cfgs)
     runner = _runner(args)
     knee_dirs = []
     with _bench_lock():
@@ -354,8 +508,7 @@ def _knee_summary(knee_dirs, results_root):
 def _repeated(cfgs, repeat):
     """A B A B, not A A B B: a drift of the machine over time then spreads over every
     configuration instead of favouring the one that ran first."""
-    if repeat < 1:
-        raise UserError(f"repeat must be positive, got {repeat}")
+    config.check_range("repeat", repeat)
     if repeat == 1:
         return cfgs
     return [config.with_overrides(c, repetition=i) for i in range(1, repeat + 1) for c in cfgs]
@@ -366,7 +519,8 @@ def _auto_scale(cfgs, args):
     if args.users:
         raise UserError("--scale auto chooses the user steps itself; leave out --users")
     wsgi = next((c for c in cfgs if c.interface == "wsgi"), cfgs[0])
-    knee_cfg = config.with_overrides(wsgi, profile="knee", users=(args.start,))
+    start = KNEE_DEFAULTS["start"] if args.start is None else args.start
+    knee_cfg = config.with_overrides(wsgi, profile="knee", users=(start,))
     (knee_dir,) = _knee_all([knee_cfg], args)
     knees = {
         name: knee.Knee(**{k: v for k, v in found.items() if k != "bounded"})
@@ -449,14 +603,23 @@ def main(argv=None):
                 raise UserError("no searches given: djbench knee-report results/<ts>-knee-... ...")
             print(f"knees: {_knee_summary(args.searches, args.results_dir)}")
             return 0
-        if args.command == "knee":
-            args.profile = "knee"
+        if args.command == "setup":
+            return prerequisites.setup(args.purpose, args.mode)
+        if args.command == "knee" and args.profile != "knee":
+            raise UserError(f"djbench knee searches; leave out --profile {args.profile}")
         cfgs = _configs(args, _combinations(args))
         if args.profile == "knee":
-            knee_dirs = _knee_all(_repeated(cfgs, args.repeat), args)
+            cfgs = _repeated(cfgs, args.repeat)
+            _knee_settings(args, cfgs)  # checked in full before the first search starts
+            _install_missing(args)
+            knee_dirs = _knee_all(cfgs, args)
             if len(knee_dirs) > 1:
                 print(f"knees: {_knee_summary(knee_dirs, args.results_dir)}")
             return 0
+        _planned(cfgs, args.repeat)
+        if args.scale == "auto":
+            _knee_settings(args, cfgs[:1])
+        _install_missing(args)
         if args.scale == "auto":
             cfgs = _auto_scale(cfgs, args)
         cfgs = _repeated(cfgs, args.repeat)

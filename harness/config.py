@@ -1,14 +1,39 @@
 """Profiles and the validated settings of one benchmark run."""
 
 import dataclasses
+import math
 import os
 import re
+import resource
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import psutil
 
 from contracts import defaults
 
+from . import nginx
 from .errors import UserError
 from .servers import SERVERS
+
+# Upper bounds, each from what the machine or a component can take. Every value is checked
+# before anything starts: a bound reached mid-run would hang the run or exhaust the machine.
+DAY_S = 24 * 3600  # any duration (hold, warm-up, timeouts, a whole run): HOLD=1e9 is a slip
+
+# Resident memory of the server processes under load, measured here (results/reference/runs,
+# article profile up to 700 users): uvicorn with sync views peaked at 471.8 MB for 5 workers
+# and their master, gunicorn at 300.5 MB. Per worker, rounded up.
+SERVER_WORKER_MB = 95
+
+# What PostgreSQL accepts: max_connections above superuser_reserved_connections (3), and with its
+# background slots below 262142 (PostgreSQL 18 with default settings: 262107; 15: 262121).
+PG_MAX_CONNECTIONS = (4, 262107)
+# Its shared memory grows by about 48 KB a slot (`postgres -C shared_memory_size` with
+# PostgreSQL 15 here: 143 MB at 100, 4813 MB at 100,000).
+PG_SLOT_KB = 48
+
+# Open files Locust needs besides one socket per user (its logs, CSVs, libraries).
+LOCUST_SPARE_FILES = 100
 
 
 @dataclass(frozen=True)
@@ -97,8 +122,9 @@ class RunConfig:
 
 
 def nginx_proxy_timeout(client_timeout_s):
-    # Longer than the client's, so a slow request is always reported as a client timeout.
-    return int(client_timeout_s * 2)
+    # Longer than the client's, so a slow request is always reported as a client timeout. Whole
+    # seconds rounded up: a client timeout under 0.5 s must not give nginx a timeout of 0.
+    return math.ceil(client_timeout_s * 2)
 
 
 def parse_users(text):
@@ -112,6 +138,34 @@ def parse_users(text):
     if any(b <= a for a, b in zip(users, users[1:], strict=False)):
         raise UserError(f"bad user list {text!r}: user counts must increase")
     return users
+
+
+def max_users():
+    """The most users a run can hold here, and why: each user keeps a connection to nginx and
+    one from nginx to the server (worker_connections), and an open file in Locust."""
+    per_nginx = int(nginx.SETTINGS["NGINX_WORKER_CONNECTIONS"]) // 2
+    files = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if files != resource.RLIM_INFINITY and files - LOCUST_SPARE_FILES < per_nginx:
+        return max(1, files - LOCUST_SPARE_FILES), f"ulimit -Hn allows {files} open files"
+    return per_nginx, (
+        f"nginx's {nginx.SETTINGS['NGINX_WORKER_CONNECTIONS']} worker connections, two per user"
+    )
+
+
+def check_range(option, value, low=0, high=None, why="", low_ok=False):
+    """One line naming the option unless low < value <= high (low <= value with low_ok):
+    NaN and infinity never pass, whatever the bounds."""
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UserError(f"{option} must be a finite number, got {shown}")
+    if value < low or (value == low and not low_ok):
+        if low == 0:
+            must = "must not be negative" if low_ok else "must be positive"
+        else:
+            must = f"must be at least {low}" if low_ok else f"must be above {low}"
+        raise UserError(f"{option} {must}, got {shown}")
+    if high is not None and value > high:
+        raise UserError(f"{option} must be at most {high:g}{why}, got {shown}")
 
 
 def parse_pool(text):
@@ -135,7 +189,7 @@ def build(
     workers=None,
     view="sync",
     client_timeout_s=defaults.CLIENT_TIMEOUT_S,
-    threads=defaults.THREADS,
+    threads=None,
     conn_max_age=defaults.CONN_MAX_AGE_S,
     db_pool=None,
     pg_max_connections=defaults.PG_MAX_CONNECTIONS,
@@ -162,7 +216,7 @@ def build(
         workers=defaults.workers() if workers is None else int(workers),
         view=view,
         client_timeout_s=float(client_timeout_s),
-        threads=int(threads),
+        threads=defaults.THREADS if threads is None else int(threads),
         conn_max_age=int(conn_max_age),
         db_pool=parse_pool(db_pool) if isinstance(db_pool, str) else db_pool,
         pg_max_connections=int(pg_max_connections),
@@ -175,20 +229,28 @@ def build(
 
 
 def validate(cfg):
-    for name in (
-        "hold_s", "spawn_rate", "workers", "client_timeout_s", "threads", "pg_max_connections"
-    ):  # fmt: skip
-        if getattr(cfg, name) <= 0:
-            option = name.removesuffix("_s").replace("_", "-")
-            raise UserError(f"{option} must be positive, got {getattr(cfg, name)}")
-    if cfg.warmup_s < 0:
-        raise UserError(f"warmup must not be negative, got {cfg.warmup_s}")
-    if cfg.conn_max_age < 0:
-        raise UserError(f"conn-max-age must not be negative, got {cfg.conn_max_age}")
+    for name, high in (("hold_s", DAY_S), ("spawn_rate", None), ("client_timeout_s", DAY_S)):
+        check_range(_option(name), getattr(cfg, name), high=high, why=_why(high))
+    check_range("warmup", cfg.warmup_s, high=DAY_S, why=_why(DAY_S), low_ok=True)
+    check_range("conn-max-age", cfg.conn_max_age, high=DAY_S, why=_why(DAY_S), low_ok=True)
+    check_range("workers", cfg.workers)
+    low, high = PG_MAX_CONNECTIONS
+    check_range("pg-max-connections", cfg.pg_max_connections, low, high,
+                why=" (what PostgreSQL accepts)", low_ok=True)  # fmt: skip
+    _check_memory(cfg)
+    check_range("threads", cfg.threads)
+    if SERVERS[cfg.server].uses_threads and cfg.threads * cfg.processes > _thread_limit():
+        raise UserError(
+            f"threads {cfg.threads} x {cfg.processes} workers exceed the kernel's limit of "
+            f"{_thread_limit()} threads (kernel.threads-max)"
+        )
     if cfg.db_pool:
         _validate_pool(cfg)
     for option in ("server_cpus", "locust_cpus"):
         parse_cpus(getattr(cfg, option), option.replace("_", "-"))
+    most, why = max_users()
+    if cfg.users[-1] > most:
+        raise UserError(f"at most {most} users here ({why}), got {cfg.users[-1]}")
     previous = 0
     for users in cfg.users:
         lost = abs(users - previous) / cfg.spawn_rate + cfg.warmup_s
@@ -198,6 +260,47 @@ def validate(cfg):
                 f"(ramp-up + warm-up = {lost:g} s); raise hold or the spawn rate"
             )
         previous = users
+    if cfg.planned_s > DAY_S:
+        raise UserError(
+            f"{len(cfg.users)} steps of {cfg.hold_s:g} s plan {cfg.planned_s:g} s, more than "
+            f"a day ({DAY_S} s); fewer steps or a shorter hold"
+        )
+
+
+def _option(field):
+    return field.removesuffix("_s").replace("_", "-")
+
+
+def _why(high):
+    return " s (a day)" if high == DAY_S else ""
+
+
+def _thread_limit():
+    try:
+        return int(Path("/proc/sys/kernel/threads-max").read_text())
+    except (OSError, ValueError):
+        return 2**22  # not Linux: the kernel's default ceiling (FUTEX_TID_MASK)
+
+
+def _check_memory(cfg):
+    """The server's processes and PostgreSQL's shared memory must fit in the memory available
+    now; past it the machine swaps or kills processes mid-run."""
+    available_mb = psutil.virtual_memory().available / 2**20
+    pg_mb = cfg.pg_max_connections * PG_SLOT_KB / 1024
+    if pg_mb > available_mb:
+        raise UserError(
+            f"pg-max-connections {cfg.pg_max_connections} needs about {pg_mb / 1024:.1f} GB of "
+            f"PostgreSQL shared memory ({PG_SLOT_KB} KB a connection), "
+            f"{available_mb / 1024:.1f} GB is available here"
+        )
+    server_mb = cfg.processes * SERVER_WORKER_MB
+    if server_mb + pg_mb > available_mb:
+        most = int((available_mb - pg_mb) // SERVER_WORKER_MB)
+        raise UserError(
+            f"workers {cfg.workers} need about {server_mb / 1024:.1f} GB ({SERVER_WORKER_MB} MB "
+            f"each under load), {available_mb / 1024:.1f} GB is available here; "
+            f"at most {most} workers"
+        )
 
 
 def parse_cpus(text, option="cpus"):
@@ -207,8 +310,12 @@ def parse_cpus(text, option="cpus"):
     parts = [re.fullmatch(r"(\d+)(?:-(\d+))?", part) for part in text.split(",")]
     if not all(parts):
         raise UserError(f"bad --{option} {text!r}: expected CPU numbers like 0, 0-1 or 0,2")
-    cpus = {cpu for m in parts for cpu in range(int(m[1]), int(m[2] or m[1]) + 1)}
     usable = os.sched_getaffinity(0)
+    ranges = [(int(m[1]), int(m[2] or m[1])) for m in parts]
+    # The ends first: 0-999999999 would otherwise build a set of a billion CPU numbers.
+    if any(last > max(usable) for _, last in ranges):
+        ranges = []
+    cpus = {cpu for first, last in ranges for cpu in range(first, last + 1)}
     if not cpus or not cpus <= usable:
         raise UserError(
             f"bad --{option} {text!r}: usable CPUs are {','.join(map(str, sorted(usable)))}"

