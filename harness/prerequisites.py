@@ -19,7 +19,8 @@ from .errors import UserError
 NEEDS = {
     "bench": ("nginx", "postgresql"),
     "calibrate": ("nginx", "postgresql", "wrk"),
-    "test": ("nginx", "postgresql", "wrk", "chromium"),
+    # iproute2: `ip netns`, for the tests that build hosts as network namespaces.
+    "test": ("nginx", "postgresql", "wrk", "chromium", "iproute2"),
 }
 CHROMIUM = Path("/usr/bin/chromium")  # where tests/browser.py looks for it
 
@@ -51,6 +52,8 @@ def _found(package):
             return False
     if package == "chromium":
         return CHROMIUM.exists()
+    if package == "iproute2":
+        return shutil.which("ip") is not None
     return shutil.which(package) is not None
 
 

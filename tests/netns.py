@@ -21,7 +21,10 @@ def available():
     if os.geteuid() != 0:
         return False, "making network namespaces needs root"
     name = f"djbt{os.getpid()}probe"
-    done = ip("netns", "add", name, check=False)
+    try:
+        done = ip("netns", "add", name, check=False)
+    except FileNotFoundError:
+        return False, "ip (iproute2) is not installed"
     if done.returncode:
         return False, f"ip netns add failed: {done.stderr.strip()}"
     ip("netns", "del", name, check=False)

@@ -90,6 +90,7 @@ def test_setup_for_the_tests_never_fails_and_says_why(tmp_path):
     done = djbench("setup", "--for", "test", env=nowhere(tmp_path))
     assert done.returncode == 0, done.stderr
     need = ["nginx", "wrk"] + ([] if prerequisites.CHROMIUM.exists() else ["chromium"])
+    need.append("iproute2")  # `ip` is not on the PATH the test gives
     assert done.stdout.strip() == (
         f"setup: {', '.join(need)} not installed (needs root and apt-get): the tests that need "
         f"them skip; to install: {NO_APT.format(' '.join(need))}"
