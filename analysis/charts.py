@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from matplotlib import rcParams
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
@@ -211,12 +212,20 @@ class Chart:
     title: str
     path: Path
     legend: list[Group]
+    text_px: float  # the smallest text (tick labels) in the PNG's own pixels
 
 
 def save(fig: Figure, name: str, title: str, charts_dir: Path) -> Chart:
     path = charts_dir / f"{name}.png"
     fig.savefig(path, dpi=DPI)
-    return Chart(name, title, path, legend_groups(fig))
+    sizes = [
+        label.get_fontsize()
+        for ax in fig.axes
+        if ax.get_visible()
+        for label in ax.get_xticklabels() + ax.get_yticklabels()
+    ]
+    text_px = min(sizes, default=rcParams["font.size"]) * DPI / 72
+    return Chart(name, title, path, legend_groups(fig), text_px)
 
 
 def write_charts(

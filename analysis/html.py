@@ -28,6 +28,7 @@ def figure(chart: Chart, page_dir: Path) -> dict:
         "path": chart.path.relative_to(page_dir).as_posix(),
         "data_uri": "data:image/png;base64," + base64.b64encode(chart.path.read_bytes()).decode(),
         "legend": chart.legend,
+        "text_px": chart.text_px,
         "legend_md": markdown(chart.legend),
     }
 

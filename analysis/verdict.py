@@ -141,6 +141,10 @@ def _saturation(run: Run, slo_ms: float) -> str:
     return f"{run.label} (at {int(first['users'])} users: {' and '.join(why)})"
 
 
+def _rate(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
 def caveats(runs: list[Run], searches: dict[str, list[Search]], slo_ms: float) -> str:
     """One sentence: what a reader must keep in mind about these numbers."""
     clauses = []
@@ -175,8 +179,8 @@ def caveats(runs: list[Run], searches: dict[str, list[Search]], slo_ms: float) -
         offered = int(last["users"]) / mean_wait_s(run.path)
         if not math.isnan(last["iterations_per_s"]):
             loops.append(
-                f"{run.label} {last['iterations_per_s']:.0f} vote iterations/s at "
-                f"{int(last['users'])} users, where an instant server would see {offered:.0f}"
+                f"{run.label} {_rate(last['iterations_per_s'])} vote iterations/s at "
+                f"{int(last['users'])} users, where an instant server would see {_rate(offered)}"
             )
     if loops:
         clauses.append(
