@@ -27,7 +27,7 @@ from analysis.table import (
 )
 from analysis.time_charts import over_time_chart
 from analysis.timeseries import time_series
-from analysis.verdict import Verdict, verdict
+from analysis.verdict import Verdict, machine_line, topology_lines, verdict
 
 KNEE_THRESHOLDS = (0.0, 1.0)
 OVER_TIME_INTRO = (
@@ -62,7 +62,9 @@ NOTES = [
     "the harness's and other tenants' too; steal is time the hypervisor gave the CPUs to "
     "another guest.",
     "PostgreSQL connections are sampled once a second from pg_stat_activity (client backends); "
-    "the sampler's own connection is left out of the counts but takes one of max_connections.",
+    "the sampler's own connection is left out of the counts but takes one of max_connections. "
+    "Native mode only for now: a compose run records the machine (system.csv) but not "
+    "PostgreSQL's connections.",
 ]
 
 
@@ -139,7 +141,6 @@ def step_table(run: Run) -> tuple[list[str], list[list[str]]]:
 
 def _metadata(run: Run) -> list[tuple[str, str]]:
     m = run.meta
-    machine = m.get("machine") or {}
     fields = [
         ("Run id", m.get("run_id")),
         ("Directory", str(run.path)),
@@ -155,7 +156,8 @@ def _metadata(run: Run) -> list[tuple[str, str]]:
         ("Spawn rate (users/s)", m.get("spawn_rate")),
         ("Hold per step (s)", m.get("hold_s")),
         ("Warm-up discarded (s)", m.get("warmup_s")),
-        ("Machine", f"{machine.get('cpu_model', '?')}, {machine.get('cpu_count', '?')} CPUs"),
+        ("Machine", machine_line(m)),
+        ("Topology", "; ".join(topology_lines(m))),
         ("Started", m.get("started_at")),
         ("Ended", m.get("ended_at") or "(not recorded)"),
         ("Git revision", m.get("git_revision")),

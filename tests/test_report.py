@@ -118,7 +118,7 @@ def test_html_is_self_contained_and_escaped(built):
         "planned but never run: 30 users",
         "http_502: 2, timeout: 1",
         "exact nearest-rank values",
-        "Fixture CPU 3000, 4 CPUs",
+        "Fixture CPU 3000, 4 cores, virtualisation not recorded",
         "0123abc",
         "2023-11-14T22:15:35+00:00",
     ]:
