@@ -174,11 +174,13 @@ def test_machine_and_topology_lines():
         {"name": "db", "roles": ["postgres"], "address": "10.0.0.2", "cpu_model": "X",
          "cpu_count": 4},
         {"name": "load", "roles": ["locust"]},
+        {"address": "10.0.0.3", "roles": ["web"], "cpu_count": 2},  # as distributed.py writes
     ]  # fmt: skip
     assert topology_lines({"mode": "distributed", "topology": {"hosts": hosts}}) == [
-        "distributed mode, 2 hosts",
+        "distributed mode, 3 hosts",
         "db: postgres (10.0.0.2, X, 4 cores)",
         "load: locust",
+        "10.0.0.3: web (2 cores)",
     ]
 
 
