@@ -99,9 +99,38 @@ def conclusions(clients: dict, worker_processes: int = 0) -> list[str]:
     return lines
 
 
+HEADER = [
+    "Client", "Scenario", "Requests", "Requests/s", "Failure %", "p50 (ms)", "p95 (ms)",
+    "Client CPU (% of a core)", "Requests per client CPU-second", "Client CPU per request (ms)",
+]  # fmt: skip
+
+
+def table_rows(runs: list[dict], clients: dict) -> list[list[str]]:
+    rows = []
+    for r in runs:
+        n = clients[r["name"]]
+        rows.append(
+            [r["label"], r["scenario"], str(n["requests"]), f"{n['rps']:.1f}",
+             f"{n['failure_pct']:.1f}", f"{n['p50_ms']:.0f}", f"{n['p95_ms']:.0f}",
+             f"{n['cpu_pct']:.1f}", f"{n['requests_per_cpu_s']:.0f}",
+             f"{n['cpu_ms_per_request']:.3f}"]
+        )  # fmt: skip
+    return rows
+
+
+def method(results: dict) -> str:
+    """How the numbers were measured, from calibrate.json."""
+    return (
+        f"Stack: {results['server']} ({results['workers']} workers), PostgreSQL, nginx, native. "
+        f"Each client drove its own fresh stack closed-loop with {results['users']} users or "
+        "connections and no wait; CPU is the client's own (Locust: its process tree, sampled "
+        "once a second; wrk: its exact CPU time)."
+    )
+
+
 def write_report(cal_dir: Path, runs: list[dict]) -> None:
     """runs: one dict per client, in order: name, label, scenario and run (its directory,
-    relative to cal_dir). Writes calibrate.json and calibrate.md."""
+    relative to cal_dir). Writes calibrate.json, calibrate.md and calibrate.html."""
     cal_dir = Path(cal_dir)
     clients = {r["name"]: client_numbers(cal_dir / r["run"]) for r in runs}
     first = json.loads((cal_dir / runs[0]["run"] / "meta.json").read_text())
@@ -122,23 +151,15 @@ def write_report(cal_dir: Path, runs: list[dict]) -> None:
         "# Load generator calibration",
         "",
         f"Machine: {machine.get('cpu_model', '?')}, {machine.get('cpu_count', '?')} CPUs. "
-        f"Stack: {first['server']} ({first['workers']} workers), PostgreSQL, nginx, native. Each "
-        f"client drove its own fresh stack closed-loop with {first['users'][0]} users or "
-        "connections and no wait; CPU is the client's own (Locust: its process tree, sampled "
-        "once a second; wrk: its exact CPU time).",
+        + method(results),
         "",
-        "| Client | Scenario | Requests | Requests/s | Failure % | p50 (ms) | p95 (ms) | "
-        "Client CPU (% of a core) | Requests per client CPU-second | Client CPU per request (ms) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "---|" * len(HEADER),
     ]
-    for r in runs:
-        n = clients[r["name"]]
-        md.append(
-            f"| {r['label']} | {r['scenario']} | {n['requests']} | {n['rps']:.1f} | "
-            f"{n['failure_pct']:.1f} | {n['p50_ms']:.0f} | {n['p95_ms']:.0f} | "
-            f"{n['cpu_pct']:.1f} | {n['requests_per_cpu_s']:.0f} | "
-            f"{n['cpu_ms_per_request']:.3f} |"
-        )
+    md += ["| " + " | ".join(row) + " |" for row in table_rows(runs, clients)]
     md += ["", "What it means here:", ""] + [f"- {line}" for line in lines]
     md += ["", "Raw runs: " + ", ".join(f"[{r['name']}]({r['run']})" for r in runs), ""]
     (cal_dir / "calibrate.md").write_text("\n".join(md))
+    from analysis.pages import write_calibration_page
+
+    write_calibration_page(cal_dir)

@@ -71,3 +71,6 @@ def write_knee_report(knee_dir):
     fig.tight_layout()
     fig.savefig(knee_dir / "probes.png", dpi=100)
     plt.close(fig)
+    from analysis.pages import write_knee_page  # the same results as an HTML page
+
+    write_knee_page(knee_dir)

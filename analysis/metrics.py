@@ -19,6 +19,7 @@ from analysis import accounting, carryover
 from analysis.errors import AnalysisError
 from analysis.files import numeric, read_csv
 from analysis.postgres_log import refusal_times
+from analysis.samples import step_columns
 from contracts import defaults
 from contracts.files import (
     HISTORY_COLUMNS,
@@ -330,8 +331,9 @@ def _step_row(step, window, history, causes, resources, lag, wait_s, counts) -> 
 
 def step_metrics(run_dir: Path) -> pd.DataFrame:
     """One row per step in timeline.csv: BASE_COLUMNS, then fail_<cause>, cpu_<component>_pct,
-    and pg_refused (PostgreSQL's "too many clients" refusals in the window) when the run has a
-    PostgreSQL log.
+    pg_refused (PostgreSQL's "too many clients" refusals in the window) when the run has a
+    PostgreSQL log, and the per-step summaries of system.csv and pg_activity.csv when it has
+    them (analysis.samples).
 
     failure_pct counts every request; article_failure_pct counts as the article did, two samples
     per iteration (analysis/accounting.py); inflight_* show what the window inherited when it
@@ -372,6 +374,8 @@ def step_metrics(run_dir: Path) -> pd.DataFrame:
             int(((refused >= lo) & (refused < hi)).sum())
             for lo, hi in zip(timeline["measure_from"], timeline["end"], strict=True)
         ]
+    for column, values in step_columns(run_dir, timeline).items():
+        steps[column] = values
     return steps
 
 

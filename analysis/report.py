@@ -1,20 +1,21 @@
 """Comparison report over run directories: table.md/.csv, charts/*.png, report.html, report.md."""
 
-import base64
 import math
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from analysis import article
-from analysis.charts import write_charts
+from analysis.charts import capacity_pct, probes_chart, save, write_charts
 from analysis.checks import HISTORY_TOLERANCE, run_warnings
 from analysis.errors import AnalysisError
+from analysis.html import figure, render
+from analysis.knee_report import knee_text
 from analysis.repeats import repetition_blocks
 from analysis.runs import Run, distinct_labels, load_run
+from analysis.searches import Search, searches_for
 from analysis.table import (
     LEGEND,
     NO_REQUESTS,
@@ -24,14 +25,22 @@ from analysis.table import (
     table_markdown,
     write_table,
 )
+from analysis.time_charts import over_time_chart
+from analysis.timeseries import time_series
+from analysis.verdict import Verdict, machine_line, topology_lines, verdict
 
 KNEE_THRESHOLDS = (0.0, 1.0)
-CHART_TITLES = {
-    "failure_pct": "Failure % vs users (ours solid, the article's dashed)",
-    "rps": "Requests/s and vote POSTs/s vs users",
-    "latency": "Response time p50 / p95 / p99 vs users",
-    "cpu": "Mean CPU per component vs users",
-}
+OVER_TIME_INTRO = (
+    "Each run second by second (1 s bins of the per-request log, by completion time), with "
+    "each step's start dotted and its measured window shaded. A stall of the server shows as "
+    "throughput falling while the machine's CPU stays busy; a stall of the machine (steal, "
+    "another tenant) as every component's CPU falling together."
+)
+KNEE_INTRO = (
+    "A knee search probes one load at a time, each on a fresh stack, doubling the users until "
+    "an objective breaks, then bisecting; the verdict above takes its numbers from these "
+    "searches. A knee is a user count that met its objective every time it was measured."
+)
 NOTES = [
     "Every per-step number comes from the per-request log over the step's measured window "
     "[measure_from, end): ramp-up and warm-up are left out.",
@@ -48,6 +57,14 @@ NOTES = [
     "(coordinated omission): read it beside the user count, not RPS alone.",
     "Knee: the largest user count such that it and every smaller step stayed at or under the "
     "failure threshold; a step with no completed request ends the count.",
+    "CPU is in % of one core throughout (a process using two cores reads 200 %); the machine's "
+    "capacity is its core count x 100 %. Machine-wide CPU (system.csv) counts every process, "
+    "the harness's and other tenants' too; steal is time the hypervisor gave the CPUs to "
+    "another guest.",
+    "PostgreSQL connections are sampled once a second from pg_stat_activity (client backends); "
+    "the sampler's own connection is left out of the counts but takes one of max_connections. "
+    "Native mode only for now: a compose run records the machine (system.csv) but not "
+    "PostgreSQL's connections.",
 ]
 
 
@@ -72,6 +89,17 @@ def _causes(row: pd.Series) -> str:
     return ", ".join(f"{cause}: {n}" for cause, n in counts if n)
 
 
+MACHINE_HEADERS = {
+    "machine_cpu_pct": "CPU whole machine (%)",
+    "machine_steal_pct": "CPU steal (%)",
+}
+
+
+def _mean_max(step: pd.Series, prefix: str) -> str:
+    mean, high = step[f"{prefix}_mean"], step[f"{prefix}_max"]
+    return "" if math.isnan(mean) else f"{mean:.0f} / {high:.0f}"
+
+
 def step_table(run: Run) -> tuple[list[str], list[list[str]]]:
     """Header and formatted rows of a run's per-step table, planned-but-not-run steps included."""
     cpu = [c for c in run.steps.columns if c.startswith("cpu_")]
@@ -81,7 +109,11 @@ def step_table(run: Run) -> tuple[list[str], list[list[str]]]:
     header += ["Iterations started / offered (%)", "Locust loop lag p95 (ms)", "Generator"]
     refusals = "pg_refused" in run.steps.columns
     header += ["PostgreSQL refusals"] if refusals else []
+    pg = "pg_total_mean" in run.steps.columns
+    header += ["PostgreSQL connections mean / max", "running a query mean / max"] if pg else []
     header += [f"CPU {c.removeprefix('cpu_').removesuffix('_pct')} (%)" for c in cpu]
+    machine = [c for c in ("machine_cpu_pct", "machine_steal_pct") if c in run.steps.columns]
+    header += [MACHINE_HEADERS[c] for c in machine]
     rows = []
     for _, s in run.steps.iterrows():
         history = ""
@@ -96,7 +128,9 @@ def step_table(run: Run) -> tuple[list[str], list[list[str]]]:
             + [_fmt(s["generator_pct"], 0), _ms(s["loop_lag_p95_ms"])]
             + ["LIMITED" if s["generator_limited"] else "ok"]
             + ([str(int(s["pg_refused"]))] if refusals else [])
+            + ([_mean_max(s, "pg_total"), _mean_max(s, "pg_active")] if pg else [])
             + [_fmt(s[c], 0) for c in cpu]
+            + [_fmt(s[c], 0) for c in machine]
         )
     ran = set(run.steps["users"].astype(int))
     for users in run.planned_users:
@@ -107,7 +141,6 @@ def step_table(run: Run) -> tuple[list[str], list[list[str]]]:
 
 def _metadata(run: Run) -> list[tuple[str, str]]:
     m = run.meta
-    machine = m.get("machine") or {}
     fields = [
         ("Run id", m.get("run_id")),
         ("Directory", str(run.path)),
@@ -123,7 +156,8 @@ def _metadata(run: Run) -> list[tuple[str, str]]:
         ("Spawn rate (users/s)", m.get("spawn_rate")),
         ("Hold per step (s)", m.get("hold_s")),
         ("Warm-up discarded (s)", m.get("warmup_s")),
-        ("Machine", f"{machine.get('cpu_model', '?')}, {machine.get('cpu_count', '?')} CPUs"),
+        ("Machine", machine_line(m)),
+        ("Topology", "; ".join(topology_lines(m))),
         ("Started", m.get("started_at")),
         ("Ended", m.get("ended_at") or "(not recorded)"),
         ("Git revision", m.get("git_revision")),
@@ -173,12 +207,77 @@ def _failure_definitions(runs: list[Run]) -> list[dict]:
     ]
 
 
-def _context(runs: list[Run], reference: pd.DataFrame, charts: dict[str, Path], out: Path):
+def _knee_sections(runs: list[Run], found: dict[str, list[Search]], slo_ms: float, out: Path):
+    """Per configuration with knee searches: each search's knees, every probe, one chart."""
+    sections, seen = [], set()
+    for run in runs:
+        searches = found[run.run_id]
+        key = tuple(str(s.path) for s in searches)
+        if not searches or key in seen:
+            continue
+        seen.add(key)
+        header = ["Search", "Users", "Failure %", "p95 (ms)"]
+        rows = [
+            [str(i + 1), str(p["users"]), _fmt(p["failure_pct"], 1), _ms(p["p95_ms"])]
+            for i, s in enumerate(searches)
+            for p in sorted(s.data["probes"], key=lambda p: p["users"])
+        ]
+        name = f"knee-{len(sections) + 1}"
+        chart = save(
+            probes_chart(searches[0].label, [s.data for s in searches], slo_ms),
+            name,
+            f"Knee search probes: {searches[0].label}",
+            out / "charts",
+        )
+        sections.append(
+            {
+                "label": searches[0].label,
+                "searches": [
+                    {
+                        "name": f"Search {i + 1}: {s.path}",
+                        "knees": [knee_text(n, k, s.slo_ms) for n, k in s.data["knees"].items()],
+                    }
+                    for i, s in enumerate(searches)
+                ],
+                "header": header,
+                "rows": rows,
+                "table_md": markdown_table(header, rows),
+                "chart": figure(chart, out),
+            }
+        )
+    return sections
+
+
+def _over_time(runs: list[Run], slo_ms: float, out: Path) -> list[dict]:
+    charts = []
+    for run in runs:
+        fig = over_time_chart(run, time_series(run.path), slo_ms, capacity_pct(run))
+        title = f"{run.label} over time ({run.run_id})"
+        charts.append(figure(save(fig, f"time-{run.run_id}", title, out / "charts"), out))
+    return charts
+
+
+def _verdict_markdown(v: Verdict) -> str:
+    rows = [
+        [row["label"]]
+        + [
+            f"**{c['value']}** ({'; '.join(x for x in (c['source'], c['ratio']) if x)})"
+            for c in row["cells"]
+        ]
+        for row in v.rows
+    ]
+    return markdown_table(v.header, rows)
+
+
+def _context(runs, reference, charts, out, found):
     source = reference["source"].iloc[0]
+    v = verdict(runs, found)
     return {
-        "title": "Django under WSGI and ASGI: failures by number of users",
+        "title": "Django under WSGI and ASGI: how many users each server handles",
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "source": source,
+        "verdict": v,
+        "verdict_md": _verdict_markdown(v),
         "runs": [
             {
                 "label": run.label,
@@ -191,6 +290,8 @@ def _context(runs: list[Run], reference: pd.DataFrame, charts: dict[str, Path], 
             for run in runs
         ],
         "knees": [knee_sentence(runs, t, reference) for t in KNEE_THRESHOLDS],
+        "knee_intro": KNEE_INTRO,
+        "knee_sections": _knee_sections(runs, found, v.slo_ms, out),
         "repetitions": [
             {**block, "table_md": markdown_table(block["header"], block["rows"])}
             for block in repetition_blocks(runs, KNEE_THRESHOLDS)
@@ -201,27 +302,10 @@ def _context(runs: list[Run], reference: pd.DataFrame, charts: dict[str, Path], 
         "legend": LEGEND,
         "failure_definitions": _failure_definitions(runs),
         "notes": NOTES,
-        "charts": [
-            {
-                "title": CHART_TITLES[name],
-                "path": path.relative_to(out).as_posix(),
-                "data_uri": "data:image/png;base64,"
-                + base64.b64encode(path.read_bytes()).decode("ascii"),
-            }
-            for name, path in charts.items()
-        ],
+        "charts": [figure(chart, out) for chart in charts],
+        "over_time_intro": OVER_TIME_INTRO,
+        "over_time": _over_time(runs, v.slo_ms, out),
     }
-
-
-def _environment() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
 
 
 def _check_comparable(runs: list[Run]) -> None:
@@ -235,16 +319,18 @@ def _check_comparable(runs: list[Run]) -> None:
         raise AnalysisError(f"runs are not comparable: different user steps ({detail})")
 
 
-def build(run_dirs: list[Path], out_dir: Path) -> Path:
+def build(run_dirs: list[Path], out_dir: Path, knee_dirs: list[Path] = ()) -> Path:
     """Write the comparison report of `run_dirs` into the new directory `out_dir`.
 
-    Returns the path of report.html. out_dir must not exist: a report is never overwritten. If
-    writing fails half-way, the directory this call created is removed again.
+    Knee searches of the same configurations are found beside the runs; `knee_dirs` adds others
+    (each must match a run). Returns the path of report.html. out_dir must not exist: a report
+    is never overwritten. If writing fails half-way, the directory this call created is removed.
     """
     if not run_dirs:
         raise AnalysisError("no runs given")
     runs = distinct_labels([load_run(d) for d in run_dirs])
     _check_comparable(runs)
+    found = searches_for(runs, [Path(d) for d in knee_dirs])
     reference = article.load_reference()
     out_dir = Path(out_dir)
     try:
@@ -255,11 +341,11 @@ def build(run_dirs: list[Path], out_dir: Path) -> Path:
         raise AnalysisError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
     try:
         write_table(runs, reference, out_dir)
-        charts = write_charts(runs, reference, out_dir / "charts")
-        context = _context(runs, reference, charts, out_dir)
-        env = _environment()
+        slo_ms = verdict(runs, found).slo_ms
+        charts = write_charts(runs, reference, out_dir / "charts", slo_ms)
+        context = _context(runs, reference, charts, out_dir, found)
         for name in ("report.html", "report.md"):
-            (out_dir / name).write_text(env.get_template(name).render(context), encoding="utf-8")
+            render(name, context, out_dir / name)
     except BaseException:
         shutil.rmtree(out_dir, ignore_errors=True)
         raise

@@ -39,6 +39,16 @@ RESOURCE_LOG_PREFIX = "resources"
 RESOURCES = f"{RESOURCE_LOG_PREFIX}.csv"
 RESOURCE_COLUMNS = ["ts", "component", "cpu_pct", "rss_mb", "host"]
 
+# The whole machine once a second (harness/samplers.py): CPU shares of all CPUs together, as top
+# shows them, and memory.
+SYSTEM = "system.csv"
+SYSTEM_COLUMNS = ["ts", "cpus", "user_pct", "system_pct", "iowait_pct", "steal_pct", "idle_pct",
+                  "mem_used_mb", "mem_available_mb"]  # fmt: skip
+
+# PostgreSQL's client connections once a second, from pg_stat_activity (native mode).
+PG_ACTIVITY = "pg_activity.csv"
+PG_ACTIVITY_COLUMNS = ["ts", "active", "total", "max_connections"]
+
 # Locust workers as the master saw them (distributed runs): workers.csv, one row per event
 # (joined, refused, lost, back), and workers.json, each worker's hello and clock offset.
 WORKER_EVENTS = "workers.csv"

@@ -252,6 +252,14 @@ def _parser():
     knee_report.add_argument("--results-dir", default="results", help="where it is written")
     report = sub.add_parser("report", help="compare existing runs")
     report.add_argument("runs", nargs="*", help="results/<run-id> directories")
+    report.add_argument(
+        "--knee",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a knee search of the same configuration as a run (repeatable); searches beside "
+        "the runs are found without it",
+    )
     report.add_argument("--results-dir", default="results", help="where the report is written")
     cal = sub.add_parser("calibrate", help="measure the load generator's capacity here")
     cal.add_argument("--server", default="gunicorn", help="the stack's server (default gunicorn)")
@@ -540,11 +548,11 @@ def _auto_scale(cfgs, args):
     return [config.with_overrides(c, users=steps, scale=how) for c in cfgs]
 
 
-def _report(run_dirs, results_root):
+def _report(run_dirs, results_root, knee_dirs=()):
     from analysis.report import build as build_report  # matplotlib: only when reporting
 
     out_dir = results.free_name(results_root, "report")
-    build_report([Path(r) for r in run_dirs], out_dir)
+    build_report([Path(r) for r in run_dirs], out_dir, [Path(k) for k in knee_dirs])
     return out_dir
 
 
@@ -593,7 +601,7 @@ def main(argv=None):
         if args.command == "report":
             if not args.runs:
                 raise UserError("no runs given: djbench report results/<run-id> ...")
-            print(f"report: {_report(args.runs, args.results_dir)}")
+            print(f"report: {_report(args.runs, args.results_dir, args.knee)}")
             return 0
         if args.command == "calibrate":
             print(f"calibration: {_calibrate(args)}")

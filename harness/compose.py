@@ -14,7 +14,7 @@ import threading
 import time
 from contextlib import contextmanager
 
-from contracts.files import RESOURCE_COLUMNS, RESOURCES
+from contracts.files import RESOURCE_COLUMNS, RESOURCES, SYSTEM
 
 from . import nginx
 from .config import nginx_proxy_timeout
@@ -24,6 +24,7 @@ from .paths import ROOT
 from .processes import free_port, signals_deferred
 from .recording import locust_options, stop_timeout
 from .runner import Load, Runner, Stack
+from .samplers import SystemSampler
 from .verify import verify_stack
 
 STACK = ("db", "app", "nginx")
@@ -158,12 +159,18 @@ class ComposeRunner(Runner):
         project = run.extras["project"]
         project("--profile", "load", "up", "-d", "--no-deps", "--scale",
                 f"locust-worker={self.locust_workers}", *LOAD)  # fmt: skip
-        sampler = StatsSampler(run.run_dir / RESOURCES, project)
-        sampler.start()
+        # The host's CPUs are the containers' CPUs: machine-wide sampling works from here.
+        samplers = [
+            StatsSampler(run.run_dir / RESOURCES, project),
+            SystemSampler(run.run_dir / SYSTEM),
+        ]
+        for sampler in samplers:
+            sampler.start()
         try:
             yield LocustMaster(project)
         finally:
-            sampler.stop()
+            for sampler in samplers:
+                sampler.stop()
 
 
 def _vote_counter(project):

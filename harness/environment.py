@@ -36,6 +36,7 @@ def machine():
         "cpus_usable": len(os.sched_getaffinity(0)),
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "kernel": platform.release(),
+        "virtualization": virtualization(),
     }
 
 
@@ -43,6 +44,29 @@ def host_summary():
     """What a topology says of a host."""
     m = machine()
     return {"name": platform.node(), "cpu_model": m["cpu_model"], "cpu_count": m["cpu_count"]}
+
+
+def virtualization():
+    """{"vm": "kvm" | "none" | ..., "container": "docker" | "none" | ...}: a guest's CPUs can
+    be taken by its hypervisor (steal time), so a reader must know whether the machine is one.
+    systemd-detect-virt when present, else the CPU's hypervisor flag (no container check)."""
+    found = {}
+    for kind in ("vm", "container"):
+        try:
+            done = subprocess.run(
+                ["systemd-detect-virt", f"--{kind}"], capture_output=True, text=True, timeout=5
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            break
+        found[kind] = done.stdout.strip() or "none"
+    if "vm" not in found:
+        try:
+            with open("/proc/cpuinfo") as f:
+                flags = next((ln for ln in f if ln.startswith("flags")), "")
+            found["vm"] = "yes" if " hypervisor" in flags else "none"
+        except OSError:
+            pass
+    return found
 
 
 def git_revision():

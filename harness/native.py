@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracts.files import LOCUST_CSV_PREFIX, RESOURCES, TIMELINE
+from contracts.files import LOCUST_CSV_PREFIX, PG_ACTIVITY, RESOURCES, SYSTEM, TIMELINE
 
 from . import nginx, postgres
 from .config import nginx_proxy_timeout, parse_cpus
@@ -26,6 +26,7 @@ from .processes import free_port, wait_http
 from .recording import locust_options
 from .resources import Sampler
 from .runner import Load, Runner, Stack
+from .samplers import PG_SAMPLER_CONNECTIONS, PgActivitySampler, SystemSampler
 from .servers import SERVERS
 from .verify import verify_stack
 
@@ -173,7 +174,9 @@ class NativeRunner(Runner):
                 host = start_stack(run.cfg, run.run_dir / "logs", Path(tmp), run.procs,
                                    run.meta, run.out)  # fmt: skip
                 run.live.add("temp_dirs", tmp)
-                run.extras.update(tmp=Path(tmp), components=host.components)
+                run.extras.update(
+                    tmp=Path(tmp), components=host.components, connect_db=host.cluster.connect
+                )
                 run.save_meta()  # PIDs on disk while the load runs
                 yield Stack(
                     base_url=host.base_url,
@@ -195,12 +198,19 @@ class NativeRunner(Runner):
             for m in [*components.values(), *locust.workers]
         }
         run.save_meta()  # Locust's PIDs on disk too
-        sampler = Sampler(run.run_dir / RESOURCES, components)
-        sampler.start()
+        run.meta.setdefault("postgres", {})["sampler_connections"] = PG_SAMPLER_CONNECTIONS
+        samplers = [
+            Sampler(run.run_dir / RESOURCES, components),
+            SystemSampler(run.run_dir / SYSTEM),
+            PgActivitySampler(run.run_dir / PG_ACTIVITY, run.extras["connect_db"]),
+        ]
+        for sampler in samplers:
+            sampler.start()
         try:
             yield locust
         finally:
-            sampler.stop()
+            for sampler in samplers:
+                sampler.stop()
 
 
 def start_locust(run, workers, bind, expect_remote=0, port=None):

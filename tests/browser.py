@@ -43,3 +43,38 @@ def read_report(page_path):
         finally:
             browser.close()
     return rows, table, widths, warnings
+
+
+LAYOUT_JS = """() => {
+  const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.right, r.width]; };
+  return {
+    scrollWidth: document.documentElement.scrollWidth,
+    tables: [...document.querySelectorAll("table")].map(t => box(t.closest(".scroll") || t)),
+    images: [...document.images].map(i => ({
+      natural: i.naturalWidth, shown: i.getBoundingClientRect().width,
+      textPx: parseFloat(i.dataset.textPx || "0")})),
+    legends: [...document.querySelectorAll("figure")].map(f =>
+      [...f.querySelectorAll(".legend li")].map(li => ({
+        fontPx: parseFloat(getComputedStyle(li).fontSize), right: box(li)[1],
+        shown: li.offsetWidth > 0 && li.offsetHeight > 0}))),
+  };
+}"""
+
+
+def layout(page_path, width, screenshot=None):
+    """How the page lays out in a viewport `width` px wide: the document's scroll width, each
+    table's box, each image's natural and shown width, each figure's legend entries."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(Path(page_path).resolve().as_uri())
+            page.wait_for_load_state("load")
+            found = page.evaluate(LAYOUT_JS)
+            if screenshot:
+                page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    return found

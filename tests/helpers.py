@@ -49,3 +49,26 @@ def survivors(pids):
         except (psutil.Error, ProcessLookupError):
             continue
     return left
+
+
+FIXTURE_MACHINE = {"cpu_model": "Fixture CPU 3000", "cpu_count": 4}
+
+
+def make_search(path, server="uvicorn", interface="asgi", workers=2, knees=None, **probe_meta):
+    """A knee search directory as `djbench knee` leaves it: knee.json and its probes' meta."""
+    knees = knees or {
+        "p95": {"users": 25, "bad_users": 28, "resolution": 3},
+        "failures_0": {"users": None, "bad_users": 10, "resolution": 0},
+        "failures_1": {"users": 40, "bad_users": None, "resolution": 0},
+    }
+    probe = path / "probes" / "p1"
+    probe.mkdir(parents=True)
+    meta = {"mode": "native", "machine": FIXTURE_MACHINE} | probe_meta
+    (probe / "meta.json").write_text(json.dumps(meta))
+    (path / "knee.json").write_text(json.dumps({
+        "server": server, "interface": interface, "view": "sync", "workers": workers,
+        "settings": {"p95_slo_ms": 1000.0, "measure_s": 20.0},
+        "probes": [{"users": 10, "failure_pct": 2.0, "p95_ms": 300.0, "run_dir": "probes/p1"}],
+        "knees": knees,
+    }))  # fmt: skip
+    return path

@@ -1,6 +1,7 @@
 """`djbench bench` end to end at smoke scale: both servers, then the comparison report."""
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,12 @@ def test_report_directory_holds_everything(bench):
         assert (report / name).stat().st_size > 0, name
     charts = {p.name for p in (report / "charts").glob("*.png")}
     assert {"failure_pct.png", "rps.png", "latency.png", "cpu.png"} <= charts
+    runs, _ = bench
+    assert {f"time-{run.name}.png" for run in runs} <= charts
+    for run in runs:  # the machine and PostgreSQL's connections, sampled once a second
+        steps = rows(run / "steps.csv")
+        assert all(float(s["pg_total_max"]) >= 0 for s in steps)
+        assert all(0 < float(s["machine_cpu_pct"]) <= 100 * os.cpu_count() for s in steps)
 
 
 def test_table_rows_come_from_the_runs(bench):
@@ -67,4 +74,5 @@ def test_real_report_renders_in_chromium(bench):
         label = f"{meta(run)['server']} ({meta(run)['interface'].upper()})"
         pcts = [f"{float(s['failure_pct']):.1f}" for s in rows(run / "steps.csv")]
         assert [label, *pcts] in [r[:3] for r in cells]
-    assert len(widths) == 4 and all(w > 0 for w in widths)
+    # Four charts against users, one per run over time.
+    assert len(widths) == 6 and all(w > 0 for w in widths)

@@ -48,6 +48,8 @@ def test_build_writes_every_file(built):
         "charts/failure_pct.png",
         "charts/latency.png",
         "charts/rps.png",
+        "charts/time-20240101T000000-gunicorn.png",
+        "charts/time-20240101T010000-uvicorn.png",
         "report.html",
         "report.md",
         "table.csv",
@@ -98,7 +100,8 @@ def test_integrity_failure_is_a_warning(tmp_path):
 def test_html_is_self_contained_and_escaped(built):
     page = built.read_text()
     sources = re.findall(r'src="([^"]*)"', page)
-    assert len(sources) == 4 and all(s.startswith("data:image/png;base64,") for s in sources)
+    # Four charts against users, one over time per run.
+    assert len(sources) == 6 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert not re.search(r'(href|src)="https?:', page)
     # The producer's warning holds markup-like text: it must arrive as text.
     assert "&lt;locust-worker-1&gt;" in page and "<locust-worker-1>" not in page
@@ -115,7 +118,7 @@ def test_html_is_self_contained_and_escaped(built):
         "planned but never run: 30 users",
         "http_502: 2, timeout: 1",
         "exact nearest-rank values",
-        "Fixture CPU 3000, 4 CPUs",
+        "Fixture CPU 3000, 4 cores, virtualisation not recorded",
         "0123abc",
         "2023-11-14T22:15:35+00:00",
     ]:
@@ -125,7 +128,9 @@ def test_html_is_self_contained_and_escaped(built):
 def test_markdown_report(built):
     md = (built.parent / "report.md").read_text()
     assert "![Failure % vs users (ours solid, the article's dashed)](charts/failure_pct.png)" in md
-    assert "![Mean CPU per component vs users](charts/cpu.png)" in md
+    assert (
+        "![Mean CPU per component vs users, stacked, with the machine's capacity](charts/cpu.png)"
+    ) in md
     # The article's accounting in the table (tests/test_analysis_table.py works it out).
     assert "| gunicorn (WSGI) | 0.0 | 37.5 |  |" in md
     assert "| WSGI (article, 2020) | 0 | 0 | 0 | 5 | 12 | 35 | 50 |" in md
@@ -162,6 +167,7 @@ def test_no_cpu_chart_without_resources(tmp_path):
         "failure_pct.png",
         "latency.png",
         "rps.png",
+        "time-20240101T000000-gunicorn.png",
     ]
 
 
