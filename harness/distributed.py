@@ -26,7 +26,7 @@ from pathlib import Path
 import psycopg
 
 from contracts import defaults
-from contracts.files import RESOURCE_COLUMNS, RESOURCES
+from contracts.files import PG_ACTIVITY, RESOURCES, SYSTEM
 
 from . import environment
 from .errors import ComponentFailed, UserError
@@ -36,6 +36,7 @@ from .paths import ROOT
 from .processes import ProcessSet, signals_deferred
 from .resources import Sampler
 from .runner import Runner, Stack
+from .samplers import PG_SAMPLER_CONNECTIONS
 from .stack_host import DEFAULT_PORT
 from .verify import verify_stack
 
@@ -180,8 +181,7 @@ class DistributedRunner(Runner):
         """Samples and logs from every stack host, onto our clock; then stop their stacks."""
         for client in self.hosts():
             try:
-                csv_text = client.call("/resources", timeout=30)["csv"]
-                _write_resources(run.run_dir, client, csv_text)
+                _write_samples(run.run_dir, client, client.call("/resources", timeout=30))
                 for name, text in client.call("/logs", timeout=60).items():
                     with open(run.run_dir / "logs" / name, "a") as log:
                         log.write(text)
@@ -219,6 +219,7 @@ class DistributedRunner(Runner):
     def load(self, run):
         for client in self.hosts():
             client.call("/sample", timeout=10)
+        run.meta["postgres"]["sampler_connections"] = PG_SAMPLER_CONNECTIONS
         locust = start_locust(run, self.local_workers, self.master_bind, self.expect_workers,
                               self.master_port)  # fmt: skip
         sampler = Sampler(run.run_dir / RESOURCES, {"locust": locust.master})
@@ -248,18 +249,25 @@ def _vote_counter(db):
     return total_votes
 
 
-def _write_resources(run_dir, client, text):
-    """The stack host's samples as resources-stack-<host>.csv, on our clock, host named."""
-    rows = list(csv.DictReader(io.StringIO(text)))
-    path = run_dir / f"resources-stack-{client.host}.csv"
-    with open(path, "a", newline="") as f:  # a fresh stack per step: each step's in turn
-        writer = csv.writer(f)
-        if f.tell() == 0:
-            writer.writerow(RESOURCE_COLUMNS)
-        for row in rows:
-            ts = float(row["ts"]) - client.offset_s
-            writer.writerow([f"{ts:.3f}", row["component"], row["cpu_pct"], row["rss_mb"],
-                             client.host])  # fmt: skip
+def _write_samples(run_dir, client, samples):
+    """The stack host's samples, their timestamps moved onto our clock: its components as
+    resources-stack-<host>.csv (host named), its machine as system.csv and its database's
+    connections as pg_activity.csv (the stack's machine is the one whose stalls matter)."""
+    names = {RESOURCES: f"resources-stack-{client.host}.csv", SYSTEM: SYSTEM,
+             PG_ACTIVITY: PG_ACTIVITY}  # fmt: skip
+    for name, text in samples.items():
+        rows = list(csv.DictReader(io.StringIO(text)))
+        if not rows or name not in names:
+            continue
+        with open(run_dir / names[name], "a", newline="") as f:  # fresh stacks: in turn
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            if f.tell() == 0:
+                writer.writeheader()
+            for row in rows:
+                row["ts"] = f"{float(row['ts']) - client.offset_s:.3f}"
+                if name == RESOURCES:
+                    row["host"] = client.host
+                writer.writerow(row)
 
 
 def load_worker(master, processes, out=print):

@@ -34,9 +34,11 @@ class _Periodic(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self):
-        with open(self.path, "w", newline="") as f:
+        # Appends: a run with a fresh stack per step samples each step's stack in turn.
+        with open(self.path, "a", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(self.columns)
+            if f.tell() == 0:
+                writer.writerow(self.columns)
             while not self.stopped.wait(self.interval):
                 row = self.sample()
                 if row is not None:

@@ -22,15 +22,19 @@ import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
+from contracts.files import PG_ACTIVITY, RESOURCES, SYSTEM
+
 from . import config, environment, native, results
 from .errors import ComponentFailed, UserError
 from .leftovers import TEMP_PREFIX, LiveRun
 from .processes import ProcessSet, signals_deferred
 from .resources import Sampler
+from .samplers import PgActivitySampler, SystemSampler
 from .servers import SERVERS
 
 DEFAULT_PORT = 7700
 ROLES = ("db", "web")
+SAMPLES = (RESOURCES, SYSTEM, PG_ACTIVITY)  # what /resources returns, by file name
 LOGS = ("postgres.log", "setup.log", "server.log", "nginx.error.log", "nginx.out.log")
 
 
@@ -47,7 +51,8 @@ class Session:
         self.procs = ProcessSet(f"stack-{run_id}")
         self.components = {}
         self.db_env = None  # the database this host started for the run, if any
-        self.sampler = None
+        self.cluster = None
+        self.samplers = []
         self.meta = {"versions": {}}
 
     def dead(self):
@@ -58,14 +63,26 @@ class Session:
         ]
 
     def sample(self):
-        if self.sampler is None:
-            self.sampler = Sampler(self.tmp / "resources.csv", self.components)
-            self.sampler.start()
+        """This host's components, its machine as a whole and, with a database here, the
+        database's connections: from now until the stack stops."""
+        if self.samplers:
+            return
+        self.samplers = [Sampler(self.tmp / RESOURCES, self.components),
+                         SystemSampler(self.tmp / SYSTEM)]  # fmt: skip
+        if self.cluster is not None:
+            self.samplers.append(PgActivitySampler(self.tmp / PG_ACTIVITY, self.cluster.connect))
+        for sampler in self.samplers:
+            sampler.start()
+
+    def samples(self):
+        return {
+            name: (self.tmp / name).read_text() for name in SAMPLES if (self.tmp / name).exists()
+        }
 
     def close(self):
         with signals_deferred():
-            if self.sampler is not None:
-                self.sampler.stop()
+            for sampler in self.samplers:
+                sampler.stop()
             self.procs.stop_all()
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.live.__exit__(None, None, None)
@@ -95,6 +112,7 @@ class StackHost:
         s = self.session
         pg, proc = native.start_database(cfg, s.logs, s.tmp, s.procs, s.meta, listen=self.bind)
         s.components["postgres"] = proc
+        s.cluster = pg
         s.db_env = pg.env(self.bind)
         self.out(f"database ready for {s.run_id} on {self.bind}:{pg.port}")
         return {"db": s.db_env, "meta": s.meta}
@@ -126,8 +144,7 @@ class StackHost:
         return {"dead": self._session().dead(), "time": time.time()}
 
     def resources(self, _body):
-        path = self._session().tmp / "resources.csv"
-        return {"csv": path.read_text() if path.exists() else ""}
+        return self._session().samples()
 
     def logs(self, _body):
         s = self._session()
