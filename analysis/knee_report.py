@@ -16,49 +16,107 @@ NAMES = {
 }
 
 
-def knee_text(name, k, slo):
+def knee_text(name, k, slo, unit="users"):
     what = NAMES[name].format(slo=slo)
     if k["users"] is None:
-        return f"{what}: broken already at the first probe, {k['bad_users']} users"
+        return f"{what}: broken already at the first probe, {k['bad_users']} {unit}"
     if k["bad_users"] is None:
-        return f"{what}: never broken up to {k['users']} users (the knee is higher)"
+        return f"{what}: never broken up to {k['users']} {unit} (the knee is higher)"
     return (
-        f"{what}: {k['users']} users (broken at {k['bad_users']}; resolution "
-        f"{k['resolution']} users)"
+        f"{what}: {k['users']} {unit} (broken at {k['bad_users']}; resolution "
+        f"{k['resolution']} {unit})"
     )
+
+
+def _verdicts(p):
+    if not p.get("stopped_early"):
+        return ""
+    return "yes: " + ", ".join(
+        f"{NAMES[k].split(' under')[0]} {'met' if v else 'broken'}" for k, v in p["early"].items()
+    )
+
+
+def _seconds(p, key, decimals):
+    # Searches recorded before probes carried their times leave these cells empty.
+    return f"{p[key]:.{decimals}f}" if key in p else ""
+
+
+def _probe_rows(probes):
+    return [
+        f"| {i} | {p['users']} | {p['failure_pct']:.1f} | {p['p95_ms']:.0f} | "
+        f"{_seconds(p, 'measured_s', 1)} | {_seconds(p, 'duration_s', 0)} | {_verdicts(p)} | "
+        f"{p['run_dir']} |"
+        for i, p in enumerate(probes, 1)
+    ]
+
+
+def _prediction_lines(prediction, unit, slo):
+    if not prediction:
+        return ["No prediction: the search doubled from its start."]
+    sat = prediction["saturation"]
+    lines = [
+        f"Prediction: a saturation probe ({sat['users']} users with no wait, "
+        f"{sat['measured_s']:g} s measured, {sat['duration_s']:.0f} s in all, `{sat['run_dir']}`) "
+        f"completed {sat['iterations_per_s']:.1f} iterations/s, {sat['iteration_s'] * 1000:.0f} "
+        f"ms per iteration, p95 {sat['p95_ms']:.0f} ms."
+    ]
+    if "guess" in prediction:
+        lines[0] += (
+            f" By Little's law the p95 objective ({slo:g} ms) should break near "
+            f"{prediction['guess']} {unit}, between {prediction['low']} and {prediction['high']}: "
+            "the first probe, and the bracket bisection started from."
+        )
+    return lines
+
+
+def _spent_line(spent):
+    if not spent:
+        return []
+    return [
+        f"Spent: {spent['wall_s'] / 60:.1f} min in all, {spent['probes']} probes "
+        f"(+{spent['saturation_probes']} saturation), {spent['stopped_early']} stopped early; "
+        f"{spent['measured_s']:.0f} s measured of {spent['probe_s']:.0f} s of probe runs "
+        "(the rest: start-up, ramp-up, warm-up, teardown).",
+        "",
+    ]
 
 
 def write_knee_report(knee_dir):
     knee_dir = Path(knee_dir)
     data = json.loads((knee_dir / "knee.json").read_text())
     slo = data["settings"]["p95_slo_ms"]
+    unit = data.get("unit", "users")
     probes = data["probes"]
+    model = data.get("load_model", "closed")
     lines = [
         f"# Knee search: {data['server']} ({data['interface'].upper()}, {data['view']} views, "
         f"{data['workers']} workers)",
         "",
-        *(f"- {knee_text(name, k, slo)}" for name, k in data["knees"].items()),
+        *(f"- {knee_text(name, k, slo, unit)}" for name, k in data["knees"].items()),
         "",
-        f"A knee is a user count that met its objective every time it was measured: the search "
-        f"measured each bounded knee {data['settings'].get('confirm', 0)} more time(s) to "
-        "confirm it, and went on below a count that failed its confirmation. Each probe ran on "
-        f"a fresh stack, {data['settings'].get('measure_s', '?')} s measured after its warm-up.",
+        f"Load model: {model} ({unit}). A knee is a count that met its objective every time it "
+        f"was measured: the search measured each bounded knee "
+        f"{data['settings'].get('confirm', 0)} more time(s) to confirm it, and went on below a "
+        f"count that failed its confirmation. Each probe measured up to "
+        f"{data['settings'].get('measure_s', '?')} s after its warm-up; one whose verdict could "
+        "no longer change stopped early (which verdicts it settled is listed).",
         "",
-        "| users | failure % | p95 (ms) | run |",
-        "| --- | --- | --- | --- |",
-        *(
-            f"| {p['users']} | {p['failure_pct']:.1f} | {p['p95_ms']:.0f} | {p['run_dir']} |"
-            for p in probes
-        ),
+        *_prediction_lines(data.get("prediction"), unit, slo),
+        "",
+        *_spent_line(data.get("spent")),
+        f"| # | {unit} | failure % | p95 (ms) | measured (s) | probe (s) | stopped early | run |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        *_probe_rows(probes),
         "",
         "![probes](probes.png)",
         "",
     ]
     (knee_dir / "knee.md").write_text("\n".join(lines))
     fig, left = plt.subplots(figsize=(8, 4.5))
+    probes = sorted(probes, key=lambda p: p["users"])
     users = [p["users"] for p in probes]
     left.plot(users, [p["failure_pct"] for p in probes], "o-", color="tab:red", label="failure %")
-    left.set_xlabel("Users")
+    left.set_xlabel(unit.capitalize())
     left.set_ylabel("Failed requests (%)")
     right = left.twinx()
     right.plot(users, [p["p95_ms"] for p in probes], "s--", color="tab:blue", label="p95 (ms)")

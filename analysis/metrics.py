@@ -32,18 +32,22 @@ from contracts.files import (
     RESOURCE_LOG_PREFIX,
     TIMELINE,
     TIMELINE_COLUMNS,
+    TIMELINE_COLUMNS_REQUIRED,
     WORKER_EVENT_COLUMNS,
     WORKER_EVENTS,
     process_log_glob,
 )
 
 RESOURCE_COLUMNS_REQUIRED = ["ts", "component", "cpu_pct"]
+TARGET_COLUMN = TIMELINE_COLUMNS[-1]  # the open model's arrival rate; absent or empty: closed
 
 # Load-generator health. A step is flagged `generator_limited` when:
 # - Locust started fewer iterations than its users offer with an instant generator (below
 #   GENERATOR_MIN_PCT), judged only when the window spans MIN_PERIODS iteration periods: in a
 #   shorter one, users that just arrived and iterations still in flight skew the count (healthy
-#   steps measured 93-106 %; the margin is for few users and random waits);
+#   steps measured 93-106 %; the margin is for few users and random waits); under the open
+#   model, fewer than its target rate, judged once the window spans one pacing period (every
+#   user then had its turn: the rate started is exact, not a sample);
 # - its event loop woke up late: every latency it measured may include up to that delay, so the
 #   p95 of the lag is held against the step's median latency (LAG_SHARE of it) above a floor
 #   under which timer granularity dominates (LOOP_LAG_FLOOR_MS);
@@ -76,6 +80,7 @@ BASE_COLUMNS = [
     "vote_posts_ok",
     "iterations_per_s",
     "offered_iter_s",
+    "target_iter_s",
     "started_iter_s",
     "generator_pct",
     "iteration_period_s",
@@ -91,7 +96,9 @@ BASE_COLUMNS = [
 
 def read_timeline(run_dir: Path) -> pd.DataFrame:
     path = Path(run_dir) / TIMELINE
-    frame = read_csv(path, TIMELINE_COLUMNS)
+    frame = read_csv(path, TIMELINE_COLUMNS_REQUIRED)
+    if TARGET_COLUMN not in frame.columns:
+        frame[TARGET_COLUMN] = np.nan
     frame = numeric(frame, TIMELINE_COLUMNS, path)
     for name in ("step", "users", "complete"):
         if frame[name].isna().any():
@@ -172,6 +179,12 @@ def mean_wait_s(run_dir: Path) -> float:
     return (float(low) + float(high)) / 2
 
 
+def pacing_s(run_dir: Path) -> float:
+    """The open model's seconds between one user's iteration starts (NaN: closed loop)."""
+    config = _run_config(run_dir)
+    return float(config.get("pacing_s", np.nan)) if config.get("load_model") == "open" else np.nan
+
+
 def read_history(run_dir: Path) -> pd.DataFrame | None:
     """The Aggregated rows of Locust's history, or None when there is no history to check.
 
@@ -234,17 +247,21 @@ def _history_counts(history: pd.DataFrame | None, start: float, end: float) -> d
     return {"history_requests": req_end - req_start, "history_failures": fail_end - fail_start}
 
 
-def _generator(step, window, window_s, lag, wait_s) -> dict:
+def _generator(step, window, window_s, lag, wait_s, pacing) -> dict:
     """Offered vs achieved iterations, and how late the generator's event loop woke up.
 
     Each iteration starts with the detail GET; a user with an instant generator starts one every
     wait + the iteration's response times, so its users offer users / (wait + mean iteration
     time) per second. Requests outside iterations (the index page on start) are left out.
+    Under the open model the offer is the target rate, one iteration per user and pacing period.
     """
     in_iterations = window[window["name"].isin(accounting.ITERATION_REQUESTS)]
     started = int((window["name"] == "detail").sum())
     offered = period = np.nan
-    if started:
+    target = float(step.get(TARGET_COLUMN, np.nan))
+    if target > 0:
+        offered, period = target, pacing
+    elif started:
         period = wait_s + in_iterations["response_time_ms"].sum() / 1000 / started
         offered = int(step["users"]) / period
     started_rate = started / window_s if window_s > 0 else np.nan
@@ -262,6 +279,7 @@ def _generator(step, window, window_s, lag, wait_s) -> dict:
             worst = window["lag_ms"].max()
     return {
         "offered_iter_s": offered,
+        "target_iter_s": target if target > 0 else np.nan,
         "started_iter_s": started_rate,
         "generator_pct": 100 * started_rate / offered if offered > 0 else np.nan,
         "iteration_period_s": period,
@@ -274,10 +292,13 @@ def generator_reasons(row) -> list[str]:
     """Why the load generator, not only the server, shaped this step's numbers; empty if not."""
     why = []
     period, pct = row.get("iteration_period_s", np.nan), row.get("generator_pct", np.nan)
-    if row["window_s"] >= MIN_PERIODS * period and pct < GENERATOR_MIN_PCT:
+    open_model = row.get(TARGET_COLUMN, np.nan) > 0
+    periods = 1 if open_model else MIN_PERIODS
+    if row["window_s"] >= periods * period and pct < GENERATOR_MIN_PCT:
+        offer = "target rate (open model)" if open_model else "its users offered"
         why.append(
             f"it started {row['started_iter_s']:.1f} iterations/s of the "
-            f"{row['offered_iter_s']:.1f} its users offered ({pct:.0f} %)"
+            f"{row['offered_iter_s']:.1f} {offer} ({pct:.0f} %)"
         )
     lag = row.get("loop_lag_p95_ms", np.nan)
     if lag > max(LOOP_LAG_FLOOR_MS, LAG_SHARE * row["p50_ms"]):
@@ -293,7 +314,7 @@ def generator_reasons(row) -> list[str]:
     return why
 
 
-def _step_row(step, window, history, causes, resources, lag, wait_s, counts) -> dict:
+def _step_row(step, window, history, causes, resources, lag, wait_s, pacing, counts) -> dict:
     start, end = float(step["measure_from"]), float(step["end"])
     window_s = max(end - start, 0.0)
     count = len(window)
@@ -312,7 +333,7 @@ def _step_row(step, window, history, causes, resources, lag, wait_s, counts) -> 
         "vote_posts": len(votes),
         "vote_posts_ok": int((votes["ok"] == 1).sum()),
         "iterations_per_s": len(votes) / window_s if window_s > 0 else np.nan,
-        **_generator(step, window, window_s, lag, wait_s),
+        **_generator(step, window, window_s, lag, wait_s, pacing),
         **_history_counts(history, start, end),
         **counts,
     }
@@ -348,7 +369,7 @@ def step_metrics(run_dir: Path) -> pd.DataFrame:
     requests = read_requests(run_dir)
     history = read_history(run_dir)
     resources = read_resources(run_dir)
-    lag, wait_s = read_loop_lag(run_dir), mean_wait_s(run_dir)
+    lag, wait_s, pacing = read_loop_lag(run_dir), mean_wait_s(run_dir), pacing_s(run_dir)
     causes = sorted(requests.loc[requests["ok"] != 1, "cause"].unique())
     ts = requests["ts"].to_numpy(dtype=float)
     samples = accounting.Accounting(requests)
@@ -360,7 +381,9 @@ def step_metrics(run_dir: Path) -> pd.DataFrame:
         hi = np.searchsorted(ts, end, side="left")
         window = requests.iloc[lo : max(lo, hi)]
         counts = {**samples.window(start, end), **carryover.carry_over(requests, start, end)}
-        rows.append(_step_row(step, window, history, causes, resources, lag, wait_s, counts))
+        rows.append(
+            _step_row(step, window, history, causes, resources, lag, wait_s, pacing, counts)
+        )
     columns = BASE_COLUMNS + sorted({f"fail_{column_name(c)}" for c in causes})
     if resources is not None:
         columns += sorted({f"cpu_{column_name(c)}_pct" for c in resources["component"].unique()})

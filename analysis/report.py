@@ -152,6 +152,7 @@ def _metadata(run: Run) -> list[tuple[str, str]]:
         ("Profile", m.get("profile")),
         ("Steps chosen by", (m.get("config") or {}).get("scale") or "the profile"),
         ("Mode", m.get("mode")),
+        ("Load model", load_model_text(m.get("config") or {})),
         ("Users per step", ", ".join(map(str, run.planned_users))),
         ("Spawn rate (users/s)", m.get("spawn_rate")),
         ("Hold per step (s)", m.get("hold_s")),
@@ -180,6 +181,18 @@ def _metadata(run: Run) -> list[tuple[str, str]]:
     versions = m.get("versions") or {}
     fields += [(f"Version: {name}", version) for name, version in versions.items()]
     return [(key, "" if value is None else str(value)) for key, value in fields]
+
+
+def load_model_text(config: dict) -> str:
+    """Which load ran: the article's closed loop, or a fixed arrival rate."""
+    if config.get("load_model") == "open":
+        rates = ", ".join(f"{r:g}" for r in config.get("rates") or [])
+        return (
+            f"open: iterations started at {rates} per second whatever the answers (each user "
+            f"one every {config.get('pacing_s', 0):g} s)"
+        )
+    wait = config.get("wait_s") or [1, 2]
+    return f"closed: each user waits {wait[0]:g}-{wait[1]:g} s after each answer"
 
 
 def describe_failure_definition(definition: dict) -> list[str]:

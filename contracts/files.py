@@ -56,8 +56,10 @@ WORKER_EVENT_COLUMNS = ["ts", "worker", "event", "detail"]
 WORKERS_JSON = "workers.json"
 
 # The step load's measured windows (epoch s): the window of a step is [measure_from, end).
+# target_iter_s: the open model's arrival rate (users / pacing), empty for the closed loop.
 TIMELINE = "timeline.csv"
-TIMELINE_COLUMNS = ["step", "users", "start", "measure_from", "end", "complete"]
+TIMELINE_COLUMNS = ["step", "users", "start", "measure_from", "end", "complete", "target_iter_s"]
+TIMELINE_COLUMNS_REQUIRED = TIMELINE_COLUMNS[:6]  # timelines written before the open model
 
 
 def process_log_name(prefix: str, host: str, pid: int) -> str:

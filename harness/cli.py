@@ -77,11 +77,12 @@ def _port(text):
 # option given to a run that searches no knee is refused instead of ignored.
 KNEE_DEFAULTS = {
     "start": 10,
-    "max_users": 2000,
+    "max_users": knee_runner.DEFAULT_MAX_USERS,
     "measure": 20.0,
     "p95_slo_ms": 1000.0,
     "resolution_pct": 10.0,
     "confirm": 1,
+    "predict": True,  # --no-predict: double from --start instead
 }
 
 
@@ -131,6 +132,25 @@ def _add_stack_options(p, view=True):
 def _add_run_options(p, view=True):
     p.add_argument("--profile", default="smoke", help=f"one of {', '.join(config.PROFILES)}")
     p.add_argument("--users", help="comma-separated user counts, overriding the profile's")
+    p.add_argument(
+        "--load-model",
+        default="closed",
+        choices=config.LOAD_MODELS,
+        help="closed (default): the article's users, who wait 1-2 s after each answer; open: "
+        "iterations started at a fixed rate per step (--rates), whatever the answers",
+    )
+    p.add_argument(
+        "--rates",
+        help="open model: comma-separated iterations/s per step (default: the profile's users "
+        "divided by their mean wait, what they would offer if answered instantly)",
+    )
+    p.add_argument(
+        "--pacing",
+        type=_number,
+        default=5.0,
+        help="open model: seconds between one user's iteration starts (default 5); users per "
+        "step = rate x pacing, and an iteration longer than this lowers the rate started",
+    )
     p.add_argument("--hold", type=_number, help="seconds per step (ramp-up and warm-up included)")
     p.add_argument("--warmup", type=_number, help="seconds discarded after each step's ramp-up")
     p.add_argument("--spawn-rate", type=_number, help="users started per second")
@@ -156,8 +176,24 @@ def _add_run_options(p, view=True):
     )
     d = KNEE_DEFAULTS
     group = p.add_argument_group("knee search (--profile knee, --scale auto, or djbench knee)")
-    group.add_argument("--start", type=_whole, help=f"first probe's users (default {d['start']})")
-    group.add_argument("--max-users", type=_whole, help=f"largest probe (default {d['max_users']})")
+    group.add_argument(
+        "--start",
+        type=_whole,
+        help=f"smallest probe (users, or iterations/s for the open model; default {d['start']})",
+    )
+    group.add_argument(
+        "--max-users",
+        type=_whole,
+        help=f"largest probe (default {d['max_users']} users; open model: twice the saturated "
+        "iterations/s)",
+    )
+    group.add_argument(
+        "--no-predict",
+        dest="predict",
+        action="store_const",
+        const=False,
+        help="skip the saturation probe that predicts the knee; double from --start instead",
+    )
     group.add_argument(
         "--measure", type=_number, help=f"seconds measured per probe (default {d['measure']:g})"
     )
@@ -361,6 +397,9 @@ def _configs(args, combinations):
             spawn_rate=args.spawn_rate,
             fresh_stack_per_step=args.fresh_stack_per_step,
             **_stack_settings(args, view),
+            load_model=args.load_model,
+            rates=args.rates,
+            pacing_s=args.pacing,
         )
         for server, view in combinations
     ]
@@ -474,11 +513,13 @@ def _knee_settings(args, cfgs=()):
     config.check_range("p95-slo-ms", d["p95_slo_ms"])
     return {
         "start": d["start"],
-        "max_users": d["max_users"],
+        # Not given: the runner's default, which for the open model depends on the prediction.
+        "max_users": args.max_users,
         "measure_s": d["measure"],
         "p95_slo_ms": d["p95_slo_ms"],
         "resolution_pct": d["resolution_pct"],
         "confirm": d["confirm"],
+        "predict": d["predict"],
     }
 
 

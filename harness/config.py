@@ -55,6 +55,7 @@ PROFILES = {
 }
 
 VIEWS = ("sync", "async")
+LOAD_MODELS = ("closed", "open")
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,10 @@ class RunConfig:
     wait_s: tuple[float, float] = defaults.WAIT_S  # between iterations
     user_class: str = defaults.USER_CLASS  # FastHttpUser ("http": HttpUser)
     scenario: str = defaults.SCENARIO  # "detail": GET the poll form only (calibration)
+    # "closed": the article's users, who wait after each answer; "open": iterations started at
+    # a fixed rate whatever the answers, users / pacing_s per second (users = rate x pacing_s)
+    load_model: str = "closed"
+    pacing_s: float = 5.0  # open model: seconds between one user's iteration starts
 
     @property
     def interface(self):
@@ -95,6 +100,13 @@ class RunConfig:
     @property
     def processes(self):
         return SERVERS[self.server].processes(self.workers)
+
+    @property
+    def rates(self):
+        """The open model's iterations/s per step; empty for the closed loop."""
+        if self.load_model != "open":
+            return ()
+        return tuple(users / self.pacing_s for users in self.users)
 
     @property
     def planned_s(self):
@@ -112,6 +124,7 @@ class RunConfig:
         d = asdict(self)
         d["users"] = list(self.users)
         d["wait_s"] = list(self.wait_s)
+        d["rates"] = list(self.rates)
         d["db_pool"] = list(self.db_pool) if self.db_pool else None
         return d
 
@@ -168,6 +181,41 @@ def check_range(option, value, low=0, high=None, why="", low_ok=False):
         raise UserError(f"{option} must be at most {high:g}{why}, got {shown}")
 
 
+def parse_rates(text):
+    """'5,10,20' -> (5.0, 10.0, 20.0) iterations/s; positive and strictly increasing."""
+    try:
+        rates = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise UserError(f"bad rate list {text!r}: expected comma-separated numbers") from None
+    if not all(0 < r < float("inf") for r in rates):
+        raise UserError(f"bad rate list {text!r}: rates must be positive")
+    if any(b <= a for a, b in zip(rates, rates[1:], strict=False)):
+        raise UserError(f"bad rate list {text!r}: rates must increase")
+    return rates
+
+
+def users_for_rates(rates, pacing_s):
+    """The users that start `rates` iterations/s, each one every pacing_s: rate x pacing_s,
+    which must be whole so that the rate started is the rate asked."""
+    if not 0 < pacing_s < float("inf"):
+        raise UserError(f"pacing must be positive, got {pacing_s:g}")
+    users = tuple(round(rate * pacing_s) for rate in rates)
+    for rate, n in zip(rates, users, strict=True):
+        if n < 1 or abs(rate * pacing_s - n) > 1e-6:
+            raise UserError(
+                f"rate {rate:g}/s with pacing {pacing_s:g} s needs {rate * pacing_s:g} users; "
+                f"choose rates in steps of {1 / pacing_s:g}/s, or another --pacing"
+            )
+    return users
+
+
+def default_rates(profile, wait_s, pacing_s):
+    """The profile's steps as rates: what its closed-loop users offer when answered instantly
+    (users / mean wait), rounded to whole users per pacing period."""
+    mean_wait = sum(wait_s) / 2
+    return tuple(max(1, round(u / mean_wait * pacing_s)) / pacing_s for u in profile.users)
+
+
 def parse_pool(text):
     """'2:8' -> (2, 8): psycopg's pool min_size and max_size, per server process."""
     try:
@@ -196,6 +244,9 @@ def build(
     server_cpus="",
     locust_cpus="",
     fresh_stack_per_step=False,
+    load_model="closed",
+    rates=None,
+    pacing_s=5.0,
 ):
     if server not in SERVERS:
         raise UserError(f"unknown server {server!r}; choose from: {', '.join(SERVERS)}")
@@ -205,7 +256,17 @@ def build(
         raise UserError(f"unknown view variant {view!r}; choose from: {', '.join(VIEWS)}")
     if view not in SERVERS[server].views:
         raise UserError(f"server {server!r} does not support {view} views")
+    if load_model not in LOAD_MODELS:
+        raise UserError(f"unknown load model {load_model!r}; choose from: {', '.join(LOAD_MODELS)}")
     p = PROFILES[profile]
+    if load_model == "open":
+        if users:
+            raise UserError("the open model takes --rates (iterations/s), not --users")
+        if isinstance(rates, str):
+            rates = parse_rates(rates)
+        users = users_for_rates(rates or default_rates(p, RunConfig.wait_s, pacing_s), pacing_s)
+    elif rates:
+        raise UserError("--rates needs --load-model open")
     cfg = RunConfig(
         server=server,
         profile=profile,
@@ -223,6 +284,8 @@ def build(
         server_cpus=server_cpus or "",
         locust_cpus=locust_cpus or "",
         fresh_stack_per_step=bool(fresh_stack_per_step),
+        load_model=load_model,
+        pacing_s=float(pacing_s),
     )
     validate(cfg)
     return cfg
@@ -251,13 +314,20 @@ def validate(cfg):
     most, why = max_users()
     if cfg.users[-1] > most:
         raise UserError(f"at most {most} users here ({why}), got {cfg.users[-1]}")
+    if cfg.load_model not in LOAD_MODELS:
+        raise UserError(f"unknown load model {cfg.load_model!r}")
+    # The open model's started rate is only exact over whole pacing periods.
+    needed = cfg.pacing_s if cfg.load_model == "open" else 0
     previous = 0
     for users in cfg.users:
         lost = abs(users - previous) / cfg.spawn_rate + cfg.warmup_s
-        if lost >= cfg.hold_s:
+        if lost + needed >= cfg.hold_s:
+            what = f"{users} users" if not needed else f"{users / cfg.pacing_s:g} iterations/s"
             raise UserError(
-                f"hold {cfg.hold_s:g} s leaves no measured time at {users} users "
-                f"(ramp-up + warm-up = {lost:g} s); raise hold or the spawn rate"
+                f"hold {cfg.hold_s:g} s leaves "
+                + (f"less than one pacing period ({needed:g} s) " if needed else "no ")
+                + f"measured time at {what} (ramp-up + warm-up = {lost:g} s); raise hold or the "
+                "spawn rate"
             )
         previous = users
     if cfg.planned_s > DAY_S:

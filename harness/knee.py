@@ -1,11 +1,21 @@
 """Knee search: find where a server stops coping, on any machine, without guessing user counts.
 
-A coarse pass doubles the users from a small start until an objective breaks, then bisection
-between the last good and the first bad count narrows it to the resolution. Each probe is a
-one-step run of its own (a fresh stack, so probes do not depend on each other) whose warm-up is
-discarded like any step's. Three objectives share the probes: no failures (the article's
-measure), at most 1 % failures, and a latency objective (p95 under a threshold, default 1 s),
-since a server that answers everything in 10 s has not coped.
+Three objectives share the probes: no failures (the article's measure), at most 1 % failures,
+and a latency objective (p95 under a threshold, default 1 s), since a server that answers
+everything in 10 s has not coped. The load is users (closed model) or iterations started per
+second (open model); the search treats both as one integer axis.
+
+Where to look is predicted before probing (Little's law on one short saturation probe, see
+predict_users), so bisection starts from a bracket instead of doubling from a small count. A
+prediction is only a starting point: the search measures the ends of the bracket it settles on,
+and moves the bracket (halving or doubling) when an end was wrong. The failure objectives have no
+prediction: their first probe is the top of the range, which settles "never broken" in one probe
+for a server that copes, then bisection (geometric while the bracket spans more than a factor
+two) narrows it to the resolution, `resolution_pct` of the bad end.
+
+A probe stops early once its verdict on the objective it was measured for can no longer change
+(harness/early_stop.py); its other verdicts may stay unsettled, and a later objective measures
+that count again if it needs it.
 
 Near a knee a probe's verdict is noisy (whether PostgreSQL refuses one connection in 20 s is
 luck), so the knee found is confirmed: measured `confirm` more times, and only a count that met
@@ -13,20 +23,39 @@ the objective every time it was measured is good. A confirmation that fails make
 bad and the bisection goes on below it.
 """
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
+from functools import partial
+
+from . import early_stop
 
 OBJECTIVES = ("failures_0", "failures_1", "p95")
+# What a probe measured for an objective must settle before it may stop early: the two failure
+# objectives are searched one after the other over the same counts, so settle both at once.
+NEEDS = {
+    "failures_0": ("failures_0", "failures_1"),
+    "failures_1": ("failures_0", "failures_1"),
+    "p95": ("p95",),
+}
 
 
 @dataclass(frozen=True)
 class Probe:
-    users: int
+    users: int  # users, or iterations/s for the open model
     failure_pct: float  # NaN when no request completed: counts as broken
     p95_ms: float
     run_dir: str = ""
+    requests: int = 0
+    measured_s: float = 0.0  # the measured window, after ramp-up and warm-up
+    duration_s: float = 0.0  # wall time of the whole probe: start-up, load, teardown
+    stopped_early: bool = False
+    early: dict = field(default_factory=dict)  # objective -> verdict settled when it stopped
 
 
 def meets(probe, objective, p95_slo_ms):
+    """True, False, or None when the probe stopped before settling this objective."""
+    if probe.stopped_early:
+        return probe.early.get(objective)
     if probe.failure_pct != probe.failure_pct:  # NaN: no evidence is not evidence of coping
         return False
     if objective == "failures_0":
@@ -49,58 +78,174 @@ class Knee:
         return self.users is not None and self.bad_users is not None
 
 
+@dataclass(frozen=True)
+class Prediction:
+    """Where the p95 knee should lie: first probe `guess`, bracket [low, high] (not measured)."""
+
+    guess: int
+    low: int
+    high: int
+
+
+def _ordered(low, guess, high):
+    low = max(1, round(low))
+    guess = max(low + 1, round(guess))
+    return Prediction(guess, low, max(guess + 1, round(high)))
+
+
+def predict_users(rate, wait_s, iteration_s, p95_ms, p95_slo_ms, requests_per_iteration):
+    """The p95 knee in users, from a closed-loop saturation probe (users with no wait).
+
+    rate: the iterations/s the saturated stack completed (X); iteration_s and p95_ms: its mean
+    iteration time and request p95 there. By Little's law N users with a mean wait Z and
+    iteration time R offer N / (Z + R) iterations/s, so the users that keep the stack at X are
+    N = X (Z + R): low, with R = 0, is where a queue starts to form; guess takes R at the knee as
+    the saturation probe's iteration time scaled so that its p95 is the objective; high has every
+    request of the iteration take the objective (the mean there: the p95 is past it).
+    """
+    slo_s = p95_slo_ms / 1000
+    scaled = iteration_s * p95_slo_ms / p95_ms if p95_ms > 0 else requests_per_iteration * slo_s
+    return _ordered(
+        rate * wait_s, rate * (wait_s + scaled), rate * (wait_s + requests_per_iteration * slo_s)
+    )
+
+
+def predict_rate(rate):
+    """The p95 knee in iterations/s (open model): below the saturated rate X, where the queue
+    stays short, and above it the backlog grows for as long as the probe lasts."""
+    return _ordered(0.5 * rate, 0.9 * rate, 1.2 * rate)
+
+
+def _midpoint(low, high):
+    # Geometric while the bracket spans more than a factor two: the knee's position is a ratio.
+    mid = math.sqrt(low * high) if high > 2 * low else (low + high) / 2
+    return min(high - 1, max(low + 1, round(mid)))
+
+
 def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms=1000.0,
-           cache=None, confirm=1):  # fmt: skip
-    """measure(users) -> Probe. Returns the Knee; probes land in cache (users -> [Probe, ...]),
-    which several objectives can share so no user count is measured more than it needs."""
+           cache=None, confirm=1, guess=None, low=None, high=None):  # fmt: skip
+    """measure(users, stop_early) -> Probe, where stop_early(Snapshot) says when the probe's
+    verdict is settled. Returns the Knee; probes land in cache (users -> [Probe, ...]), which
+    several objectives share so no count is measured more than it needs.
+
+    guess: the first count to measure; low, high: a predicted bracket, measured only when the
+    search ends up next to it. Without any: from `start`, doubling, as a coarse pass.
+    """
     cache = {} if cache is None else cache
+    stop_early = partial(early_stop.can_stop, NEEDS[objective], slo_ms=p95_slo_ms)
+    stop_confirming = partial(stop_early, met=False)
+
+    def verdicts(users):
+        found = (meets(p, objective, p95_slo_ms) for p in cache.get(users, []))
+        return [v for v in found if v is not None]
 
     def good(users, times=1):
-        probes = cache.setdefault(users, [])
-        while len(probes) < times:
-            probes.append(measure(users))
-        return all(meets(probe, objective, p95_slo_ms) for probe in probes)
+        while len(verdicts(users)) < times:
+            stop = stop_early if times == 1 else stop_confirming
+            cache.setdefault(users, []).append(measure(users, stop))
+        return all(verdicts(users))
 
-    last_good = first_bad = None
-    users = start
-    while users <= max_users:
-        if good(users):
-            last_good = users
-            users *= 2
-        else:
-            first_bad = users
-            break
-    if first_bad is None or last_good is None:
-        return Knee(objective, last_good, first_bad, 0)
-    resolution = max(1, round(first_bad * resolution_pct / 100))
-    low, high = last_good, first_bad
-    while True:
-        while high - low > resolution:
-            middle = (low + high) // 2
-            if good(middle):
-                low = middle
+    def resolution(users):
+        return max(1, round(users * resolution_pct / 100))
+
+    def known_good_below(limit):
+        found = [u for u in cache if (limit is None or u < limit) and verdicts(u)]
+        found = [u for u in found if all(verdicts(u))]
+        return max(found) if found else None
+
+    # What earlier probes already settled, then the prediction where they said nothing.
+    bad = [u for u in cache if verdicts(u) and not all(verdicts(u))]
+    hi = min(bad) if bad else None
+    lo = known_good_below(hi)
+    lo_ok, hi_ok = lo is not None, hi is not None
+    if not lo_ok:
+        lo = max(start, low) if low is not None and (hi is None or low < hi) else start
+    if not hi_ok and high is not None and high > lo:
+        hi = min(max_users, high)
+    if guess is not None and not hi_ok:
+        guess = min(max_users, max(start, guess))
+        if guess > lo or not lo_ok:
+            if good(guess):
+                lo, lo_ok = guess, True
+                hi = hi if hi is not None and hi > guess else None
             else:
-                high = middle
-        if low is None or good(low, times=1 + confirm):
-            return Knee(objective, low, high, resolution)
+                hi, hi_ok = guess, True
+                lo = lo if lo < guess else max(start, guess // 2)
+    while True:
+        if hi is not None and hi - lo > resolution(hi):
+            middle = _midpoint(lo, hi)
+            if good(middle):
+                lo, lo_ok = middle, True
+            else:
+                hi, hi_ok = middle, True
+            continue
+        if not lo_ok:  # the bracket's bottom was predicted: measure it, or look further down
+            if good(lo):
+                lo_ok = True
+            elif lo <= start:
+                return Knee(objective, None, lo, 0)
+            else:
+                hi, hi_ok, lo = lo, True, max(start, lo // 2)
+            continue
+        if not hi_ok:  # the top was predicted, or nothing broke yet: measure it, or double
+            top = min(max_users, hi if hi is not None else 2 * lo)
+            if top <= lo:
+                return Knee(objective, lo, None, 0)
+            if good(top):
+                lo, hi = top, None
+            else:
+                hi, hi_ok = top, True
+            continue
+        if good(lo, times=1 + confirm):
+            return Knee(objective, lo, hi, resolution(hi))
         # Not confirmed: the bad side starts here; below, the largest count still good.
-        high = low
-        below = [u for u in cache if u < high and good(u)]
-        low = max(below) if below else None
-        if low is None:
-            return Knee(objective, None, high, resolution)
+        hi = lo
+        lo = known_good_below(hi)
+        lo_ok = lo is not None
+        if not lo_ok:
+            if hi <= start:
+                return Knee(objective, None, hi, 0)
+            lo = max(start, hi // 2)
 
 
-def search_all(measure, start, max_users, resolution_pct=10.0, p95_slo_ms=1000.0, confirm=1):
-    """The knee of every objective, and every probe measured (by users, then in order)."""
-    cache = {}
-    knees = {
-        objective: search(
-            measure, objective, start, max_users, resolution_pct, p95_slo_ms, cache, confirm
-        )
-        for objective in OBJECTIVES
-    }
-    return knees, [probe for users in sorted(cache) for probe in cache[users]]
+def search_all(measure, start, max_users, resolution_pct=10.0, p95_slo_ms=1000.0, confirm=1,
+               prediction=None):  # fmt: skip
+    """The knee of every objective, and every probe in the order measured.
+
+    The p95 knee first, from the prediction; then the failure knees, each starting at the top of
+    the range unless an earlier probe already broke it.
+    """
+    cache, measured = {}, []
+
+    def recorded(users, stop_early):
+        probe = measure(users, stop_early)
+        measured.append(probe)
+        return probe
+
+    common = {
+        "start": start, "max_users": max_users, "resolution_pct": resolution_pct,
+        "p95_slo_ms": p95_slo_ms, "cache": cache, "confirm": confirm,
+    }  # fmt: skip
+    p = prediction
+    knees = {}
+    if p is None:
+        knees["p95"] = search(recorded, "p95", **common)
+    else:
+        knees["p95"] = search(recorded, "p95", **common, guess=p.guess, low=p.low, high=p.high)
+    for objective in ("failures_0", "failures_1"):
+        bad = [q.users for q in measured if meets(q, objective, p95_slo_ms) is False]
+        # Probes stopped early for p95 without a failure: not settled, but the likeliest
+        # bottom of the bracket (measured again if the search ends next to it).
+        clean = [
+            q.users
+            for q in measured
+            if q.failure_pct == 0 and q.users < min(bad, default=max_users)
+        ]
+        knees[objective] = search(
+            recorded, objective, **common, guess=None if bad else max_users,
+            low=max(clean, default=None),
+        )  # fmt: skip
+    return {objective: knees[objective] for objective in OBJECTIVES}, measured
 
 
 def scaled_steps(knees, steps=7, knee_step=3):

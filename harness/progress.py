@@ -43,10 +43,11 @@ def step_line(row, total):
     )
 
 
-def follow(run_dir, cfg, locust_alive, check_components, deadline_s, out, total=None):
+def follow(run_dir, cfg, locust_alive, check_components, deadline_s, out, total=None, stop=None):
     """Until Locust exits: announce steps, report finished ones, and let check_components()
     raise if a part of the stack died. A part-run (cfg.first_step > 1) runs some of the
-    `total` steps of its run."""
+    `total` steps of its run. stop(run_dir), when given, is asked at every poll; True ends the
+    following early (the caller then stops the load) and follow returns True."""
     done_before = cfg.first_step - 1
     total = total or len(cfg.users)
     started = time.monotonic()
@@ -66,5 +67,8 @@ def follow(run_dir, cfg, locust_alive, check_components, deadline_s, out, total=
                 f"{cfg.hold_s:g} s (about {left:.0f} s left)"
             )
         reporter.poll(time.time() - FLUSH_S)
+        if stop is not None and stop(run_dir):
+            return True
         time.sleep(0.5)
     reporter.poll(float("inf"))  # Locust has exited: its logs are complete
+    return False

@@ -26,6 +26,7 @@ def locust_options(cfg):
         "USER_CLASS": cfg.user_class,
         "SCENARIO": cfg.scenario,
         "DJBENCH_FINGERPRINT": environment.project_fingerprint(),
+        "PACING": f"{cfg.pacing_s:g}" if cfg.load_model == "open" else "0",
         # Users finish the iteration in hand when the load stops (up to three requests), so
         # every vote POST that reached the server is also seen by Locust.
         "LOCUST_STOP_TIMEOUT": f"{stop_timeout(cfg):g}",
@@ -119,7 +120,7 @@ def recorded_run(cfg, results_root, mode, out):
     processes = f"{cfg.processes} process" + ("es" if cfg.processes > 1 else "")
     out(
         f"run {run_dir.name} ({mode}): {cfg.server} ({cfg.interface.upper()}, {processes}, "
-        f"{cfg.view} views), users {','.join(map(str, cfg.users))}, {cfg.hold_s:g} s per step"
+        f"{cfg.view} views), {_load(cfg)}, {cfg.hold_s:g} s per step"
     )
     for line in meta["notes"]:
         out(f"note: {line}")
@@ -136,6 +137,13 @@ def recorded_run(cfg, results_root, mode, out):
         results.write_json(meta_path, meta)
         if not meta["complete"]:
             out(f"partial results: {run_dir}")
+
+
+def _load(cfg):
+    if cfg.load_model == "open":
+        rates = ",".join(f"{r:g}" for r in cfg.rates)
+        return f"open model: {rates} iterations/s ({cfg.pacing_s:g} s pacing)"
+    return f"users {','.join(map(str, cfg.users))}"
 
 
 def _finish(run_dir, meta):

@@ -1,4 +1,9 @@
-"""CPU and memory of each component, sampled once a second into resources.csv."""
+"""CPU and memory of each component, sampled once a second into resources.csv.
+
+The controller (this djbench process: progress lines that re-read the request log at every step
+end, the sampling itself) is a component too, "harness": on a small machine it competes with the
+stack and the load generator for the same cores, so its share belongs beside theirs.
+"""
 
 import csv
 import socket
@@ -8,6 +13,16 @@ import time
 import psutil
 
 from contracts.files import RESOURCE_COLUMNS
+
+HARNESS = "harness"
+
+
+def own_totals():
+    """(CPU seconds, RSS bytes) of this process alone: its children are the stack's components
+    (counted under their own names) or finished set-up steps, not the harness's work."""
+    me = psutil.Process()
+    t = me.cpu_times()
+    return t.user + t.system, me.memory_info().rss
 
 
 def tree_totals(pid):
@@ -42,9 +57,7 @@ class Sampler(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self):
-        last = {
-            name: (time.monotonic(), tree_totals(m.pid)[0]) for name, m in self.components.items()
-        }
+        last = {name: (time.monotonic(), self._totals(name)[0]) for name in self._names()}
         # Appends: a run with a fresh stack per step samples each step's stack in turn.
         with open(self.path, "a", newline="") as f:
             writer = csv.writer(f)
@@ -52,8 +65,8 @@ class Sampler(threading.Thread):
                 writer.writerow(RESOURCE_COLUMNS)
             while not self.stopped.wait(self.interval):
                 now = time.time()
-                for name, managed in list(self.components.items()):
-                    cpu_s, rss = tree_totals(managed.pid)
+                for name in self._names():
+                    cpu_s, rss = self._totals(name)
                     then, cpu_then = last[name]
                     last[name] = (time.monotonic(), cpu_s)
                     # A worker replaced mid-interval can make the total step back: count 0 then.
@@ -62,6 +75,12 @@ class Sampler(threading.Thread):
                         [f"{now:.3f}", name, f"{pct:.1f}", f"{rss / 2**20:.1f}", self.host]
                     )
                 f.flush()
+
+    def _names(self):
+        return [*self.components, HARNESS]
+
+    def _totals(self, name):
+        return own_totals() if name == HARNESS else tree_totals(self.components[name].pid)
 
     def stop(self):
         self.stopped.set()

@@ -84,8 +84,10 @@ class Runner:
         """Start Locust and the resource sampling; stop both on exit."""
         raise NotImplementedError
 
-    def run(self, cfg, results_root, out=print, load=None) -> Path:
-        """One recorded run. `load(runner, run)` replaces Locust's step load (calibration's wrk)."""
+    def run(self, cfg, results_root, out=print, load=None, stop=None) -> Path:
+        """One recorded run. `load(runner, run)` replaces Locust's step load (calibration's wrk).
+        stop(run_dir) -> True ends Locust's load early, keeping what was measured (the knee
+        search's probes, see progress.follow)."""
         self.preflight()
         with (
             recorded_run(cfg, results_root, self.mode, out) as (run_dir, meta),
@@ -99,7 +101,10 @@ class Runner:
             else:
                 with self.stack(run) as stack:
                     run.stack = stack
-                    (load or locust_load)(self, run)
+                    if load is None:
+                        locust_load(self, run, stop)
+                    else:
+                        load(self, run)
         return run_dir
 
 
@@ -116,11 +121,11 @@ class Votes:
         return Votes(known, self.cut_off or other.cut_off, self.error or other.error)
 
 
-def locust_load(runner: Runner, run: Run) -> None:
+def locust_load(runner: Runner, run: Run, stop=None) -> None:
     """The benchmark's load: Locust's step load with progress lines, then the integrity check."""
     votes = Votes()
     try:
-        apply_load(runner, run, votes)
+        apply_load(runner, run, votes, stop=stop)
     finally:
         check_integrity(run, votes)
 
@@ -146,17 +151,21 @@ def fresh_stack_per_step(runner: Runner, run: Run) -> None:
         check_integrity(run, votes)
 
 
-def apply_load(runner: Runner, run: Run, votes: Votes, total: int | None = None) -> None:
+def apply_load(runner: Runner, run: Run, votes: Votes, total: int | None = None, stop=None):
     """Locust's step load on the running stack, with progress lines; `votes` gets what it
     added, also when the load ends in an error or an interrupt."""
     cfg, stack = run.cfg, run.stack
     votes_before = stack.total_votes()
+    run.meta.setdefault("load_started_at", results.utc_now().isoformat())  # start-up ends
     with runner.load(run) as load:
         try:
             deadline = cfg.planned_s + stop_timeout(cfg) + runner.load_startup_s
-            progress.follow(run.run_dir, cfg, load.alive, stack.check, deadline, run.out, total)
+            progress.follow(
+                run.run_dir, cfg, load.alive, stack.check, deadline, run.out, total, stop
+            )
         finally:
             load.stop()
+            run.meta["load_ended_at"] = results.utc_now().isoformat()  # teardown starts
             failure = load.failure()
             votes.cut_off = failure is not None
             try:

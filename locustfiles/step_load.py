@@ -9,10 +9,12 @@ Options (Locust command line or environment):
   --first-step / FIRST_STEP  the number of the first step (a run with a fresh stack per step
                              runs its steps one Locust run each)
 
-The timeline (step, users, start, measure_from, end, complete: contracts/files.py; epoch
-seconds) is what the analysis uses to cut per-step windows out of the per-request log: the
-measured window of a step is [measure_from, end), i.e. after the ramp-up (|users change| /
-spawn rate) and the warm-up. ``complete`` is 0 for a step cut short by an interrupt.
+The timeline (step, users, start, measure_from, end, complete, target_iter_s:
+contracts/files.py; epoch seconds) is what the analysis uses to cut per-step windows out of the
+per-request log: the measured window of a step is [measure_from, end), i.e. after the ramp-up
+(|users change| / spawn rate) and the warm-up. ``complete`` is 0 for a step cut short by an
+interrupt. ``target_iter_s`` is the open model's arrival rate, users / pacing (vote.py's
+--pacing), empty for the closed loop.
 """
 
 import csv
@@ -69,6 +71,7 @@ class StepLoad(LoadTestShape):
             writer = csv.writer(f)
             if f.tell() == 0:
                 writer.writerow(TIMELINE_COLUMNS)
+            pacing = getattr(self.runner.environment.parsed_options, "pacing", 0.0)
             writer.writerow(
                 [
                     step,
@@ -77,6 +80,7 @@ class StepLoad(LoadTestShape):
                     f"{measure_from:.3f}",
                     f"{time.time():.3f}",
                     int(complete),
+                    f"{users / pacing:g}" if pacing > 0 else "",
                 ]
             )
 

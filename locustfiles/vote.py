@@ -12,6 +12,10 @@ Options (Locust command line or environment):
                                      "0,0" drives as hard as the server answers: calibration)
   --scenario / SCENARIO              "vote" (default) or "detail": only GET the poll form, the
                                      request `make calibrate` compares with wrk
+  --pacing / PACING                  open model (arrival rate): when above 0, each user starts an
+                                     iteration every PACING seconds whatever the answers (no
+                                     wait), so N users start N / PACING iterations per second for
+                                     as long as an iteration takes less than PACING
 Environment only, since it picks the class when this file is imported:
   USER_CLASS  "fast" (default, FastHttpUser) or "http" (HttpUser, Locust's requests-based client)
 """
@@ -20,7 +24,9 @@ import itertools
 import os
 import random
 import re
+import time
 
+import gevent
 from locust import FastHttpUser, HttpUser, events, task
 
 from contracts import defaults
@@ -54,6 +60,13 @@ def _add_options(parser):
         default=defaults.SCENARIO,
         help="vote: the article's iteration; detail: only GET the poll form",
     )
+    parser.add_argument(
+        "--pacing",
+        type=float,
+        env_var="PACING",
+        default=0.0,
+        help="Open model: seconds between a user's iteration starts (0: closed loop, --wait)",
+    )
 
 
 def _seconds_range(text):
@@ -70,8 +83,20 @@ USER_CLASSES = {"fast": FastHttpUser, "http": HttpUser}
 ITERATIONS = itertools.count(1)
 
 
+# Open model: users' first iterations are spread over one pacing period by a low-discrepancy
+# sequence (the golden ratio's multiples mod 1), so any number of users, spawned at once or in
+# batches, start iterations evenly at N / PACING per second instead of in a burst.
+GOLDEN = (5**0.5 - 1) / 2
+
+
 class PollVoter(USER_CLASSES[os.environ.get("USER_CLASS", defaults.USER_CLASS)]):
+    spawned = 0  # users started in this process: the next one's phase
+    iteration_started = 0.0
+
     def wait_time(self):
+        pacing = self.environment.parsed_options.pacing
+        if pacing > 0:  # Locust's constant_pacing: the next start a period after this one's
+            return max(0.0, self.iteration_started + pacing - time.monotonic())
         low, high = self.environment.parsed_options.wait
         return random.uniform(low, high)
 
@@ -83,6 +108,11 @@ class PollVoter(USER_CLASSES[os.environ.get("USER_CLASS", defaults.USER_CLASS)])
         else:  # requests takes its timeout per request
             self.client.request = _with_timeout(self.client.request, timeout)
         self.load_questions()
+        pacing = self.environment.parsed_options.pacing
+        if pacing > 0:
+            phase = (PollVoter.spawned * GOLDEN) % 1
+            PollVoter.spawned += 1
+            gevent.sleep(phase * pacing)
 
     def load_questions(self):
         self.question_ids = []
@@ -93,6 +123,7 @@ class PollVoter(USER_CLASSES[os.environ.get("USER_CLASS", defaults.USER_CLASS)])
 
     @task
     def vote(self):
+        self.iteration_started = time.monotonic()
         if not self.question_ids:
             self.load_questions()
             return

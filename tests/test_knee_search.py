@@ -1,18 +1,21 @@
-"""The knee search on simulated servers: functions of users -> (failure %, p95)."""
+"""The knee search on simulated servers. The first ones are functions of users -> (failure %,
+p95) that ignore early stopping; the ClosedLoop ones (tests/knee_sim.py) produce requests over
+time, so their probes stop early as on the real stack."""
 
 import math
 import random
 
 import pytest
 
-from harness.knee import Probe, search, search_all
+from harness.knee import Prediction, Probe, predict_rate, predict_users, search, search_all
+from tests.knee_sim import ClosedLoop
 
 
 def server(knee_users, p95_knee_users=None):
     """Fails linearly above knee_users; p95 crosses 1000 ms at p95_knee_users."""
     p95_knee_users = p95_knee_users or knee_users
 
-    def measure(users):
+    def measure(users, stop_early=None):
         failures = max(0.0, (users - knee_users) * 0.5)
         return Probe(users, failures, 1000.0 * users / p95_knee_users)
 
@@ -22,7 +25,7 @@ def server(knee_users, p95_knee_users=None):
 def counting(measure):
     calls = []
 
-    def wrapped(users):
+    def wrapped(users, stop_early=None):
         calls.append(users)
         return measure(users)
 
@@ -48,7 +51,7 @@ def test_a_knee_that_fails_its_confirmation_is_bad():
     # 300 users pass the first time and fail the second (a lucky probe); 280 passes twice.
     seen = {}
 
-    def flaky(users):
+    def flaky(users, stop_early=None):
         seen[users] = seen.get(users, 0) + 1
         lucky = users == 300 and seen[users] == 1
         return Probe(users, 0.0 if users <= 280 or lucky else 2.0, 10.0)
@@ -65,7 +68,7 @@ def test_failed_confirmations_walk_down_and_bisect_again():
     # Only counts up to 200 hold up when measured twice; above, each passes once then fails.
     seen = {}
 
-    def fragile(users):
+    def fragile(users, stop_early=None):
         seen[users] = seen.get(users, 0) + 1
         return Probe(users, 0.0 if users <= 200 or seen[users] == 1 else 5.0, 10.0)
 
@@ -76,7 +79,7 @@ def test_failed_confirmations_walk_down_and_bisect_again():
     seen.clear()
     table = {100: 0.0, 200: 0.0, 400: 9.0}
 
-    def fragile_then_bad(users):
+    def fragile_then_bad(users, stop_early=None):
         seen[users] = seen.get(users, 0) + 1
         if users in table:
             return Probe(users, table[users], 10.0)
@@ -84,13 +87,14 @@ def test_failed_confirmations_walk_down_and_bisect_again():
 
     measure, calls = counting(fragile_then_bad)
     knee = search(measure, "failures_0", start=100, max_users=1000)
-    # 100 200 400 (bad); resolution 40; bisection 300 350 375 (each passes once); confirm 375:
-    # fails -> below it 350, within 40: confirm 350: fails -> below 300, 50 apart: bisect 325,
-    # confirm 325: fails -> confirm 300: fails -> below 200: bisect 250, 275; confirm 275 and 250:
-    # fail -> 200..250: bisect 225, confirm 225: fails -> confirm 200: passes.
+    # 100 200 400 (bad); resolution 10 % of the bad end; bisection 300 350 375 (each passes
+    # once); confirm 375: fails -> below it 350, within 38: confirm 350: fails -> below 300,
+    # 50 apart: bisect 325, confirm 325: fails -> confirm 300: fails -> below 200: bisect 250,
+    # 275; confirm 275 and 250: fail -> 200..250: bisect 225, confirm 225: fails -> 200..225,
+    # 25 apart, more than 10 % of 225: bisect 212, confirm it: fails -> confirm 200: passes.
     assert calls == [100, 200, 400, 300, 350, 375, 375, 350, 325, 325, 300, 250, 275, 275,
-                     250, 225, 225, 200]  # fmt: skip
-    assert (knee.users, knee.bad_users, knee.resolution) == (200, 225, 40)
+                     250, 225, 225, 212, 212, 200]  # fmt: skip
+    assert (knee.users, knee.bad_users, knee.resolution) == (200, 212, 21)
 
 
 def test_objectives_share_probes_and_differ():
@@ -102,8 +106,9 @@ def test_objectives_share_probes_and_differ():
     twice = {u for u in calls if calls.count(u) == 2}
     assert max(calls.count(u) for u in calls) <= 2
     assert twice == {knees[o].users for o in knees}
-    assert knees["failures_0"].users == 300
-    assert 300 <= knees["failures_1"].users < knees["failures_1"].bad_users
+    # The failure search starts at the top (5000) and bisects geometrically down to 296..312.
+    assert knees["failures_0"].users <= 300 < knees["failures_0"].bad_users
+    assert knees["failures_0"].bad_users - knees["failures_0"].users <= 31
     # exactly 1 % failures at 302 users, 1.5 % at 303
     assert knees["failures_1"].users <= 302 < knees["failures_1"].bad_users
     assert knees["p95"].users <= 100 < knees["p95"].bad_users
@@ -111,13 +116,14 @@ def test_objectives_share_probes_and_differ():
 
 def test_never_breaks_and_broken_from_the_start():
     never = search(server(10_000), "failures_0", start=10, max_users=100)
-    assert (never.users, never.bad_users, never.bounded) == (80, None, False)
+    # Doubling from 10 ends at the top of the range itself, not at 80: "never broken up to 100".
+    assert (never.users, never.bad_users, never.bounded) == (100, None, False)
     broken = search(server(5), "failures_0", start=10, max_users=100)
     assert (broken.users, broken.bad_users, broken.bounded) == (None, 10, False)
 
 
 def test_no_requests_counts_as_broken():
-    knee = search(lambda u: Probe(u, math.nan, math.nan), "p95", start=10, max_users=100)
+    knee = search(lambda u, stop: Probe(u, math.nan, math.nan), "p95", start=10, max_users=100)
     assert knee.users is None
 
 
@@ -125,7 +131,7 @@ def test_noisy_server_lands_within_the_resolution():
     for seed in range(20):
         rng = random.Random(seed)
 
-        def noisy(users, rng=rng):
+        def noisy(users, stop_early=None, rng=rng):
             p95 = 1000.0 * users / 400 * (1 + rng.uniform(-0.03, 0.03))
             return Probe(users, 0.0, p95)
 
@@ -138,7 +144,7 @@ def test_non_monotonic_server_gives_a_good_count_below_a_bad_one():
     # Breaks at 160 users, recovers at 200 (e.g. a lucky step), breaks for good above 240.
     table = {10: 0, 20: 0, 40: 0, 80: 0, 160: 5.0}
 
-    def odd(users):
+    def odd(users, stop_early=None):
         pct = table.get(users, 0.0 if users < 150 or 190 <= users < 240 else 5.0)
         return Probe(users, pct, 10.0)
 
@@ -198,3 +204,109 @@ def test_scale_auto_rewrites_every_configuration(tmp_path, monkeypatch):
     assert searched[0].profile == "knee"
     assert [c.users for c in scaled] == [(30, 60, 90, 120, 150, 180, 210)] * 2
     assert all("steps of 30 users" in c.scale and knee_dir.name in c.scale for c in scaled)
+
+
+# --- the predicted search, early stopping, on ClosedLoop servers (tests/knee_sim.py) ---------
+
+
+def _predicted(sim):
+    s = sim.saturation()
+    return predict_users(s["iterations_per_s"], sim.wait_s, s["iteration_s"], s["p95_ms"], 1000,
+                         s["requests_per_iteration"])  # fmt: skip
+
+
+def test_prediction_by_littles_law_by_hand():
+    # 35 iterations/s saturated, 0.571 s per iteration there with a p95 of 276 ms, 1.5 s wait:
+    # low 35 x 1.5 = 52.5; guess 35 x (1.5 + 0.571 x 1000 / 276) = 124.9; high 35 x (1.5 + 3 x 1)
+    assert predict_users(35, 1.5, 0.571, 276, 1000, 3) == Prediction(125, 52, 158)
+    assert predict_rate(40) == Prediction(36, 20, 48)  # 0.9 X, between X / 2 and 1.2 X
+    assert predict_users(35, 0, 0.5, 0, 1000, 3) == Prediction(105, 1, 106)  # degenerate inputs
+    # ClosedLoop's knee is where 1.45 x (N / 35 - 1.5) / 3 s = 1 s: N = 124.9, as predicted
+    assert _predicted(ClosedLoop()) == Prediction(125, 52, 158)
+
+
+def test_predicted_search_needs_few_probes_and_stops_far_ones_early():
+    sim = ClosedLoop()  # gunicorn-like: 35 iterations/s, no failures at any load
+    knees, probes = search_all(sim, 10, 640, prediction=_predicted(sim))
+    # 125 is the guess (p95 1009 ms: broken, a full probe: the interval straddles 1 s), then
+    # bisection down the predicted bracket 52..125: 81 (geometric: the bracket spans more than
+    # a factor two), 103, 114, all met; 114..125 is within 10 % of 125: 114 confirmed; then the
+    # failure knees: the top, 640, never broken.
+    assert sim.calls == [125, 81, 103, 114, 114, 640]
+    assert [p.stopped_early for p in probes] == [False, True, True, True, False, False]
+    assert [p.measured_s for p in probes] == [20, 10, 10, 10, 20, 20]  # met: after half the time
+    assert (knees["p95"].users, knees["p95"].bad_users, knees["p95"].resolution) == (114, 125, 12)
+    for name in ("failures_0", "failures_1"):
+        assert (knees[name].users, knees[name].bad_users) == (640, None)
+    # Doubling from 10, as before: 10 probes and 116 s measured for a coarser bracket.
+    sim = ClosedLoop()
+    knees, probes = search_all(sim, 10, 640)
+    assert sim.calls == [10, 20, 40, 80, 160, 120, 140, 130, 120, 640]
+    assert (knees["p95"].users, knees["p95"].bad_users) == (120, 130)
+    assert sum(p.measured_s for p in probes) == 116
+
+
+def test_a_wrong_prediction_is_corrected_by_measuring_the_bracket():
+    sim = ClosedLoop()
+    knees, _ = search_all(sim, 10, 640, prediction=Prediction(20, 10, 30))
+    # 20 25 28 met; the predicted top, 30, met too: double 60 120 240, then bisect 240 down.
+    assert sim.calls[:7] == [20, 25, 28, 30, 60, 120, 240]
+    assert (knees["p95"].users, knees["p95"].bad_users) == (120, 128)
+    sim = ClosedLoop()
+    knees, _ = search_all(sim, 10, 640, prediction=Prediction(400, 300, 500))
+    # 400 broken, bisection down to the predicted bottom 300: broken too, so halve the bracket
+    # to 150..300, bisect down to 150: broken, halve to 75..150, then bisect to 112..131.
+    assert sim.calls == [400, 350, 325, 300, 225, 188, 169, 160, 150, 112, 131, 122, 122, 640]
+    assert (knees["p95"].users, knees["p95"].bad_users) == (122, 131)
+
+
+def _backlog_server(**kwargs):
+    """uvicorn-like: 24 iterations/s; above 100 users the latency keeps growing through the
+    window (0.6x at its start, 1.4x at its end); above 270 users requests fail (2 %), but only
+    once a backlog has built up: from 15 s x 270 / users into the window, so at 280 users only in
+    its last 5.5 s. Nothing early in a probe shows the failures to come."""
+
+    def backlog(users, t):
+        return 1.0 if users <= 100 else 0.6 + 0.04 * t
+
+    def fail(users, t):
+        return 0.02 if users > 270 and t > 15 * 270 / users else 0.0
+
+    return ClosedLoop(rate=24, backlog=backlog, fail=fail, **kwargs)
+
+
+def test_a_server_that_fails_only_after_a_backlog_builds():
+    sim = _backlog_server()
+    knees, probes = search_all(sim, 10, 640, prediction=_predicted(sim))
+    assert sim.calls == [86, 56, 71, 78, 78,  # p95, as for the server above
+                         640, 223, 378, 300, 262, 281, 262,  # no failures: top, then bisection
+                         509, 444, 411, 378]  # at most 1 %, from 378 (0.97 %) up  # fmt: skip
+    assert (knees["failures_0"].users, knees["failures_0"].bad_users) == (262, 281)
+    assert knees["failures_0"].resolution == 28
+    # 1 % of requests fail at about 380 users: 2 % in the last part of the window only
+    assert (knees["failures_1"].users, knees["failures_1"].bad_users) == (378, 411)
+    assert (knees["p95"].users, knees["p95"].bad_users) == (78, 86)
+    # No probe that saw no failure stopped as coping with them: failures come late.
+    for p in probes:
+        assert p.early.get("failures_0") is not True and p.early.get("failures_1") is not True
+    # Only the top probe stopped early for failures, when the failures outran the projection.
+    assert [p.users for p in probes if p.stopped_early and "failures_0" in p.early] == [640]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_noisy_server_two_searches_in_a_row_agree_within_a_resolution_step(seed):
+    # 5 % run-to-run variation of latency and 20 % jitter per request, seeded.
+    runs = []
+    for repeat in range(2):
+        sim = _backlog_server(noise=0.05, seed=f"{seed}-{repeat}")
+        knees, probes = search_all(sim, 10, 640, prediction=_predicted(sim))
+        runs.append(knees)
+        assert len(probes) <= 20
+    for name in ("failures_0", "failures_1", "p95"):
+        a, b = runs[0][name], runs[1][name]
+        assert a.bounded and b.bounded
+        assert abs(a.users - b.users) <= max(a.resolution, b.resolution)
+    # The true failure knee is 270 users; each search brackets it to its resolution.
+    for knees in runs:
+        k = knees["failures_0"]
+        assert k.users <= 270 < k.bad_users + k.resolution

@@ -26,3 +26,25 @@ def test_exited_children_are_counted(tmp_path):
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_the_harness_counts_its_own_cpu_not_its_childrens(tmp_path):
+    from harness.resources import HARNESS, Sampler, own_totals
+
+    before = own_totals()[0]
+    subprocess.run([sys.executable, "-c", BURN], check=True)  # a reaped child: not ours
+    after_child = own_totals()[0]
+    exec(BURN)  # 0.3 s of this process's own CPU
+    after_own = own_totals()[0]
+    assert after_child - before < 0.15
+    assert after_own - after_child >= 0.3
+
+    sampler = Sampler(tmp_path / "resources.csv", {}, interval=0.2)
+    sampler.start()
+    exec(BURN.replace("0.3", "0.6"))
+    sampler.stop()
+    rows = (tmp_path / "resources.csv").read_text().splitlines()
+    assert rows[0] == "ts,component,cpu_pct,rss_mb"
+    samples = [row.split(",") for row in rows[1:]]
+    assert samples and {s[1] for s in samples} == {HARNESS}
+    assert max(float(s[2]) for s in samples) > 20  # busy for 0.6 s, sampled every 0.2 s

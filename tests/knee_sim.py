@@ -1,0 +1,93 @@
+"""Simulated servers for the knee search: each probe produces requests over time, half a second
+at a time as progress.follow polls, and asks the search's stop_early about each snapshot, so
+early stopping is exercised as on the real stack."""
+
+import math
+import random
+from collections import Counter
+
+from harness import early_stop
+from harness.knee import OBJECTIVES, Probe
+
+POLL_S = 0.5
+
+
+class ClosedLoop:
+    """A stack that completes at most `rate` iterations/s of `per_iteration` requests, driven by
+    users who wait `wait_s` after each answer. By Little's law N users then queue for
+    N / rate - wait_s per iteration, so a request's mean latency is that over per_iteration,
+    never below base_ms. Within a poll, latencies spread evenly from 0.5 to 1.5 times the mean
+    (so a probe's p95 is 1.45 times it).
+
+    fail(users, t): the share of requests failing at t seconds into the window; backlog(users, t):
+    a factor on latency at t (a queue that only builds as the probe runs); noise: a seeded
+    per-probe factor on latency (run-to-run variation) and per-request jitter.
+    """
+
+    def __init__(self, rate=35.0, wait_s=1.5, per_iteration=3, base_ms=20.0, fail=None,
+                 backlog=None, noise=0.0, seed=0, measure_s=20.0, overhead_s=12.0,
+                 p95_slo_ms=1000.0):  # fmt: skip
+        self.rate, self.wait_s, self.per_iteration = rate, wait_s, per_iteration
+        self.base_ms = base_ms
+        self.fail = fail or (lambda users, t: 0.0)
+        self.backlog = backlog or (lambda users, t: 1.0)
+        self.noise, self.seed = noise, seed
+        self.measure_s, self.overhead_s, self.slo = measure_s, overhead_s, p95_slo_ms
+        self.calls = []
+        self.seen = Counter()
+
+    def mean_ms(self, users, wait_s=None):
+        wait_s = self.wait_s if wait_s is None else wait_s
+        queue_s = max(0.0, users / self.rate - wait_s) / self.per_iteration
+        return max(self.base_ms, 1000 * queue_s)
+
+    def requests_per_s(self, users, wait_s=None):
+        wait_s = self.wait_s if wait_s is None else wait_s
+        iteration_s = wait_s + self.per_iteration * self.mean_ms(users, wait_s) / 1000
+        return self.per_iteration * min(self.rate, users / iteration_s)
+
+    def saturation(self, users=20):
+        """What the saturation probe measures: users with no wait."""
+        mean = self.mean_ms(users, wait_s=0.0)
+        return {
+            "iterations_per_s": self.requests_per_s(users, 0.0) / self.per_iteration,
+            "iteration_s": self.per_iteration * mean / 1000,
+            "p95_ms": 1.45 * mean,
+            "requests_per_iteration": self.per_iteration,
+        }
+
+    def __call__(self, users, stop_early):
+        self.calls.append(users)
+        self.seen[users] += 1
+        rng = random.Random(f"{self.seed}-{users}-{self.seen[users]}")
+        factor = 1 + self.noise * rng.uniform(-1, 1)
+        times, failures, owed, t, snapshot = [], 0, 0.0, 0.0, None
+        while t < self.measure_s - 1e-9:
+            t += POLL_S
+            n = max(1, round(self.requests_per_s(users) * POLL_S))
+            mean = self.mean_ms(users) * self.backlog(users, t) * factor
+            for j in range(n):
+                spread = 0.5 + j / max(1, n - 1)
+                jitter = 1 + self.noise * rng.gauss(0, 1) if self.noise else 1
+                times.append(mean * spread * max(0.1, jitter))
+            owed += n * self.fail(users, t)
+            failures, owed = failures + math.floor(owed), owed - math.floor(owed)
+            current = early_stop.Snapshot(tuple(times), failures, t, self.measure_s)
+            if stop_early(current):
+                snapshot = current
+                break
+        ordered = sorted(times)
+        early = {}
+        if snapshot is not None:
+            early = early_stop.settled(OBJECTIVES, snapshot, self.slo)
+            early = {name: v for name, v in early.items() if v is not None}
+        return Probe(
+            users,
+            100 * failures / len(times),
+            ordered[math.ceil(0.95 * len(ordered)) - 1],
+            requests=len(times),
+            measured_s=t,
+            duration_s=self.overhead_s + t,
+            stopped_early=snapshot is not None,
+            early=early,
+        )
