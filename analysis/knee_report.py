@@ -19,7 +19,7 @@ NAMES = {
 def knee_text(name, k, slo, unit="users"):
     what = NAMES[name].format(slo=slo)
     if k["users"] is None:
-        return f"{what}: broken already at the first probe, {k['bad_users']} {unit}"
+        return f"{what}: broken already at the smallest count searched, {k['bad_users']} {unit}"
     if k["bad_users"] is None:
         return f"{what}: never broken up to {k['users']} {unit} (the knee is higher)"
     return (

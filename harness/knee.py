@@ -159,7 +159,9 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
     lo = known_good_below(hi)
     lo_ok, hi_ok = lo is not None, hi is not None
     if not lo_ok:
-        lo = max(start, low) if low is not None and (hi is None or low < hi) else start
+        lo = start
+        if low is not None and (hi is None or low < hi):
+            lo = min(max(start, low), max_users)
     if not hi_ok and high is not None and high > lo:
         hi = min(max_users, high)
     if guess is not None and not hi_ok:

@@ -29,7 +29,7 @@ def test_knee_report_states_each_objective(tmp_path):
     assert text[2:5] == [
         "- no failures: 300 users (broken at 320; resolution 32 users)",
         "- at most 1 % failures: never broken up to 640 users (the knee is higher)",
-        "- p95 under 1000 ms: broken already at the first probe, 10 users",
+        "- p95 under 1000 ms: broken already at the smallest count searched, 10 users",
     ]
     assert "| 2 | 320 | 2.5 | 9000 |  |  |  | probes/b |" in text
     assert "No prediction: the search doubled from its start." in text

@@ -310,3 +310,25 @@ def test_noisy_server_two_searches_in_a_row_agree_within_a_resolution_step(seed)
     for knees in runs:
         k = knees["failures_0"]
         assert k.users <= 270 < k.bad_users + k.resolution
+
+
+def test_progress_follow_ends_when_stop_says_so(tmp_path):
+    # The hook the runners call: stop(run_dir) at every poll; True ends the following at once,
+    # with Locust still running (its caller stops it), and follow says so.
+    from types import SimpleNamespace
+
+    from harness import progress
+
+    cfg = SimpleNamespace(users=(10,), hold_s=60.0, planned_s=60.0)
+    asked = []
+
+    def stop(run_dir):
+        asked.append(run_dir)
+        return len(asked) == 3
+
+    lines = []
+    stopped = progress.follow(tmp_path, cfg, lambda: True, lambda: None, 600, lines.append, stop)
+    assert stopped is True and asked == [tmp_path] * 3
+    assert lines == ["step 1/1: 10 users for 60 s (about 60 s left)"]
+    done = progress.follow(tmp_path, cfg, lambda: False, lambda: None, 600, lines.append)
+    assert done is False
