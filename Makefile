@@ -30,6 +30,9 @@ REPEAT ?= 1
 SERVER_CPUS ?=
 LOCUST_CPUS ?=
 FRESH_STACK ?=
+LOAD_MODEL ?=
+RATES ?=
+PACING ?=
 
 PYTHON ?= python3
 VENV := .venv
@@ -51,7 +54,9 @@ MODE_OPTS := --mode $(MODE) --install-missing \
 	$(if $(EXPECT_WORKERS),--expect-workers $(EXPECT_WORKERS))
 COMMON_OPTS := $(STACK_OPTS) $(KNEE_OPTS) $(MODE_OPTS) --repeat $(REPEAT) \
 	$(if $(USERS),--users $(USERS)) $(if $(HOLD),--hold $(HOLD)) \
-	$(if $(FRESH_STACK),--fresh-stack-per-step)
+	$(if $(FRESH_STACK),--fresh-stack-per-step) \
+	$(if $(LOAD_MODEL),--load-model $(LOAD_MODEL)) $(if $(RATES),--rates $(RATES)) \
+	$(if $(PACING),--pacing $(PACING))
 RUN_OPTS := $(COMMON_OPTS) --profile $(PROFILE) --view $(VIEW) --scale $(SCALE)
 
 # A variable given (command line or environment) to a target that cannot use it stops the
@@ -68,6 +73,9 @@ why_PROFILE := a knee search or calibration chooses its own steps
 why_SCALE := SCALE=auto scales the steps of make bench, bench-wsgi, bench-asgi, bench-matrix
 why_REPEAT := calibrate measures each client once
 why_FRESH_STACK := calibrate starts a stack for each client already
+why_LOAD_MODEL := calibrate drives each client closed-loop with no wait
+why_RATES := $(why_LOAD_MODEL)
+why_PACING := $(why_LOAD_MODEL)
 why_P95_SLO_MS := knee variables are for knee searches
 why_MAX_USERS := $(why_P95_SLO_MS)
 why_CONFIRM := $(why_P95_SLO_MS)
@@ -76,7 +84,7 @@ why_stack-host := the controller chooses each run (make bench MODE=distributed S
 why_load-worker := $(why_stack-host)
 RUN_VARS := PROFILE WORKERS USERS HOLD VIEW THREADS CONN_MAX_AGE DB_POOL PG_MAX_CONNECTIONS \
 	MODE LOCUST_WORKERS SERVER_CPUS LOCUST_CPUS SCALE REPEAT P95_SLO_MS MAX_USERS CONFIRM SERVERS \
-	VIEWS STACK DB MASTER_BIND EXPECT_WORKERS FRESH_STACK
+	VIEWS STACK DB MASTER_BIND EXPECT_WORKERS FRESH_STACK LOAD_MODEL RATES PACING
 
 .DEFAULT_GOAL := help
 .PHONY: help bench bench-wsgi bench-asgi bench-matrix knee calibrate report test lint clean \
@@ -93,6 +101,7 @@ help: ## list the targets
 	@echo "             SCALE=auto (steps scaled to the WSGI server's knee) REPEAT=N (interleaved)"
 	@echo "             SERVER_CPUS=0 LOCUST_CPUS=1 (pin the stack and Locust apart)"
 	@echo "             FRESH_STACK=1 (every step on a stack of its own)"
+	@echo "             LOAD_MODEL=closed|open RATES=5,10 (iterations/s) PACING=s (open model)"
 	@echo "  calibrate takes SERVERS=one USERS=N HOLD and the stack's variables (WORKERS, VIEW, MODE...)"
 	@echo "  a variable that a target cannot use stops it with one line"
 
@@ -124,7 +133,8 @@ knee: $(VENV)/.installed ## search each server's knee (failures and p95): make k
 	$(DJBENCH) knee --servers "$(SERVERS)" $(COMMON_OPTS) --view $(VIEW)
 
 calibrate: $(VENV)/.installed ## Locust's capacity here: HttpUser vs FastHttpUser vs wrk (~2.5 min)
-	$(call refuse,PROFILE SCALE REPEAT FRESH_STACK P95_SLO_MS MAX_USERS CONFIRM VIEWS RUNS)
+	$(call refuse,PROFILE SCALE REPEAT FRESH_STACK P95_SLO_MS MAX_USERS CONFIRM VIEWS RUNS \
+		LOAD_MODEL RATES PACING)
 	$(DJBENCH) calibrate $(STACK_OPTS) $(MODE_OPTS) --view $(VIEW) \
 		$(if $(call given,SERVERS),--server "$(SERVERS)") \
 		$(if $(USERS),--users $(USERS)) $(if $(HOLD),--hold $(HOLD))

@@ -567,6 +567,8 @@ def _auto_scale(cfgs, args):
     """Knee search on the first WSGI configuration, then every configuration's steps scaled."""
     if args.users:
         raise UserError("--scale auto chooses the user steps itself; leave out --users")
+    if args.load_model == "open":
+        raise UserError("--scale auto scales user steps: it needs the closed load model")
     wsgi = next((c for c in cfgs if c.interface == "wsgi"), cfgs[0])
     start = KNEE_DEFAULTS["start"] if args.start is None else args.start
     knee_cfg = config.with_overrides(wsgi, profile="knee", users=(start,))

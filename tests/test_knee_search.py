@@ -198,7 +198,7 @@ def test_scale_auto_rewrites_every_configuration(tmp_path, monkeypatch):
     searched = []
     monkeypatch.setattr(cli, "_knee_all", lambda cfgs, args: searched.extend(cfgs) or [knee_dir])
     cfgs = [config.build(s, profile="article", workers=3) for s in ("uvicorn", "gunicorn")]
-    args = SimpleNamespace(users=None, start=10)
+    args = SimpleNamespace(users=None, start=10, load_model="closed")
     scaled = cli._auto_scale(cfgs, args)
     assert [c.server for c in searched] == ["gunicorn"]  # the WSGI server's knee
     assert searched[0].profile == "knee"

@@ -92,3 +92,12 @@ def test_a_closed_loop_timeline_without_a_target_column_still_reads(tmp_path):
     step = step_metrics(run_dir).iloc[0]
     assert step["target_iter_s"] != step["target_iter_s"]  # NaN: no target
     assert step["offered_iter_s"] == pytest.approx(20 / (1.5 + 0.01))
+
+
+def test_scale_auto_needs_the_closed_model(capsys):
+    argv = ["bench", "--servers", "gunicorn", "--scale", "auto", "--load-model", "open",
+            "--profile", "quick", "--mode", "native", "--results-dir", "/nonexistent"]  # fmt: skip
+    assert main(argv) == 2
+    assert "--scale auto scales user steps: it needs the closed load model" in (
+        capsys.readouterr().err
+    )
