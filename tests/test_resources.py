@@ -37,7 +37,7 @@ def test_the_harness_counts_its_own_cpu_not_its_childrens(tmp_path):
     exec(BURN)  # 0.3 s of this process's own CPU
     after_own = own_totals()[0]
     assert after_child - before < 0.15
-    assert after_own - after_child >= 0.3
+    assert after_own - after_child >= 0.25  # psutil counts in clock ticks
 
     sampler = Sampler(tmp_path / "resources.csv", {}, interval=0.2)
     sampler.start()
