@@ -14,6 +14,7 @@ import math
 import time
 
 from analysis.metrics import step_metrics
+from contracts.files import REQUEST_LOG_PREFIX, process_log_glob
 
 from . import config, early_stop, knee, results
 from .errors import UserError
@@ -206,10 +207,11 @@ class RequestTail:
     """The request logs of a running probe, read incrementally: only whole lines, each once."""
 
     def __init__(self, run_dir):
-        self.run_dir, self.offsets, self.partial, self.rows = run_dir, {}, {}, []
+        self.run_dir, self.offsets, self.partial, self.columns = run_dir, {}, {}, {}
+        self.rows = []  # (ts, ok, response_time_ms)
 
     def read(self):
-        for path in sorted(self.run_dir.glob("requests*.csv")):
+        for path in sorted(self.run_dir.glob(process_log_glob(REQUEST_LOG_PREFIX))):
             with open(path, "rb") as f:
                 f.seek(self.offsets.get(path, 0))
                 chunk = f.read()
@@ -219,9 +221,13 @@ class RequestTail:
             if rest:
                 self.partial[path] = rest
             for row in csv.reader(line.decode() for line in lines):
-                if row and row[0] != "ts":
-                    # ts, name, method, status, ok, cause, response_time_ms
-                    self.rows.append((float(row[0]), row[4] == "1", float(row[6])))
+                if not row:
+                    continue
+                if path not in self.columns:  # the header: columns by name
+                    self.columns[path] = [row.index(c) for c in ("ts", "ok", "response_time_ms")]
+                    continue
+                ts, ok, ms = (row[i] for i in self.columns[path])
+                self.rows.append((float(ts), ok == "1", float(ms)))
         return self.rows
 
 

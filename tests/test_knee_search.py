@@ -332,3 +332,25 @@ def test_progress_follow_ends_when_stop_says_so(tmp_path):
     assert lines == ["step 1/1: 10 users for 60 s (about 60 s left)"]
     done = progress.follow(tmp_path, cfg, lambda: False, lambda: None, 600, lines.append)
     assert done is False
+
+
+def test_a_probe_is_watched_through_its_growing_request_log(tmp_path):
+    # The runner's stop(run_dir): whole lines only, each read once, the window after ramp-up
+    # and warm-up (counted from the first request), asked of stop_early as a Snapshot.
+    from harness import config
+    from harness.knee_runner import Watcher
+
+    probe_cfg = config.build("gunicorn", "knee", users=(10,), hold_s=30, warmup_s=5)
+    seen = []
+    watcher = Watcher(probe_cfg, 20.0, lambda snap: seen.append(snap) or snap.failures > 0)
+    log = tmp_path / "requests-h-1.csv"
+    log.write_text("ts,name,method,status,ok,cause,response_time_ms,iteration\n"
+                   "100.0,index,GET,200,1,,5.0,0\n105.1,detail,GET,200,1,,7.0,1\n106.0,vo")  # fmt: skip
+    assert watcher(tmp_path) is False  # 10 users at 50/s: ramp 0.2 s + warm-up 5 s -> 105.2
+    assert seen == []  # nothing in the window yet; the half line is not read
+    with open(log, "a") as f:
+        f.write("te,POST,302,1,,9.0,1\n107.2,results,GET,500,0,http_500,11.0,1\n")
+    assert watcher(tmp_path) is True
+    assert seen[-1].times_ms == (9.0, 11.0) and seen[-1].failures == 1
+    assert seen[-1].elapsed_s == pytest.approx(2.0) and seen[-1].planned_s == 20.0
+    assert watcher.snapshot is seen[-1]
