@@ -207,7 +207,8 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
         if not lo_ok:
             if hi <= start:
                 return Knee(objective, None, hi, 0)
-            lo = max(start, hi // 2)
+            # The predicted bottom when it lies below, else half: measured before it is trusted.
+            lo = low if low is not None and start <= low < hi else max(start, hi // 2)
 
 
 def search_all(measure, start, max_users, resolution_pct=10.0, p95_slo_ms=1000.0, confirm=1,
