@@ -4,6 +4,7 @@ time, so their probes stop early as on the real stack."""
 
 import math
 import random
+from collections import Counter
 
 import pytest
 
@@ -344,8 +345,10 @@ def test_a_probe_is_watched_through_its_growing_request_log(tmp_path):
     seen = []
     watcher = Watcher(probe_cfg, 20.0, lambda snap: seen.append(snap) or snap.failures > 0)
     log = tmp_path / "requests-h-1.csv"
-    log.write_text("ts,name,method,status,ok,cause,response_time_ms,iteration\n"
-                   "100.0,index,GET,200,1,,5.0,0\n105.1,detail,GET,200,1,,7.0,1\n106.0,vo")  # fmt: skip
+    log.write_text(
+        "ts,name,method,status,ok,cause,response_time_ms,iteration\n"
+        "100.0,index,GET,200,1,,5.0,0\n105.1,detail,GET,200,1,,7.0,1\n106.0,vo"
+    )
     assert watcher(tmp_path) is False  # 10 users at 50/s: ramp 0.2 s + warm-up 5 s -> 105.2
     assert seen == []  # nothing in the window yet; the half line is not read
     with open(log, "a") as f:
@@ -354,3 +357,20 @@ def test_a_probe_is_watched_through_its_growing_request_log(tmp_path):
     assert seen[-1].times_ms == (9.0, 11.0) and seen[-1].failures == 1
     assert seen[-1].elapsed_s == pytest.approx(2.0) and seen[-1].planned_s == 20.0
     assert watcher.snapshot is seen[-1]
+
+
+def test_a_failed_confirmation_falls_back_to_the_predicted_bottom():
+    # Up to 60 users always fine; 100 (the guess) passes only the first time; the rest breaks.
+    seen = Counter()
+
+    def lucky_guess(users, stop_early=None):
+        seen[users] += 1
+        good = users <= 60 or (users == 100 and seen[users] == 1)
+        return Probe(users, 0.0, 500.0 if good else 1500.0)
+
+    measure, calls = counting(lucky_guess)
+    knee = search(measure, "p95", start=10, max_users=640, guess=100, low=60, high=110)
+    # 100 met, the predicted top 110 broken; confirming 100 fails, nothing below it was
+    # measured: back to the predicted bottom, 60, and bisect 60..100 down to it.
+    assert calls == [100, 110, 100, 80, 70, 65, 60, 60]
+    assert (knee.users, knee.bad_users, knee.resolution) == (60, 65, 6)
