@@ -11,6 +11,7 @@ CLIENT_TIMEOUT_S = 30.0  # seconds before a request counts as a timeout failure
 WAIT_S = (1.0, 2.0)  # between iterations: the article's between(1, 2)
 USER_CLASS = "fast"  # FastHttpUser; "http": HttpUser (see `make calibrate`)
 SCENARIO = "vote"  # "detail": GET the poll form only (calibration)
+PACING_S = 5.0  # open model: seconds between one user's iteration starts (vote.py's 0: closed)
 
 # The step shape of a plain `locust` or `docker compose up` run (locustfiles/step_load.py);
 # djbench always passes a profile's own.

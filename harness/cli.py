@@ -147,8 +147,9 @@ def _add_run_options(p, view=True):
     p.add_argument(
         "--pacing",
         type=_number,
-        default=5.0,
-        help="open model: seconds between one user's iteration starts (default 5); users per "
+        default=defaults.PACING_S,
+        help=f"open model: seconds between one user's iteration starts (default "
+        f"{defaults.PACING_S:g}); users per "
         "step = rate x pacing, and an iteration longer than this lowers the rate started",
     )
     p.add_argument("--hold", type=_number, help="seconds per step (ramp-up and warm-up included)")

@@ -91,7 +91,7 @@ class RunConfig:
     # "closed": the article's users, who wait after each answer; "open": iterations started at
     # a fixed rate whatever the answers, users / pacing_s per second (users = rate x pacing_s)
     load_model: str = "closed"
-    pacing_s: float = 5.0  # open model: seconds between one user's iteration starts
+    pacing_s: float = defaults.PACING_S  # open model: seconds between one user's starts
 
     @property
     def interface(self):
@@ -246,7 +246,7 @@ def build(
     fresh_stack_per_step=False,
     load_model="closed",
     rates=None,
-    pacing_s=5.0,
+    pacing_s=defaults.PACING_S,
 ):
     if server not in SERVERS:
         raise UserError(f"unknown server {server!r}; choose from: {', '.join(SERVERS)}")
