@@ -21,6 +21,9 @@ from .errors import UserError
 
 DEFAULT_MAX_USERS = 640  # closed model; the open model's default is twice the saturated rate
 SATURATION_S = 10.0  # measured by the saturation probe: its rate settles within seconds
+# No early stop this close to the window's end: the probe ends by itself, and a stop signal
+# that reaches Locust while it shuts down on its own kills it (exit status -2) instead.
+END_MARGIN_S = 3.0
 
 
 def saturation_users(cfg):
@@ -235,9 +238,9 @@ class Watcher:
     """The stop(run_dir) callable of one probe: a Snapshot of its measured window so far, asked
     of stop_early (a pure function, harness/early_stop.py) at every poll."""
 
-    def __init__(self, probe_cfg, measure_s, stop_early):
+    def __init__(self, probe_cfg, measure_s, stop_early, clock=time.time):
         self.warmup_s = probe_cfg.warmup_s + probe_cfg.users[0] / probe_cfg.spawn_rate
-        self.measure_s, self.stop_early = measure_s, stop_early
+        self.measure_s, self.stop_early, self.clock = measure_s, stop_early, clock
         self.tail = None
         self.snapshot = None  # the one the probe stopped on
 
@@ -250,6 +253,8 @@ class Watcher:
         # The first request (a user's index page) comes with the step's start; the timeline's
         # own measure_from is only written when the step ends.
         measure_from = min(row[0] for row in rows) + self.warmup_s
+        if self.clock() - measure_from > self.measure_s - END_MARGIN_S:
+            return False
         window = sorted(row for row in rows if row[0] >= measure_from)  # several logs: by time
         if not window:
             return False

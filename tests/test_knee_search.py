@@ -342,8 +342,10 @@ def test_a_probe_is_watched_through_its_growing_request_log(tmp_path):
     from harness.knee_runner import Watcher
 
     probe_cfg = config.build("gunicorn", "knee", users=(10,), hold_s=30, warmup_s=5)
-    seen = []
-    watcher = Watcher(probe_cfg, 20.0, lambda snap: seen.append(snap) or snap.failures > 0)
+    seen, now = [], [106.0]
+    watcher = Watcher(
+        probe_cfg, 20.0, lambda snap: seen.append(snap) or snap.failures > 0, lambda: now[0]
+    )
     log = tmp_path / "requests-h-1.csv"
     log.write_text(
         "ts,name,method,status,ok,cause,response_time_ms,iteration\n"
@@ -357,6 +359,10 @@ def test_a_probe_is_watched_through_its_growing_request_log(tmp_path):
     assert seen[-1].times_ms == (9.0, 11.0) and seen[-1].failures == 1
     assert seen[-1].elapsed_s == pytest.approx(2.0) and seen[-1].planned_s == 20.0
     assert watcher.snapshot is seen[-1]
+    # Within the window's last 3 s it no longer stops a probe: Locust is about to end it, and a
+    # stop signal during its own shutdown would kill it.
+    now[0] = 105.2 + 17.1
+    assert watcher(tmp_path) is False and len(seen) == 1
 
 
 def test_a_failed_confirmation_falls_back_to_the_predicted_bottom():
