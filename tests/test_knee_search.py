@@ -320,7 +320,7 @@ def test_progress_follow_ends_when_stop_says_so(tmp_path):
 
     from harness import progress
 
-    cfg = SimpleNamespace(users=(10,), hold_s=60.0, planned_s=60.0)
+    cfg = SimpleNamespace(users=(10,), hold_s=60.0, planned_s=60.0, first_step=1)
     asked = []
 
     def stop(run_dir):
@@ -328,7 +328,9 @@ def test_progress_follow_ends_when_stop_says_so(tmp_path):
         return len(asked) == 3
 
     lines = []
-    stopped = progress.follow(tmp_path, cfg, lambda: True, lambda: None, 600, lines.append, stop)
+    stopped = progress.follow(
+        tmp_path, cfg, lambda: True, lambda: None, 600, lines.append, stop=stop
+    )
     assert stopped is True and asked == [tmp_path] * 3
     assert lines == ["step 1/1: 10 users for 60 s (about 60 s left)"]
     done = progress.follow(tmp_path, cfg, lambda: False, lambda: None, 600, lines.append)
