@@ -35,7 +35,7 @@ def test_knee_page(knee_page):
     page = knee_page.read_text()
     assert "Knee search: uvicorn (ASGI), 2 workers" in page
     assert "p95 under 1000 ms: 25 users (broken at 28; resolution 3 users)" in page
-    assert "no failures: broken already at the first probe, 10 users" in page
+    assert "no failures: broken already at the smallest count searched, 10 users" in page
     assert "<td>10</td><td>2.0</td><td>300</td><td>probes/p1</td>" in page
     assert "Fixture CPU 3000, 4 cores" in page
     assert page.count('src="data:image/png;base64,') == 1
