@@ -163,6 +163,12 @@ class Cluster:
             str(self.socket_dir),
             "-c",
             f"max_connections={self.max_connections}",
+            # initdb set log_timezone to the host's zone; analysis/postgres_log.py places each
+            # line in time by its stamp, so say plainly which time it is: UTC, milliseconds.
+            "-c",
+            "log_timezone=UTC",
+            "-c",
+            "log_line_prefix=%m [%p] ",
         ]
         # SIGINT is PostgreSQL's "fast" shutdown: roll back and exit without waiting on clients.
         return procs.start(

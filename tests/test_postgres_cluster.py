@@ -6,11 +6,13 @@ import secrets
 import stat
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from analysis.postgres_log import refusal_times
 from harness import postgres
 from harness.processes import ProcessSet, free_port
 
@@ -90,3 +92,27 @@ def test_another_local_user_cannot_reach_the_socket(cluster):
     )  # fmt: skip
     assert done.returncode != 0
     assert "Permission denied" in done.stderr, done.stderr
+
+
+def test_refusals_are_stamped_in_utc_whatever_the_host_zone(monkeypatch):
+    """A host in New York: initdb takes its zone for the log, unless the cluster says UTC."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    with tempfile.TemporaryDirectory(prefix="djbench-test-pg-") as tmp, ProcessSet() as procs:
+        base = Path(tmp)
+        base.chmod(0o755)
+        log = base / "logs" / "postgres.log"
+        pg = postgres.Cluster(base / "pg", free_port(), secrets.token_urlsafe(12), 5)
+        pg.init(procs, log)
+        pg.wait_ready(pg.start(procs, log))
+        held = [pg.connect() for _ in range(4)]  # wait_ready's connection is gone: 4 + 1 = 5
+        before = time.time()
+        with pytest.raises(psycopg.OperationalError, match="too many clients"):
+            held.append(pg.connect())
+            held.append(pg.connect())
+        after = time.time()
+        for conn in held:
+            conn.close()
+        # zones=(): only a UTC or numeric stamp can be read, as on any host
+        (refused,) = refusal_times(base, zones=())
+        assert before - 0.001 <= refused <= after + 0.001, (before, refused, after)
+        assert " UTC [" in next(line for line in log.read_text().splitlines() if "too many" in line)
