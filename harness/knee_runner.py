@@ -9,6 +9,11 @@ from . import config, knee, results
 def run(cfg, results_root, run_one, settings, out=print):
     """settings: start, max_users, measure_s, p95_slo_ms, resolution_pct, confirm."""
     knee_dir = results.new_dir(results_root, f"knee-{cfg.server}-{cfg.view}")
+    with results.removed_if_unused(knee_dir):
+        return _search(cfg, knee_dir, run_one, settings, out)
+
+
+def _search(cfg, knee_dir, run_one, settings, out):
     out(
         f"knee search {knee_dir.name}: {cfg.server} ({cfg.interface.upper()}), from "
         f"{settings['start']} users doubling up to {settings['max_users']}, then bisection to "

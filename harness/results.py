@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import stat
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -20,16 +21,21 @@ def utc_now():
     return dt.datetime.now(dt.UTC)
 
 
+def _usable(root, existing):
+    """Refuse a results root (or its nearest existing ancestor) we cannot write or fill."""
+    if not os.access(existing, os.W_OK):
+        raise UserError(f"results directory {root} is not writable")
+    if shutil.disk_usage(existing).free < MIN_FREE_BYTES:
+        raise UserError(f"disk nearly full: less than {MIN_FREE_BYTES >> 20} MB free under {root}")
+
+
 def _writable_root(root):
     root = Path(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot create results directory {root}: {e.strerror}") from None
-    if not os.access(root, os.W_OK):
-        raise UserError(f"results directory {root} is not writable")
-    if shutil.disk_usage(root).free < MIN_FREE_BYTES:
-        raise UserError(f"disk nearly full: less than {MIN_FREE_BYTES >> 20} MB free under {root}")
+    _usable(root, root)
     return root
 
 
@@ -53,11 +59,26 @@ def new_dir(root, name):
 
 def free_name(root, name):
     """A root/<timestamp>-<name>[-N] that does not exist yet, for a writer that creates it
-    exclusively itself (and so still never overwrites)."""
-    for path in _names(_writable_root(root), name):
+    exclusively itself (and so still never overwrites). Nothing is created here, not even root:
+    a writer that fails removes what it made, and leaves no empty root behind either."""
+    root = Path(root)
+    _usable(root, next(p for p in (root.absolute(), *root.absolute().parents) if p.exists()))
+    for path in _names(root, name):
         if not path.exists():
             return path
     raise UserError(f"cannot find a free results directory name under {root}")
+
+
+@contextmanager
+def removed_if_unused(path):
+    """If the body fails before anything is written under the directory `path`, remove it: a
+    failed command leaves no empty results directory behind."""
+    try:
+        yield path
+    except BaseException:
+        if path.is_dir() and not any(p.is_file() for p in path.rglob("*")):
+            shutil.rmtree(path, ignore_errors=True)
+        raise
 
 
 def write_json(path, data):
