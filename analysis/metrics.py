@@ -386,8 +386,12 @@ def write_steps(run_dir: Path) -> Path:
     steps = step_metrics(run_dir)
     path = run_dir / "steps.csv"
     tmp = run_dir / f".steps.csv.{os.getpid()}.tmp"
-    steps.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    try:
+        steps.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
+        raise
     return path
 
 

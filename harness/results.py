@@ -12,9 +12,16 @@ from pathlib import Path
 
 import psutil
 
-from .errors import UserError
+from .errors import ComponentFailed, UserError
 
 MIN_FREE_BYTES = 200 * 2**20  # a smoke run needs a few MB, an article run some tens
+# While a run loads the stack: below LOW_FREE_BYTES free, it is stopped (partial results kept);
+# RESERVE_BYTES are set aside in its directory from the start and freed then, so that Locust's
+# last rows, steps.csv and meta.json still fit when something else filled the disk at once.
+LOW_FREE_BYTES = 16 * 2**20
+RESERVE_BYTES = 4 * 2**20
+RESERVE_NAME = ".disk-reserve"
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def utc_now():
@@ -83,8 +90,57 @@ def removed_if_unused(path):
 
 def write_json(path, data):
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # the previous version stays whole
+        raise
+
+
+class DiskFull(ComponentFailed):
+    """The disk under a run filled up: the run stops like an interrupted one, results kept."""
+
+    def __init__(self, run_dir, detail):
+        super().__init__(
+            f"disk full under {Path(run_dir).parent} ({detail}): the run was stopped; results "
+            "so far are kept, marked incomplete"
+        )
+
+
+def reserve_space(run_dir):
+    """Set RESERVE_BYTES aside in the run directory (best effort)."""
+    try:
+        fd = os.open(Path(run_dir) / RESERVE_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return
+    try:
+        os.posix_fallocate(fd, 0, RESERVE_BYTES)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def release_space(run_dir):
+    (Path(run_dir) / RESERVE_NAME).unlink(missing_ok=True)
+
+
+def check_disk(run_dir):
+    """Raise DiskFull, after freeing the reserve, when the run's disk is nearly full."""
+    free = shutil.disk_usage(run_dir).free
+    if free < LOW_FREE_BYTES:
+        release_space(run_dir)
+        raise DiskFull(run_dir, f"{free / 2**20:.1f} MB left")
+
+
+def as_disk_full(error, run_dir):
+    """A DiskFull for an OSError that says the disk is full (a write between two checks), after
+    freeing the reserve; None for any other error."""
+    if isinstance(error, OSError) and error.errno in DISK_FULL:
+        release_space(run_dir)
+        return DiskFull(run_dir, f"{error.strerror} writing {error.filename}")
+    return None
 
 
 def _private_dir(path):
