@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from contracts.files import REQUEST_COLUMNS
 from locustfiles.row_file import RowFile
 from tests.helpers import ROOT, survivors
 
@@ -145,10 +146,11 @@ def test_disk_full_mid_run_stops_it_with_one_line_and_keeps_results(small_disk, 
     (log,) = run_dir.glob("requests-*.csv")
     with open(log, newline="") as f:
         rows = list(csv.reader(f))[1:]
-    assert all(len(r) == 7 for r in rows)
+    assert all(len(r) == len(REQUEST_COLUMNS) for r in rows)
     with open(run_dir / "locust_stats.csv", newline="") as f:
         total = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
-    assert len(rows) == int(total["Request Count"])
+    # Locust's own table may be from its last periodic write: it can only lag the log behind
+    assert len(rows) >= int(total["Request Count"]) > 0
     assert not [w for w in meta["warnings"] if "rows not written" in w]
     assert "rows not written" not in Path(run_dir / "logs" / "locust.log").read_text()
 
