@@ -5,6 +5,8 @@ import json
 import math
 from pathlib import Path
 
+from analysis.errors import AnalysisError
+from analysis.files import output_files
 from analysis.metrics import step_metrics
 
 # Share of one core a Locust process may use at the highest rate the stack serves: the rest is
@@ -32,7 +34,10 @@ def client_numbers(run_dir: Path) -> dict:
             "p95_ms": w["p95_us"] / 1000,
         }
     else:
-        step = step_metrics(run_dir).iloc[0]
+        steps = step_metrics(run_dir)
+        if steps.empty:
+            raise AnalysisError(f"{run_dir} has no measured step")
+        step = steps.iloc[0]
         numbers = {
             "requests": int(step["requests"]),
             "window_s": float(step["window_s"]),
@@ -132,6 +137,11 @@ def write_report(cal_dir: Path, runs: list[dict]) -> None:
     """runs: one dict per client, in order: name, label, scenario and run (its directory,
     relative to cal_dir). Writes calibrate.json, calibrate.md and calibrate.html."""
     cal_dir = Path(cal_dir)
+    with output_files(cal_dir / "calibrate.json", cal_dir / "calibrate.md"):
+        _write(cal_dir, runs)
+
+
+def _write(cal_dir, runs):
     clients = {r["name"]: client_numbers(cal_dir / r["run"]) for r in runs}
     first = json.loads((cal_dir / runs[0]["run"] / "meta.json").read_text())
     processes = max((r.get("processes", 1) for r in runs), default=1)

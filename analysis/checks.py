@@ -3,6 +3,7 @@
 import math
 
 from analysis.metrics import generator_reasons
+from analysis.postgres_log import read_refusals
 from analysis.runs import Run
 from contracts.files import WORKER_EVENTS
 
@@ -82,17 +83,26 @@ def _generator(run: Run) -> list[str]:
 
 
 def _postgres_refusals(run: Run) -> list[str]:
+    out = []
+    found = read_refusals(run.path)
+    if found is not None and found.unreadable.any():
+        out.append(
+            f"{int(found.unreadable.sum())} PostgreSQL refusals in the log carry a time stamp in "
+            f"a zone that could not be resolved ({found.unreadable_example}): they are in no "
+            "step's count"
+        )
     if "pg_refused" not in run.steps.columns or not run.steps["pg_refused"].sum():
-        return []
+        return out
     steps = run.steps[run.steps["pg_refused"] > 0]
     where = ", ".join(
         f"{int(row['pg_refused'])} at {int(row['users'])} users" for _, row in steps.iterrows()
     )
     limit = (run.meta.get("postgres") or {}).get("max_connections", "?")
-    return [
+    return out + [
         f"PostgreSQL refused connections in the measured windows ({where}; max_connections "
         f"{limit}): the app opened more database connections than the database allows, and "
-        "users saw HTTP 500"
+        "users saw HTTP 500 (each refusal is counted in the step where the HTTP 500 it caused "
+        "was answered)"
     ]
 
 

@@ -1,6 +1,9 @@
-"""Reading the CSV files of a run directory, with one-line errors instead of tracebacks."""
+"""Reading the CSV files of a run directory, with one-line errors instead of tracebacks; writing
+output that a failure does not leave half-done."""
 
+import shutil
 from collections.abc import Iterable
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -40,3 +43,46 @@ def numeric(frame: pd.DataFrame, columns: Iterable[str], path: Path) -> pd.DataF
             raise AnalysisError(f"{path}: column {name} has a non-numeric value {value!r}")
         frame[name] = converted
     return frame
+
+
+@contextmanager
+def output_dir(path: Path):
+    """Create the directory `path`, which must not exist, and any missing parent; if the body
+    fails, remove all of it again, so a failed writer leaves no empty or half-written directory."""
+    path = Path(path)
+    created = [p for p in (path, *path.parents) if not p.exists()]
+    try:
+        path.mkdir(parents=True)
+    except FileExistsError:
+        raise AnalysisError(f"{path} already exists; a report is never overwritten") from None
+    except OSError as exc:
+        raise AnalysisError(f"cannot create {path}: {exc.strerror or exc}") from None
+    try:
+        yield path
+    except BaseException as exc:
+        shutil.rmtree(path, ignore_errors=True)
+        for parent in created[1:]:
+            try:
+                parent.rmdir()
+            except OSError:  # something else has been put there meanwhile
+                break
+        _raise_one_line(exc, path)
+
+
+@contextmanager
+def output_files(*paths: Path):
+    """If the body fails, remove those of `paths` that did not exist before it."""
+    new = [Path(p) for p in paths if not Path(p).exists()]
+    try:
+        yield
+    except BaseException as exc:
+        for path in new:
+            path.unlink(missing_ok=True)
+        _raise_one_line(exc, Path(paths[0]).parent)
+
+
+def _raise_one_line(exc: BaseException, where: Path):
+    """A full disk or a lost permission is the machine's state, not a bug: one line for it."""
+    if isinstance(exc, OSError):
+        raise AnalysisError(f"cannot write under {where}: {exc.strerror or exc}") from None
+    raise exc

@@ -9,11 +9,75 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from analysis.errors import AnalysisError  # noqa: E402
+from analysis.files import output_files  # noqa: E402
+
 NAMES = {
     "failures_0": "no failures",
     "failures_1": "at most 1 % failures",
     "p95": "p95 under {slo:g} ms",
 }
+
+
+# What the report reads from knee.json (harness/knee_runner.py writes it): field -> kind.
+TOP_FIELDS = {"server": "text", "interface": "text", "view": "text", "workers": "int"}
+PROBE_FIELDS = {"users": "int", "failure_pct": "number", "p95_ms": "number", "run_dir": "text"}
+KNEE_FIELDS = {"users": "int or null", "bad_users": "int or null", "resolution": "number"}
+KINDS = {
+    "text": ((str,), "text"),
+    "int": ((int,), "a whole number"),
+    "number": ((int, float), "a number"),
+    "int or null": ((int, type(None)), "a whole number or null"),
+}
+
+
+def _fields(obj, fields, where):
+    """Check that the dict `obj` (called `where` in messages) has `fields` of their kinds."""
+    for key, kind in fields.items():
+        if key not in obj:
+            raise AnalysisError(f"{where} lacks {key}".lstrip())
+        types, what = KINDS[kind]
+        if isinstance(obj[key], bool) or not isinstance(obj[key], types):
+            raise AnalysisError(f"{where}{'.' if where else ''}{key} is {obj[key]!r}, not {what}")
+
+
+def _dict(obj, where):
+    if not isinstance(obj, dict):
+        raise AnalysisError(f"{where} is not an object")
+    return obj
+
+
+def read_knee(knee_dir):
+    """knee.json of a knee search, checked: every field the reports use, of the right kind."""
+    path = Path(knee_dir) / "knee.json"
+    if not path.exists():
+        raise AnalysisError(f"{knee_dir} is not a knee search (no knee.json)")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as e:
+        raise AnalysisError(f"cannot read {path}: {e}") from None
+    except ValueError as e:
+        raise AnalysisError(f"{path}: not valid JSON ({e})") from None
+    try:
+        if not isinstance(data, dict):
+            raise AnalysisError("is not a JSON object")
+        _fields(data, TOP_FIELDS, "")
+        for key in ("settings", "probes", "knees"):
+            if key not in data:
+                raise AnalysisError(f"lacks {key}")
+        _fields(_dict(data["settings"], "settings"), {"p95_slo_ms": "number"}, "settings")
+        if not isinstance(data["probes"], list):
+            raise AnalysisError("probes is not a list")
+        for i, probe in enumerate(data["probes"]):
+            _fields(_dict(probe, f"probes[{i}]"), PROBE_FIELDS, f"probes[{i}]")
+        knees = _dict(data["knees"], "knees")
+        for name in NAMES:
+            if name not in knees:
+                raise AnalysisError(f"knees lacks {name}")
+            _fields(_dict(knees[name], f"knees.{name}"), KNEE_FIELDS, f"knees.{name}")
+    except AnalysisError as e:
+        raise AnalysisError(f"{path}: {e}") from None
+    return data
 
 
 def knee_text(name, k, slo, unit="users"):
@@ -83,7 +147,12 @@ def _spent_line(spent):
 
 def write_knee_report(knee_dir):
     knee_dir = Path(knee_dir)
-    data = json.loads((knee_dir / "knee.json").read_text())
+    data = read_knee(knee_dir)
+    with output_files(knee_dir / "knee.md", knee_dir / "probes.png"):
+        _write(knee_dir, data)
+
+
+def _write(knee_dir, data):
     slo = data["settings"]["p95_slo_ms"]
     unit = data.get("unit", "users")
     probes = data["probes"]

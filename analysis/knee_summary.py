@@ -1,7 +1,6 @@
 """Several knee searches side by side: each configuration's knees per search, their spread against
 the resolution, and every probe of every search in one chart."""
 
-import json
 from pathlib import Path
 
 import matplotlib
@@ -11,20 +10,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from analysis.errors import AnalysisError  # noqa: E402
-from analysis.knee_report import NAMES  # noqa: E402
+from analysis.files import output_dir  # noqa: E402
+from analysis.knee_report import NAMES, read_knee  # noqa: E402
 
 
 def load_searches(knee_dirs):
-    searches = []
-    for knee_dir in map(Path, knee_dirs):
-        path = knee_dir / "knee.json"
-        if not path.exists():
-            raise AnalysisError(f"{knee_dir} is not a knee search (no knee.json)")
-        try:
-            data = json.loads(path.read_text())
-        except ValueError as e:
-            raise AnalysisError(f"{path}: not valid JSON ({e})") from None
-        searches.append({**data, "dir": knee_dir})
+    searches = [{**read_knee(knee_dir), "dir": Path(knee_dir)} for knee_dir in knee_dirs]
     if not searches:
         raise AnalysisError("no knee searches given")
     return searches
@@ -84,8 +75,12 @@ def summary_lines(searches):
 
 def write_knee_summary(knee_dirs, out_dir):
     searches = load_searches(knee_dirs)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True)
+    with output_dir(out_dir) as out_dir:
+        _write(searches, out_dir)
+    return out_dir
+
+
+def _write(searches, out_dir):
     lines = [
         f"# Knee searches compared ({len(searches)} searches)",
         "",
@@ -98,7 +93,6 @@ def write_knee_summary(knee_dirs, out_dir):
     ]
     (out_dir / "knees.md").write_text("\n".join(lines))
     _chart(searches, out_dir / "knees.png")
-    return out_dir
 
 
 def _chart(searches, path):

@@ -18,7 +18,7 @@ import pandas as pd
 from analysis import accounting, carryover
 from analysis.errors import AnalysisError
 from analysis.files import numeric, read_csv
-from analysis.postgres_log import refusal_times
+from analysis.postgres_log import refusals_per_step
 from analysis.samples import step_columns
 from contracts import defaults
 from contracts.files import (
@@ -352,9 +352,9 @@ def _step_row(step, window, history, causes, resources, lag, wait_s, pacing, cou
 
 def step_metrics(run_dir: Path) -> pd.DataFrame:
     """One row per step in timeline.csv: BASE_COLUMNS, then fail_<cause>, cpu_<component>_pct,
-    pg_refused (PostgreSQL's "too many clients" refusals in the window) when the run has a
-    PostgreSQL log, and the per-step summaries of system.csv and pg_activity.csv when it has
-    them (analysis.samples).
+    pg_refused (PostgreSQL's "too many clients" refusals, each in the window of the request it
+    failed: analysis/postgres_log.py) when the run has a PostgreSQL log, and the per-step
+    summaries of system.csv and pg_activity.csv when it has them (analysis.samples).
 
     failure_pct counts every request; article_failure_pct counts as the article did, two samples
     per iteration (analysis/accounting.py); inflight_* show what the window inherited when it
@@ -391,12 +391,9 @@ def step_metrics(run_dir: Path) -> pd.DataFrame:
     events = read_worker_events(run_dir)
     if events is not None:
         steps["workers_missing"] = [workers_missing(events, end) for end in timeline["end"]]
-    refused = refusal_times(run_dir)
+    refused = refusals_per_step(run_dir, timeline, requests)
     if refused is not None:
-        steps["pg_refused"] = [
-            int(((refused >= lo) & (refused < hi)).sum())
-            for lo, hi in zip(timeline["measure_from"], timeline["end"], strict=True)
-        ]
+        steps["pg_refused"] = refused
     for column, values in step_columns(run_dir, timeline).items():
         steps[column] = values
     return steps
@@ -412,8 +409,12 @@ def write_steps(run_dir: Path) -> Path:
     steps = step_metrics(run_dir)
     path = run_dir / "steps.csv"
     tmp = run_dir / f".steps.csv.{os.getpid()}.tmp"
-    steps.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    try:
+        steps.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
+        raise
     return path
 
 

@@ -1,7 +1,6 @@
 """Comparison report over run directories: table.md/.csv, charts/*.png, report.html, report.md."""
 
 import math
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from analysis import article
 from analysis.charts import capacity_pct, probes_chart, save, write_charts
 from analysis.checks import HISTORY_TOLERANCE, run_warnings
 from analysis.errors import AnalysisError
+from analysis.files import output_dir
 from analysis.html import figure, render
 from analysis.knee_report import knee_text
 from analysis.repeats import repetition_blocks
@@ -337,7 +337,8 @@ def build(run_dirs: list[Path], out_dir: Path, knee_dirs: list[Path] = ()) -> Pa
 
     Knee searches of the same configurations are found beside the runs; `knee_dirs` adds others
     (each must match a run). Returns the path of report.html. out_dir must not exist: a report
-    is never overwritten. If writing fails half-way, the directory this call created is removed.
+    is never overwritten. If writing fails half-way, the directory this call created (and any
+    parent it had to create) is removed again.
     """
     if not run_dirs:
         raise AnalysisError("no runs given")
@@ -345,21 +346,11 @@ def build(run_dirs: list[Path], out_dir: Path, knee_dirs: list[Path] = ()) -> Pa
     _check_comparable(runs)
     found = searches_for(runs, [Path(d) for d in knee_dirs])
     reference = article.load_reference()
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=False)
-    except FileExistsError:
-        raise AnalysisError(f"{out_dir} already exists; a report is never overwritten") from None
-    except OSError as exc:
-        raise AnalysisError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
-    try:
+    with output_dir(out_dir) as out_dir:
         write_table(runs, reference, out_dir)
         slo_ms = verdict(runs, found).slo_ms
         charts = write_charts(runs, reference, out_dir / "charts", slo_ms)
         context = _context(runs, reference, charts, out_dir, found)
         for name in ("report.html", "report.md"):
             render(name, context, out_dir / name)
-    except BaseException:
-        shutil.rmtree(out_dir, ignore_errors=True)
-        raise
     return out_dir / "report.html"

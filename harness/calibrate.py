@@ -56,6 +56,11 @@ def run(runner, cfg, results_root, out=print):
     """cfg: the stack (server, workers...) and users, hold_s, warmup_s of the one step; each
     client's stack is started by `runner`, in whichever mode it runs."""
     cal_dir = results.new_dir(results_root, "calibrate")
+    with results.removed_if_unused(cal_dir):
+        return _calibrate(runner, cfg, cal_dir, out)
+
+
+def _calibrate(runner, cfg, cal_dir, out):
     users = cfg.users[0]
     out(
         f"calibration {cal_dir.name}: {len(CLIENTS)} clients, each {users} users/connections "

@@ -39,6 +39,11 @@ def run(cfg, results_root, run_probe, settings, out=print):
     if open_model and cfg.pacing_s != int(cfg.pacing_s):
         raise UserError("the open model's knee search needs a whole number of seconds of pacing")
     knee_dir = results.new_dir(results_root, f"knee-{cfg.server}-{cfg.view}")
+    with results.removed_if_unused(knee_dir):
+        return _search(cfg, knee_dir, run_probe, settings, out, unit, open_model)
+
+
+def _search(cfg, knee_dir, run_probe, settings, out, unit, open_model):
     started = time.monotonic()
     out(
         f"knee search {knee_dir.name}: {cfg.server} ({cfg.interface.upper()}), {unit} "

@@ -1,5 +1,6 @@
 """A throwaway PostgreSQL cluster for one native run: initdb into the run's temp dir, loopback
-only, password auth over TCP, removed with the temp dir."""
+only, password (scram-sha-256) authentication over TCP and the Unix socket alike, the socket in
+a directory only PostgreSQL's account can enter; removed with the temp dir."""
 
 import glob
 import importlib.util
@@ -91,6 +92,9 @@ class Cluster:
         self.base_dir, self.port, self.password = base_dir, port, password
         self.listen = listen
         self.data_dir = base_dir / "data"
+        # base_dir is made 0700 and PostgreSQL's own: the socket, the password file and the
+        # data directory are out of every other local user's reach.
+        self.socket_dir = base_dir
         self.max_connections = max_connections
         self.account = run_as()
         self.initdb, self.postgres = find_binary("initdb"), find_binary("postgres")
@@ -114,20 +118,31 @@ class Cluster:
     def init(self, procs, log_path):
         """initdb, as a managed process: an interrupt stops it and the bootstrap backend it
         started, before the temp dir is removed."""
-        self.base_dir.mkdir(parents=True, exist_ok=True)
-        pwfile = self.base_dir / "pwfile"
-        pwfile.write_text(self.password)
+        self.base_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.base_dir.chmod(0o700)  # also when it existed already
         if self.account:
             os.chown(self.base_dir, self.account.pw_uid, self.account.pw_gid)
-            os.chown(pwfile, self.account.pw_uid, self.account.pw_gid)
+        pwfile = self.base_dir / "pwfile"
+        self._write_private(pwfile, self.password)
         argv = [self.initdb, "-D", str(self.data_dir), "-U", USER, f"--pwfile={pwfile}",
-                "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync",
+                "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "--no-sync",
                 "-E", "UTF8", "--locale=C"]  # fmt: skip
-        initdb = procs.run("initdb", argv, log_path, cwd=self.base_dir, **self.user_kwargs)
+        try:
+            initdb = procs.run("initdb", argv, log_path, cwd=self.base_dir, **self.user_kwargs)
+        finally:
+            pwfile.unlink(missing_ok=True)
         status = initdb.proc.returncode
         if status:
             raise RuntimeError(f"initdb failed (exit status {status}):\n{initdb.log_tail(5)}")
-        pwfile.unlink()
+
+    def _write_private(self, path, text):
+        """Created 0600 for PostgreSQL's account: never readable by anyone else, not even for
+        a moment, and never through a planted link."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as f:
+            if self.account:
+                os.fchown(fd, self.account.pw_uid, self.account.pw_gid)
+            f.write(text)
 
     def start(self, procs, log_path, cpus=None):
         addresses = "127.0.0.1" if self.listen == "127.0.0.1" else f"127.0.0.1,{self.listen}"
@@ -145,9 +160,15 @@ class Cluster:
             "-c",
             f"listen_addresses={addresses}",
             "-k",
-            str(self.base_dir),
+            str(self.socket_dir),
             "-c",
             f"max_connections={self.max_connections}",
+            # initdb set log_timezone to the host's zone; analysis/postgres_log.py places each
+            # line in time by its stamp, so say plainly which time it is: UTC, milliseconds.
+            "-c",
+            "log_timezone=UTC",
+            "-c",
+            "log_line_prefix=%m [%p] ",
         ]
         # SIGINT is PostgreSQL's "fast" shutdown: roll back and exit without waiting on clients.
         return procs.start(

@@ -7,6 +7,7 @@ import time
 from analysis.metrics import step_metrics
 from contracts.files import TIMELINE
 
+from . import results
 from .errors import ComponentFailed
 
 FLUSH_S = 1.5  # the request log is flushed every second
@@ -55,6 +56,7 @@ def follow(run_dir, cfg, locust_alive, check_components, deadline_s, out, total=
     reporter = StepReporter(run_dir, total, out, reported=done_before)
     while locust_alive():
         check_components()
+        results.check_disk(run_dir)
         elapsed = time.monotonic() - started
         if elapsed > deadline_s:
             raise ComponentFailed(f"locust still running after {deadline_s:.0f} s; stopped it")

@@ -2,6 +2,7 @@
 whatever was measured, and the partial-results notice when it did not complete."""
 
 import json
+import re
 from contextlib import contextmanager
 
 from analysis import AnalysisError
@@ -11,6 +12,8 @@ from contracts.files import TIMELINE, WORKERS_JSON
 from . import environ, environment, nginx, results
 from .errors import ComponentFailed
 from .servers import SERVERS
+
+LOST_ROWS = re.compile(r"\S+ log: \d+ rows not written to .*")
 
 
 def locust_options(cfg):
@@ -117,6 +120,7 @@ def recorded_run(cfg, results_root, mode, out):
     meta = _base_meta(cfg, run_dir, mode)
     meta_path = run_dir / "meta.json"
     results.write_json(meta_path, meta)
+    results.reserve_space(run_dir)
     processes = f"{cfg.processes} process" + ("es" if cfg.processes > 1 else "")
     out(
         f"run {run_dir.name} ({mode}): {cfg.server} ({cfg.interface.upper()}, {processes}, "
@@ -127,14 +131,24 @@ def recorded_run(cfg, results_root, mode, out):
     try:
         yield run_dir, meta
         meta["complete"] = True
-    except ComponentFailed as e:
-        meta["error"] = str(e)
-        meta["warnings"].append(str(e).splitlines()[0])
-        raise
+    except (ComponentFailed, OSError) as e:
+        failure = e if isinstance(e, ComponentFailed) else results.as_disk_full(e, run_dir)
+        if failure is None:
+            raise
+        meta["error"] = str(failure)
+        meta["warnings"].append(str(failure).splitlines()[0])
+        if failure is e:
+            raise
+        raise failure from None
     finally:
+        results.release_space(run_dir)  # room for the last rows, steps.csv and meta.json
         meta["ended_at"] = results.utc_now().isoformat()
         _finish(run_dir, meta)
-        results.write_json(meta_path, meta)
+        try:
+            results.write_json(meta_path, meta)
+        except OSError as e:  # the meta.json of the start stays, saying complete: false
+            meta["complete"] = False
+            out(f"meta.json not updated ({e.strerror})")
         if not meta["complete"]:
             out(f"partial results: {run_dir}")
 
@@ -155,6 +169,10 @@ def _finish(run_dir, meta):
             meta["warnings"].append(f"steps.csv not written: {e}")
     _load_generators(run_dir, meta)
     logs = run_dir / "logs"
+    for log in sorted(logs.glob("locust*.log")):
+        # locustfiles/row_file.py: rows a full disk refused to the end
+        for lost in LOST_ROWS.findall(_read(log)):
+            meta["warnings"].append(f"{lost}: the measured numbers miss them")
     if any("CPU usage above" in _read(log) for log in logs.glob("locust*.log")):
         meta["warnings"].append(
             "Locust reported CPU usage above 90 %: the load generator may have been the "

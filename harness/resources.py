@@ -5,7 +5,6 @@ end, the sampling itself) is a component too, "harness": on a small machine it c
 stack and the load generator for the same cores, so its share belongs beside theirs.
 """
 
-import csv
 import socket
 import threading
 import time
@@ -13,6 +12,7 @@ import time
 import psutil
 
 from contracts.files import RESOURCE_COLUMNS
+from locustfiles.row_file import RowFile
 
 HARNESS = "harness"
 
@@ -55,14 +55,15 @@ class Sampler(threading.Thread):
         self.path, self.components, self.interval = path, components, interval
         self.host = host or socket.gethostname()
         self.stopped = threading.Event()
+        self.unwritten = 0  # rows the disk refused to the end
 
     def run(self):
         last = {name: (time.monotonic(), self._totals(name)[0]) for name in self._names()}
-        # Appends: a run with a fresh stack per step samples each step's stack in turn.
-        with open(self.path, "a", newline="") as f:
-            writer = csv.writer(f)
-            if f.tell() == 0:
-                writer.writerow(RESOURCE_COLUMNS)
+        # Appends: a run with a fresh stack per step samples each step's stack in turn. Whole
+        # rows only, and rows the disk refuses are kept for the next try (a full disk stops the
+        # run; its reserve then makes room for them).
+        log = RowFile(self.path, RESOURCE_COLUMNS, "resources.csv", append=True)
+        try:
             while not self.stopped.wait(self.interval):
                 now = time.time()
                 for name in self._names():
@@ -71,10 +72,11 @@ class Sampler(threading.Thread):
                     last[name] = (time.monotonic(), cpu_s)
                     # A worker replaced mid-interval can make the total step back: count 0 then.
                     pct = max(0.0, 100 * (cpu_s - cpu_then) / (last[name][0] - then))
-                    writer.writerow(
-                        [f"{now:.3f}", name, f"{pct:.1f}", f"{rss / 2**20:.1f}", self.host]
-                    )
-                f.flush()
+                    log.row([f"{now:.3f}", name, f"{pct:.1f}", f"{rss / 2**20:.1f}", self.host])
+                log.flush()
+        finally:
+            log.close()
+            self.unwritten = log.rows if log.error else 0
 
     def _names(self):
         return [*self.components, HARNESS]

@@ -20,7 +20,6 @@ Options:
                                        keep processes apart
 """
 
-import csv
 import os
 import socket
 import time
@@ -40,6 +39,7 @@ from contracts.files import (
     RESOURCE_LOG_PREFIX,
     process_log_name,
 )
+from locustfiles.row_file import RowFile
 
 LAG_INTERVAL_S = 0.1
 FLUSH_INTERVAL_S = 1.0
@@ -56,19 +56,19 @@ def process_identity():
 
 
 class FileSink:
-    """Writes the logs of one Locust process (this one, or a worker, on the master)."""
+    """Writes the logs of one Locust process (this one, or a worker, on the master), in whole
+    rows that a full disk delays rather than tears or drops (locustfiles/row_file.py)."""
 
     def __init__(self, directory, host, pid):
-        self.files, self.writers = {}, {}
+        self.files = {}
         self.directory, self.host, self.pid = directory, host, pid
 
     def write(self, log, rows):
-        if log not in self.writers:
-            name = process_log_name(log, self.host, self.pid)
-            f = open(os.path.join(self.directory, name), "w", newline="")
-            self.files[log], self.writers[log] = f, csv.writer(f)
-            self.writers[log].writerow(LOGS[log])
-        self.writers[log].writerows(rows)
+        if log not in self.files:
+            path = os.path.join(self.directory, process_log_name(log, self.host, self.pid))
+            self.files[log] = RowFile(path, LOGS[log], f"{log} log")
+        for row in rows:
+            self.files[log].row(row)
 
     def flush(self):
         for f in self.files.values():
@@ -77,7 +77,7 @@ class FileSink:
     def close(self):
         for f in self.files.values():
             f.close()
-        self.files, self.writers = {}, {}
+        self.files = {}
 
 
 class BufferSink:

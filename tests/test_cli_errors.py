@@ -263,7 +263,7 @@ def test_compose_asked_for_without_docker(tmp_path):
 def test_second_benchmark_is_refused_with_the_holders_pid(tmp_path):
     lock = tmp_path / "lock"
     with open(lock, "w") as held:
-        held.write("4242")
+        held.write(str(os.getpid()))  # a live holder: a dead one is reported as stale
         held.flush()
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         done = run_cli(
@@ -271,7 +271,7 @@ def test_second_benchmark_is_refused_with_the_holders_pid(tmp_path):
             env={"DJBENCH_LOCK": str(lock)},
         )
     assert done.returncode == 2
-    assert "another benchmark is running (PID 4242)" in done.stderr
+    assert f"another benchmark is running (PID {os.getpid()})" in done.stderr
 
 
 def test_disk_nearly_full_is_refused_before_anything_starts(tmp_path, monkeypatch, capsys):

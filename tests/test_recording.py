@@ -16,3 +16,18 @@ def test_nothing_to_report(tmp_path):
     meta = {"warnings": []}
     _finish(tmp_path, meta)
     assert meta == {"warnings": []}
+
+
+def test_rows_a_full_disk_refused_are_recorded(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "locust.log").write_text(
+        "[2026-11-26 00:16:13,264] vm/ERROR/djbench.rows: request log: 12 rows not written to "
+        "/r/requests-vm-1.csv: No space left on device\n"
+    )
+    meta = {"warnings": []}
+    _finish(tmp_path, meta)
+    assert meta["warnings"] == [
+        "request log: 12 rows not written to /r/requests-vm-1.csv: No space left on device: the "
+        "measured numbers miss them"
+    ]

@@ -1,12 +1,17 @@
 import re
 from io import StringIO
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.management import call_command
-from django.test import AsyncClient, Client, TestCase
+from django.db import connection
+from django.http import Http404
+from django.test import AsyncClient, Client, RequestFactory, TestCase
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from . import views, views_async
 from .models import Choice, Question
 
 
@@ -129,6 +134,67 @@ class ViewTests(TestCase):
         module = {"sync": "polls.views", "async": "polls.views_async"}[settings.POLLS_VIEWS]
         match = self.client.get("/polls/").resolver_match
         self.assertEqual(match.func.__module__, module)
+
+
+class SameQueriesTests(TestCase):
+    """Both view variants do the same database work, whichever one POLLS_VIEWS serves: a
+    sync-vs-async comparison must measure the server, not two different views."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.question = create_question("What's up?", "Not much", "The sky")
+        cls.other = create_question("Other?", "Yes")
+        cls.first, cls.second = cls.question.choice_set.order_by("pk")
+
+    def queries(self, module, method, name, *args, data=None):
+        """The SQL one view of `module` runs for one request."""
+        request = getattr(RequestFactory(), method)("/", data or {})
+        view = getattr(module, name)
+        if module is views_async:
+            view = async_to_sync(view)
+        with CaptureQueriesContext(connection) as captured:
+            view(request, *args)
+        return [q["sql"] for q in captured.captured_queries]
+
+    def test_every_view_runs_the_same_queries_in_both_variants(self):
+        q, missing = self.question.pk, 999999
+        requests = {
+            # name: (method, view, args, data, queries)
+            "index": ("get", "index", (), None, 1),
+            "detail": ("get", "detail", (q,), None, 2),  # question, its choices
+            "results": ("get", "results", (q,), None, 2),
+            # question, the choice of that question, UPDATE votes = votes + 1
+            "vote": ("post", "vote", (q,), {"choice": self.second.pk}, 3),
+            # question, no such choice of that question, the form's choices again
+            "vote, another question's choice": (
+                "post", "vote", (q,), {"choice": self.other.choice_set.get().pk}, 3,
+            ),
+            "vote, no choice": ("post", "vote", (q,), None, 2),  # question, choices
+            "vote, not a number": ("post", "vote", (q,), {"choice": "abc"}, 2),
+        }  # fmt: skip
+        for label, (method, name, args, data, count) in requests.items():
+            with self.subTest(label):
+                sync = self.queries(views, method, name, *args, data=data)
+                self.assertEqual(len(sync), count, sync)
+                self.assertEqual(self.queries(views_async, method, name, *args, data=data), sync)
+        for module in (views, views_async):
+            for method, name in (("get", "detail"), ("get", "results"), ("post", "vote")):
+                with self.subTest(module=module.__name__, view=name):
+                    with self.assertNumQueries(1), self.assertRaises(Http404):
+                        self.queries(module, method, name, missing)
+
+    def test_vote_updates_only_the_counter(self):
+        for module in (views, views_async):
+            with self.subTest(module=module.__name__):
+                before = Choice.objects.get(pk=self.second.pk).votes
+                sql = self.queries(module, "post", "vote", self.question.pk,
+                                   data={"choice": self.second.pk})  # fmt: skip
+                self.assertEqual(
+                    sql[-1],
+                    'UPDATE "polls_choice" SET "votes" = ("polls_choice"."votes" + 1) '
+                    f'WHERE "polls_choice"."id" = {self.second.pk}',
+                )
+                self.assertEqual(Choice.objects.get(pk=self.second.pk).votes, before + 1)
 
 
 class SeedPollsTests(TestCase):

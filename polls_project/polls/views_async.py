@@ -36,15 +36,14 @@ async def results(request, question_id):
 
 
 async def vote(request, question_id):
+    # The same queries as views.vote: the question, the choice of that question, the UPDATE.
     question = await aget_object_or_404(Question, pk=question_id)
-    # One UPDATE instead of SELECT + UPDATE; a choice of another question matches no row.
     try:
-        choices = Choice.objects.filter(pk=request.POST["choice"], question=question)
-        updated = await choices.aupdate(votes=F("votes") + 1)
-    except (KeyError, ValueError):
-        updated = 0
-    if not updated:
+        selected_choice = await question.choice_set.aget(pk=request.POST["choice"])
+    except (KeyError, ValueError, Choice.DoesNotExist):
         return await _render_question(
             request, "polls/detail.html", question, "You didn't select a choice."
         )
+    selected_choice.votes = F("votes") + 1
+    await selected_choice.asave(update_fields=["votes"])
     return HttpResponseRedirect(reverse("polls:results", args=(question.id,)))
