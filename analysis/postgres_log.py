@@ -13,6 +13,7 @@ be it. A refusal that no failed request explains keeps its own time.
 """
 
 import heapq
+import json
 import math
 import os
 import re
@@ -107,7 +108,18 @@ def read_refusals(run_dir: Path, zones=None) -> Refusals | None:
             if math.isnan(epoch) and example is None:
                 example = match.group(2) if match else "no time stamp"
             times.append(epoch)
-    return Refusals(np.array(times, dtype=float), example)
+    # A database on a host of its own stamps on its own clock (distributed mode measures the
+    # offset: its clock minus the controller's) and every other time is on the controller's.
+    offset = _database_clock_offset(run_dir)
+    return Refusals(np.array(times, dtype=float) - offset, example)
+
+
+def _database_clock_offset(run_dir: Path) -> float:
+    try:
+        meta = json.loads((Path(run_dir) / "meta.json").read_text())
+        return float((meta.get("postgres") or {}).get("clock_offset_s") or 0.0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0.0
 
 
 def refusal_times(run_dir: Path, zones=None) -> np.ndarray | None:

@@ -135,3 +135,11 @@ def test_refusals_without_a_readable_time_are_reported(tmp_path):
                      "not be resolved (XYZT)")
         for w in warnings
     ), warnings  # fmt: skip
+
+
+def test_a_database_on_another_host_is_moved_onto_the_controllers_clock(tmp_path):
+    # The database host's clock runs 2.5 s ahead of the controller's (distributed mode records
+    # the measured offset, their clock minus ours): its 22:15:02 UTC is our 22:14:59.5.
+    write_log(tmp_path, [f"2023-11-14 22:15:02.000 UTC [12] {REFUSAL}"])
+    (tmp_path / "meta.json").write_text(json.dumps({"postgres": {"clock_offset_s": 2.5}}))
+    assert list(refusal_times(tmp_path)) == [pytest.approx(1700000099.5, abs=1e-6)]
