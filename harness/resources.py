@@ -49,11 +49,14 @@ def tree_totals(pid):
 
 
 class Sampler(threading.Thread):
-    def __init__(self, path, components, interval=1.0, host=None):
-        """components: name -> Managed (its whole process tree is summed)."""
+    def __init__(self, path, components, interval=1.0, host=None, own_name=HARNESS):
+        """components: name -> Managed (its whole process tree is summed). own_name: how this
+        process itself is named among them (a stack host's server is "stack-host", not the
+        controller's "harness")."""
         super().__init__(daemon=True)
         self.path, self.components, self.interval = path, components, interval
         self.host = host or socket.gethostname()
+        self.own_name = own_name
         self.stopped = threading.Event()
         self.unwritten = 0  # rows the disk refused to the end
 
@@ -79,10 +82,10 @@ class Sampler(threading.Thread):
             self.unwritten = log.rows if log.error else 0
 
     def _names(self):
-        return [*self.components, HARNESS]
+        return [*self.components, self.own_name]
 
     def _totals(self, name):
-        return own_totals() if name == HARNESS else tree_totals(self.components[name].pid)
+        return own_totals() if name == self.own_name else tree_totals(self.components[name].pid)
 
     def stop(self):
         self.stopped.set()

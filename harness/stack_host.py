@@ -67,7 +67,7 @@ class Session:
         database's connections: from now until the stack stops."""
         if self.samplers:
             return
-        self.samplers = [Sampler(self.tmp / RESOURCES, self.components),
+        self.samplers = [Sampler(self.tmp / RESOURCES, self.components, own_name="stack-host"),
                          SystemSampler(self.tmp / SYSTEM)]  # fmt: skip
         if self.cluster is not None:
             self.samplers.append(PgActivitySampler(self.tmp / PG_ACTIVITY, self.cluster.connect))

@@ -115,7 +115,7 @@ def test_a_smoke_run_across_four_hosts(hosts, tmp_path):
     for log in run_dir.glob(f"resources-{socket.gethostname()}-*.csv"):  # workers' own reports
         assert {r["host"] for r in rows(log)} <= {hosts.address["load1"], hosts.address["load2"]}
     stack_rows = rows(run_dir / f"resources-stack-{hosts.address['stack']}.csv")
-    assert {r["component"] for r in stack_rows} == {"postgres", "server", "nginx"}
+    assert {r["component"] for r in stack_rows} == {"postgres", "server", "nginx", "stack-host"}
     assert {r["host"] for r in stack_rows} == {hosts.address["stack"]}
     roles = {h["address"]: h["roles"] for h in m["topology"]["hosts"]}
     assert roles == {
