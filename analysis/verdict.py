@@ -249,7 +249,7 @@ def topology_lines(meta: dict) -> list[str]:
         roles = ", ".join(host.get("roles") or []) or "no role recorded"
         extra = f" ({', '.join(details)})" if details else ""
         lines.append(f"{name}: {roles}{extra}")
-    return [f"{mode} mode, {len(hosts)} hosts"] + lines
+    return [f"{mode} mode, {len(hosts)} host{'' if len(hosts) == 1 else 's'}"] + lines
 
 
 @dataclass(frozen=True)

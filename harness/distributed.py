@@ -204,6 +204,7 @@ class DistributedRunner(Runner):
                 "clock_offset_s": round(client.offset_s, 6),
                 "clock_rtt_ms": round(client.rtt_s * 1000, 3),
                 **{k: client.hello["machine"].get(k) for k in ("cpu_model", "cpu_count")},
+                "versions": client.hello.get("versions", {}),
             }
             for client in self.hosts()
         ]

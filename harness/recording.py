@@ -214,7 +214,8 @@ def _add_load_hosts(meta, workers):
         known = next((h for h in hosts if h.get("address") == address), None)
         if known is None:
             known = {"address": address, "roles": [], "cpu_model": group[0].get("cpu_model"),
-                     "cpu_count": group[0].get("cpu_count")}  # fmt: skip
+                     "cpu_count": group[0].get("cpu_count"),
+                     "versions": group[0].get("versions", {})}  # fmt: skip
             hosts.append(known)
         if "load" not in known["roles"]:
             known["roles"].append("load")

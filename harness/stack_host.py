@@ -102,6 +102,7 @@ class StackHost:
             "roles": list(self.roles),
             "address": self.bind,
             "machine": environment.machine(),
+            "versions": environment.versions(()),
             "time": time.time(),
         }
 

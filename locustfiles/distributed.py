@@ -23,11 +23,13 @@ import csv
 import json
 import logging
 import os
+import platform
 import socket
 import sys
 import time
 
 import gevent
+import locust
 import psutil
 from locust import events
 from locust.rpc import Message
@@ -71,6 +73,7 @@ def _worker(environment):
             "user_class": USER_CLASS,
             "cpu_count": os.cpu_count(),
             "cpu_model": _cpu_model(),
+            "versions": {"python": platform.python_version(), "locust": locust.__version__},
         },
     )
     gevent.spawn(_send_rows_every_second, runner, name, address)

@@ -125,6 +125,8 @@ def test_a_smoke_run_across_four_hosts(hosts, tmp_path):
         hosts.address["load2"]: ["load"],
     }
     assert all(abs(w["clock_offset_s"]) < 0.05 for w in workers)  # one machine: one clock
+    for host in m["topology"]["hosts"]:  # software versions per host
+        assert host["versions"]["python"], host
     # The stack host's machine and its database's connections, on the controller's clock.
     assert float(rows(run_dir / "system.csv")[0]["cpus"]) >= 1
     assert max(int(r["total"]) for r in rows(run_dir / "pg_activity.csv")) >= 0

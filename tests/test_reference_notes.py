@@ -1,0 +1,16 @@
+"""The README's measured numbers and the reference notes are what results/reference/ renders:
+a number in them cannot drift from the data it comes from."""
+
+from analysis import reference_notes
+
+
+def test_readme_and_reference_notes_match_the_reference_data(capsys):
+    status = reference_notes.main(["--check"])
+    assert status == 0, capsys.readouterr().err
+
+
+def test_every_block_of_the_readme_is_rendered():
+    readme = reference_notes.ROOT.joinpath("README.md").read_text()
+    names = [m["name"] for m in reference_notes.BLOCK.finditer(readme)]
+    templates = {p.stem for p in reference_notes.TEMPLATES.glob("*.md")} - {"notes"}
+    assert sorted(names) == sorted(templates)
