@@ -170,7 +170,7 @@ def _finish(run_dir, meta):
     _load_generators(run_dir, meta)
     logs = run_dir / "logs"
     for log in sorted(logs.glob("locust*.log")):
-        # locustfiles/row_file.py: rows a full disk refused to the end
+        # contracts/row_file.py: rows a full disk refused to the end
         for lost in LOST_ROWS.findall(_read(log)):
             meta["warnings"].append(f"{lost}: the measured numbers miss them")
     if any("CPU usage above" in _read(log) for log in logs.glob("locust*.log")):

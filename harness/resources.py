@@ -12,7 +12,7 @@ import time
 import psutil
 
 from contracts.files import RESOURCE_COLUMNS
-from locustfiles.row_file import RowFile
+from contracts.row_file import RowFile
 
 HARNESS = "harness"
 

@@ -39,7 +39,7 @@ from contracts.files import (
     RESOURCE_LOG_PREFIX,
     process_log_name,
 )
-from locustfiles.row_file import RowFile
+from contracts.row_file import RowFile
 
 LAG_INTERVAL_S = 0.1
 FLUSH_INTERVAL_S = 1.0
@@ -57,7 +57,7 @@ def process_identity():
 
 class FileSink:
     """Writes the logs of one Locust process (this one, or a worker, on the master), in whole
-    rows that a full disk delays rather than tears or drops (locustfiles/row_file.py)."""
+    rows that a full disk delays rather than tears or drops (contracts/row_file.py)."""
 
     def __init__(self, directory, host, pid):
         self.files = {}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from contracts.files import REQUEST_COLUMNS
-from locustfiles.row_file import RowFile
+from contracts.row_file import RowFile
 from tests.helpers import ROOT, survivors
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
