@@ -13,14 +13,17 @@ import pytest
 from tests.helpers import ROOT
 
 MAKE = shutil.which("make")
+MAKE_ENV = {"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"}
 CPUS = len(os.sched_getaffinity(0))
 
 
 def make(tmp_path, *args):
     empty = tmp_path / "bin"
     empty.mkdir(exist_ok=True)
+    # Not the outer make's level and flags (`make test` runs pytest): make[1] would say so.
+    env = {k: v for k, v in os.environ.items() if k not in MAKE_ENV}
     env = {
-        **os.environ,
+        **env,
         "PATH": str(empty),  # no apt-get: nothing may be installed from a test
         "DJBENCH_NGINX": str(tmp_path / "no-nginx"),
         "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock",
