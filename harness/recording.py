@@ -141,7 +141,7 @@ def recorded_run(cfg, results_root, mode, out):
             raise
         raise failure from None
     finally:
-        results.release_space(run_dir)  # room for the last rows, steps.csv and meta.json
+        results.release_space(run_dir, final=True)  # room for steps.csv and meta.json
         meta["ended_at"] = results.utc_now().isoformat()
         _finish(run_dir, meta)
         try:

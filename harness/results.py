@@ -17,10 +17,14 @@ from .errors import ComponentFailed, UserError
 MIN_FREE_BYTES = 200 * 2**20  # a smoke run needs a few MB, an article run some tens
 # While a run loads the stack: below LOW_FREE_BYTES free, it is stopped (partial results kept);
 # RESERVE_BYTES are set aside in its directory from the start and freed then, so that Locust's
-# last rows, steps.csv and meta.json still fit when something else filled the disk at once.
+# last rows still fit when something else filled the disk at once; FINAL_RESERVE_BYTES more are
+# freed only once the run's processes have stopped, for steps.csv and meta.json, since whatever
+# is filling the disk may take the first reserve too.
 LOW_FREE_BYTES = 16 * 2**20
 RESERVE_BYTES = 4 * 2**20
 RESERVE_NAME = ".disk-reserve"
+FINAL_RESERVE_BYTES = 2**20
+FINAL_RESERVE_NAME = ".disk-reserve-final"
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
@@ -109,21 +113,25 @@ class DiskFull(ComponentFailed):
 
 
 def reserve_space(run_dir):
-    """Set RESERVE_BYTES aside in the run directory (best effort)."""
-    try:
-        fd = os.open(Path(run_dir) / RESERVE_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError:
-        return
-    try:
-        os.posix_fallocate(fd, 0, RESERVE_BYTES)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """Set both reserves aside in the run directory (best effort)."""
+    for name, size in ((RESERVE_NAME, RESERVE_BYTES), (FINAL_RESERVE_NAME, FINAL_RESERVE_BYTES)):
+        try:
+            fd = os.open(Path(run_dir) / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError:
+            continue
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
-def release_space(run_dir):
+def release_space(run_dir, final=False):
+    """Free the first reserve; with final, the last one too."""
     (Path(run_dir) / RESERVE_NAME).unlink(missing_ok=True)
+    if final:
+        (Path(run_dir) / FINAL_RESERVE_NAME).unlink(missing_ok=True)
 
 
 def check_disk(run_dir):

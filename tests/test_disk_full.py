@@ -133,7 +133,7 @@ def test_disk_full_mid_run_stops_it_with_one_line_and_keeps_results(small_disk, 
         meta["warnings"],
     )
     assert not survivors(set(meta["pids"].values()))
-    assert not (run_dir / ".disk-reserve").exists()
+    assert not list(run_dir.glob(".disk-reserve*"))
     # what was measured is kept: step 1 whole, step 2 cut short where the disk filled
     with open(run_dir / "steps.csv", newline="") as f:
         steps = list(csv.DictReader(f))
@@ -168,3 +168,18 @@ def test_reserve_is_freed_when_the_disk_runs_low(small_disk):
         results.check_disk(run_dir)
     assert not (run_dir / ".disk-reserve").exists()
     assert free_bytes(run_dir) >= results.LOW_FREE_BYTES - 2**20 + results.RESERVE_BYTES
+
+
+def test_meta_still_fits_when_the_filler_takes_the_first_reserve(small_disk):
+    from harness import results
+
+    run_dir = small_disk("64m") / "run"
+    run_dir.mkdir()
+    results.reserve_space(run_dir)
+    fill(run_dir.parent, leave=results.LOW_FREE_BYTES - 2**20)
+    with pytest.raises(results.DiskFull):
+        results.check_disk(run_dir)
+    fill(run_dir.parent)  # whatever filled the disk goes on, and takes what was freed
+    results.release_space(run_dir, final=True)  # the run's processes have stopped
+    results.write_json(run_dir / "meta.json", {"warnings": ["x" * 500_000]})
+    assert not list(run_dir.glob(".disk-reserve*"))
