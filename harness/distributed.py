@@ -212,6 +212,7 @@ class DistributedRunner(Runner):
             "address": self.master_bind,
             "roles": ["controller", "locust-master"],
             **{k: environment.machine().get(k) for k in ("cpu_model", "cpu_count")},
+            "versions": environment.versions(()),  # Locust and the analysis run here
         }
         return {"hosts": [controller, *hosts], "locust_master": f"{self.master_bind}:"
                 f"{self.master_port}", "remote_workers": self.expect_workers}  # fmt: skip
