@@ -5,8 +5,10 @@ temp dir, nginx and uvicorn workers, compose containers would run on beside the 
 measured with it. So every run keeps a record of what it started while it runs (its id, its own
 PID, temp dirs, compose project) in the user's state directory, beside the benchmark lock, and
 every process it starts carries its id in the environment (DJBENCH_RUN, inherited by workers and
-PostgreSQL backends, so PIDs reused since cannot be mistaken for ours). Whoever takes the lock
-next stops what the records of dead runs name, and says so in one line.
+PostgreSQL backends, so PIDs reused since cannot be mistaken for ours). Processes that overwrite
+their environment with a process title (nginx, PostgreSQL) are known by their working directory
+instead: the run's temp dir, or a directory in it. Whoever takes the lock next stops what the
+records of dead runs name, and says so in one line.
 """
 
 import json
@@ -62,20 +64,29 @@ def _owner_alive(record):
     return started is not None and abs(started - float(record.get("started") or 0)) < 1
 
 
-def tagged_processes(run_id):
+def tagged_processes(run_id, temp_dirs=()):
+    """The processes of a run: tagged with its id, or working in one of its temp dirs."""
+    roots = [str(Path(d)) for d in temp_dirs if Path(d).name.startswith(TEMP_PREFIX)]
     found = []
     for proc in psutil.process_iter():
         try:
-            if proc.environ().get(RUN_TAG) == run_id:
+            if proc.pid != os.getpid() and (
+                proc.environ().get(RUN_TAG) == run_id or _inside(proc.cwd(), roots)
+            ):
                 found.append(proc)
         except (psutil.Error, OSError):
             continue
     return found
 
 
-def stop_processes(run_id):
-    """SIGKILL every process tagged with the run id; returns how many there were."""
-    procs = tagged_processes(run_id)
+def _inside(cwd, roots):
+    cwd = cwd.removesuffix(" (deleted)")
+    return any(cwd == root or cwd.startswith(root + os.sep) for root in roots)
+
+
+def stop_processes(run_id, temp_dirs=()):
+    """SIGKILL every process of the run; returns how many there were."""
+    procs = tagged_processes(run_id, temp_dirs)
     for proc in procs:
         try:
             proc.kill()
@@ -120,7 +131,7 @@ def reap(directory, out=print):
         if _owner_alive(record):
             continue
         left = []
-        count = stop_processes(record["run_id"])
+        count = stop_processes(record["run_id"], record.get("temp_dirs", []))
         if count:
             left.append(f"{count} processes")
         for tmp in record.get("temp_dirs", []):

@@ -46,10 +46,13 @@ def version(binary):
 
 def start(procs, binary, conf_path, error_log, cpus=None):
     # -e: the error log from the first moment, before the config is read; daemon off keeps the
-    # master as our child so it can be stopped with the run.
+    # master as our child so it can be stopped with the run. cwd: nginx overwrites its
+    # environment with its process titles, so its workers lose the run's tag; the working
+    # directory they inherit (the run's temp dir, beside the config) still names the run.
     return procs.start(
         "nginx",
         [binary, "-e", str(error_log), "-c", str(conf_path), "-g", "daemon off;"],
         error_log.with_name("nginx.out.log"),
         cpus=cpus,
+        cwd=conf_path.parent,
     )

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from harness import environ, leftovers
@@ -28,27 +29,45 @@ def _start(results, env, *args):
 
 def _kill_mid_step(tmp_path, env, *args):
     """Start a run, SIGKILL the harness once step 1 is measured; returns the run id and the
-    live record it left."""
+    live record it left, and every process the run had started (as (pid, start time))."""
     proc = _start(tmp_path / "killed", env, *args)
     wait_for_line(proc, "step 2/2", timeout=300)
+    started = {(p.pid, p.create_time()) for p in psutil.Process(proc.pid).children(recursive=True)}
     proc.kill()
     proc.communicate(timeout=30)
     (run_dir,) = list((tmp_path / "killed").iterdir())
     record = tmp_path / "lock.runs" / f"{run_dir.name}.json"
     assert record.exists(), "a running run keeps a record of what it started"
-    return run_dir.name, record.read_text()
+    return run_dir.name, record.read_text(), started
+
+
+def _alive(started):
+    alive = set()
+    for pid, created in started:
+        try:
+            p = psutil.Process(pid)
+            if p.create_time() == created and p.status() != psutil.STATUS_ZOMBIE:
+                alive.add(f"{pid} {p.name()}")
+        except psutil.Error:
+            continue
+    return alive
 
 
 @pytest.mark.integration
 def test_the_next_run_stops_what_a_killed_native_run_left(tmp_path):
     env = {"DJBENCH_LOCK": str(tmp_path / "lock")}
-    run_id, record = _kill_mid_step(tmp_path, env, "--server", "uvicorn", "--mode", "native")
+    run_id, record, started = _kill_mid_step(
+        tmp_path, env, "--server", "uvicorn", "--mode", "native"
+    )
     time.sleep(1)
-    left = leftovers.tagged_processes(run_id)
+    temp_dirs = leftovers.json.loads(record)["temp_dirs"]
+    left = leftovers.tagged_processes(run_id, temp_dirs)
     # What the kernel's parent-death signal does not reach: nginx and uvicorn workers, the
-    # PostgreSQL cluster's processes.
+    # PostgreSQL cluster's processes. Each of them is found as the run's.
     assert left, "SIGKILL of the harness left nothing running: this test shows nothing"
-    temp_dir = next(d for d in leftovers.json.loads(record)["temp_dirs"])
+    assert _alive(started) <= {f"{p.pid} {p.name()}" for p in left}
+    assert any(p.name() == "nginx" for p in left)
+    temp_dir = temp_dirs[0]
     assert os.path.isdir(temp_dir)
 
     done = djbench("run", "--server", "gunicorn", "--profile", "smoke", "--mode", "native",
@@ -56,7 +75,8 @@ def test_the_next_run_stops_what_a_killed_native_run_left(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     line = f"stopped what the killed run {run_id} left behind: {len(left)} processes, {temp_dir}"
     assert line in done.stdout.splitlines()
-    assert leftovers.tagged_processes(run_id) == []
+    assert leftovers.tagged_processes(run_id, temp_dirs) == []
+    assert _alive(started) == set(), "every process the killed run started is stopped"
     assert not os.path.exists(temp_dir)
     assert not list((tmp_path / "lock.runs").glob("*.json")), "records are removed"
     m = meta(last_path(done.stdout, "results:"))
@@ -67,7 +87,7 @@ def test_the_next_run_stops_what_a_killed_native_run_left(tmp_path):
 @pytest.mark.skipif(not engine_available(), reason="no Docker engine answers (docker info)")
 def test_the_next_run_removes_the_containers_of_a_killed_compose_run(tmp_path):
     env = {"DJBENCH_LOCK": str(tmp_path / "lock")}
-    run_id, _ = _kill_mid_step(tmp_path, env, "--server", "gunicorn", "--mode", "compose")
+    run_id, _, _ = _kill_mid_step(tmp_path, env, "--server", "gunicorn", "--mode", "compose")
     project = f"djbench-{run_id.lower()}"
     label = f"label=com.docker.compose.project={project}"
 
