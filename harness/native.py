@@ -170,10 +170,10 @@ class NativeRunner(Runner):
     @contextmanager
     def stack(self, run):
         with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp:
+            run.live.add("temp_dirs", tmp)  # before anything starts: a kill may come at once
             try:
                 host = start_stack(run.cfg, run.run_dir / "logs", Path(tmp), run.procs,
                                    run.meta, run.out)  # fmt: skip
-                run.live.add("temp_dirs", tmp)
                 run.extras.update(
                     tmp=Path(tmp), components=host.components, connect_db=host.cluster.connect
                 )

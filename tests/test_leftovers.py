@@ -5,7 +5,9 @@ cannot change what runs behind meta.json's back."""
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -81,6 +83,25 @@ def test_the_next_run_stops_what_a_killed_native_run_left(tmp_path):
     assert not list((tmp_path / "lock.runs").glob("*.json")), "records are removed"
     m = meta(last_path(done.stdout, "results:"))
     assert m["complete"] is True and survivors(set(m["pids"].values())) == []
+
+
+@pytest.mark.integration
+def test_a_run_killed_while_its_stack_starts_leaves_nothing(tmp_path):
+    env = {"DJBENCH_LOCK": str(tmp_path / "lock")}
+    before = set(Path(tempfile.gettempdir()).glob(f"{leftovers.TEMP_PREFIX}*"))
+    proc = _start(tmp_path / "killed", env, "--server", "gunicorn", "--mode", "native")
+    wait_for_line(proc, "run ", timeout=60)  # its first line; the stack starts next
+    time.sleep(0.5)  # PostgreSQL's initdb is running
+    started = {(p.pid, p.create_time()) for p in psutil.Process(proc.pid).children(recursive=True)}
+    proc.kill()
+    proc.communicate(timeout=30)
+    assert started, "the stack had not started: this test shows nothing"
+    done = djbench("run", "--server", "gunicorn", "--profile", "smoke", "--mode", "native",
+                   "--results-dir", tmp_path / "next", env=env)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "stopped what the killed run" in done.stdout
+    assert _alive(started) == set()
+    assert set(Path(tempfile.gettempdir()).glob(f"{leftovers.TEMP_PREFIX}*")) <= before
 
 
 @pytest.mark.compose
