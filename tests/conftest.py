@@ -1,10 +1,12 @@
 import secrets
 import tempfile
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-from harness import nginx, postgres
+from harness import leftovers, nginx, postgres
 from harness.errors import UserError
 from harness.processes import ProcessSet, free_port
 
@@ -45,3 +47,33 @@ def pg_env():
         cluster.init(procs, base / "postgres.log")
         cluster.wait_ready(cluster.start(procs, base / "postgres.log"))
         yield cluster.env()
+
+
+def _ours_now():
+    """Temp dirs of runs, and processes tagged with a run, on this machine now."""
+    dirs = set(Path(tempfile.gettempdir()).glob(f"{leftovers.TEMP_PREFIX}*"))
+    procs = set()
+    for proc in psutil.process_iter():
+        try:
+            if leftovers.RUN_TAG in proc.environ() and proc.status() != psutil.STATUS_ZOMBIE:
+                procs.add((proc.pid, proc.create_time(), proc.name()))
+        except (psutil.Error, OSError):
+            continue
+    return dirs, procs
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_of_ours_left():
+    """After the suite, no run's temp dir and no run's process that was not there before."""
+    dirs_before, procs_before = _ours_now()
+    yield
+    deadline = time.monotonic() + 10  # processes of the last test may still be exiting
+    while True:
+        dirs, procs = _ours_now()
+        left = sorted(map(str, dirs - dirs_before)) + [
+            f"{name} (pid {pid})" for pid, _, name in procs - procs_before
+        ]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert not left, f"left behind by the tests: {', '.join(left)}"

@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,15 +15,16 @@ from tests.helpers import ROOT
 
 
 def run_cli(args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        # A lock of its own: a benchmark running on this machine must not change the answers.
-        env={**os.environ, "DJBENCH_LOCK": f"/tmp/djbench-test-{os.getpid()}.lock", **(env or {})},
-    )
+    # A lock of its own: a benchmark running on this machine must not change the answers.
+    with tempfile.TemporaryDirectory() as tmp:
+        return subprocess.run(
+            [sys.executable, "-m", "harness", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "DJBENCH_LOCK": f"{tmp}/djbench.lock", **(env or {})},
+        )
 
 
 # Facts of this machine that some lines name.

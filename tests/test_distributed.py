@@ -9,12 +9,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from analysis.runs import load_run
+from harness import leftovers
 from tests import netns
 from tests.helpers import ROOT, last_path, meta, rows
 from tests.test_interrupts import wait_for_line
@@ -67,6 +69,7 @@ def _stop(proc, timeout=60):
 
 @pytest.fixture
 def hosts(tmp_path):
+    temp_before = set(Path(tempfile.gettempdir()).glob(f"{leftovers.TEMP_PREFIX}*"))
     with netns.Hosts(HOSTS) as made:
         a = made.address
         made.stack = _djbench(made, "stack", tmp_path, "stack-host", "--bind", a["stack"])
@@ -77,7 +80,13 @@ def hosts(tmp_path):
         _wait_for(tmp_path / "stack.out", "stack host serving db, web on")
         yield made
         names = made.namespaces_left
+        for proc in (*made.workers, made.stack):  # Ctrl-C, as their users end them
+            if proc.poll() is None:
+                _stop(proc)
+    # A stack host killed by a test left its stack: what its next start would stop.
+    leftovers.reap(tmp_path / "stack.lock.runs", out=lambda line: None)
     assert names() == [], "every namespace is removed"
+    assert set(Path(tempfile.gettempdir()).glob(f"{leftovers.TEMP_PREFIX}*")) <= temp_before
 
 
 def test_a_smoke_run_across_four_hosts(hosts, tmp_path):
