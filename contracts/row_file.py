@@ -64,10 +64,6 @@ class RowFile:
             self.error = None
         return True
 
-    @property
-    def closed(self):
-        return self.fd is None
-
     def close(self):
         if self.fd is None:
             return

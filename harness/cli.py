@@ -469,8 +469,6 @@ def _runner(args):
             if getattr(args, option):
                 raise UserError(f"--{option.replace('_', '-')} is for --mode distributed")
         workers = 1 if args.locust_workers is None else args.locust_workers
-        if workers < 1:
-            raise UserError(f"locust workers must be positive, got {workers}")
         runner = (compose.ComposeRunner if mode == "compose" else native.NativeRunner)(workers)
     runner.preflight()
     return runner
@@ -534,8 +532,7 @@ def _planned(cfgs, repeat):
         )
 
 
-def _knee_all(cfgs, args):
-    settings = _knee_settings(args, cfgs)
+def _knee_all(cfgs, args, settings):
     runner = _runner(args)
     knee_dirs = []
     with _bench_lock():
@@ -564,16 +561,15 @@ def _repeated(cfgs, repeat):
     return [config.with_overrides(c, repetition=i) for i in range(1, repeat + 1) for c in cfgs]
 
 
-def _auto_scale(cfgs, args):
+def _auto_scale(cfgs, args, settings):
     """Knee search on the first WSGI configuration, then every configuration's steps scaled."""
     if args.users:
         raise UserError("--scale auto chooses the user steps itself; leave out --users")
     if args.load_model == "open":
         raise UserError("--scale auto scales user steps: it needs the closed load model")
     wsgi = next((c for c in cfgs if c.interface == "wsgi"), cfgs[0])
-    start = KNEE_DEFAULTS["start"] if args.start is None else args.start
-    knee_cfg = config.with_overrides(wsgi, profile="knee", users=(start,))
-    (knee_dir,) = _knee_all([knee_cfg], args)
+    knee_cfg = config.with_overrides(wsgi, profile="knee", users=(settings["start"],))
+    (knee_dir,) = _knee_all([knee_cfg], args, settings)
     knees = {
         name: knee.Knee(**{k: v for k, v in found.items() if k != "bounded"})
         for name, found in json.loads((knee_dir / "knee.json").read_text())["knees"].items()
@@ -662,18 +658,18 @@ def main(argv=None):
         cfgs = _configs(args, _combinations(args))
         if args.profile == "knee":
             cfgs = _repeated(cfgs, args.repeat)
-            _knee_settings(args, cfgs)  # checked in full before the first search starts
+            settings = _knee_settings(args, cfgs)  # checked in full before anything starts
             _install_missing(args)
-            knee_dirs = _knee_all(cfgs, args)
+            knee_dirs = _knee_all(cfgs, args, settings)
             if len(knee_dirs) > 1:
                 print(f"knees: {_knee_summary(knee_dirs, args.results_dir)}")
             return 0
         _planned(cfgs, args.repeat)
         if args.scale == "auto":
-            _knee_settings(args, cfgs[:1])
+            settings = _knee_settings(args, cfgs[:1])
         _install_missing(args)
         if args.scale == "auto":
-            cfgs = _auto_scale(cfgs, args)
+            cfgs = _auto_scale(cfgs, args, settings)
         cfgs = _repeated(cfgs, args.repeat)
         run_dirs = _run_all(cfgs, args.results_dir, _runner(args))
         bad = _integrity_failures(run_dirs)

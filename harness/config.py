@@ -302,10 +302,11 @@ def validate(cfg):
                 why=" (what PostgreSQL accepts)", low_ok=True)  # fmt: skip
     _check_memory(cfg)
     check_range("threads", cfg.threads)
-    if SERVERS[cfg.server].uses_threads and cfg.threads * cfg.processes > _thread_limit():
+    limit = _thread_limit() if SERVERS[cfg.server].uses_threads else None
+    if limit is not None and cfg.threads * cfg.processes > limit:
         raise UserError(
             f"threads {cfg.threads} x {cfg.processes} workers exceed the kernel's limit of "
-            f"{_thread_limit()} threads (kernel.threads-max)"
+            f"{limit} threads (kernel.threads-max)"
         )
     if cfg.db_pool:
         _validate_pool(cfg)

@@ -1,5 +1,6 @@
 """What a run records about the machine and the software, so its numbers can be compared."""
 
+import functools
 import hashlib
 import importlib.metadata
 import os
@@ -47,6 +48,11 @@ def host_summary():
 
 
 def virtualization():
+    return dict(_virtualization())
+
+
+@functools.cache  # a fact of the machine: probed once per process, not at every run's meta
+def _virtualization():
     """{"vm": "kvm" | "none" | ..., "container": "docker" | "none" | ...}: a guest's CPUs can
     be taken by its hypervisor (steal time), so a reader must know whether the machine is one.
     systemd-detect-virt when present, else the CPU's hypervisor flag (no container check)."""

@@ -148,13 +148,17 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
     def resolution(users):
         return max(1, round(users * resolution_pct / 100))
 
+    def state(users):
+        """True: met every time measured; False: broken at least once; None: not settled."""
+        found = verdicts(users)
+        return all(found) if found else None
+
     def known_good_below(limit):
-        found = [u for u in cache if (limit is None or u < limit) and verdicts(u)]
-        found = [u for u in found if all(verdicts(u))]
-        return max(found) if found else None
+        good = [u for u in cache if (limit is None or u < limit) and state(u)]
+        return max(good, default=None)
 
     # What earlier probes already settled, then the prediction where they said nothing.
-    bad = [u for u in cache if verdicts(u) and not all(verdicts(u))]
+    bad = [u for u in cache if state(u) is False]
     hi = min(bad) if bad else None
     lo = known_good_below(hi)
     lo_ok, hi_ok = lo is not None, hi is not None
@@ -230,11 +234,8 @@ def search_all(measure, start, max_users, resolution_pct=10.0, p95_slo_ms=1000.0
         "p95_slo_ms": p95_slo_ms, "cache": cache, "confirm": confirm,
     }  # fmt: skip
     p = prediction
-    knees = {}
-    if p is None:
-        knees["p95"] = search(recorded, "p95", **common)
-    else:
-        knees["p95"] = search(recorded, "p95", **common, guess=p.guess, low=p.low, high=p.high)
+    bracket = {} if p is None else {"guess": p.guess, "low": p.low, "high": p.high}
+    knees = {"p95": search(recorded, "p95", **common, **bracket)}
     for objective in ("failures_0", "failures_1"):
         bad = [q.users for q in measured if meets(q, objective, p95_slo_ms) is False]
         # Probes stopped early for p95 without a failure: not settled, but the likeliest

@@ -161,8 +161,13 @@ def probe_line(probe, unit):
 def _probe_cfg(cfg, load, measure_s):
     users = config.users_for_rates((load,), cfg.pacing_s)[0] if cfg.load_model == "open" else load
     # Every probe measures the same time, whatever its ramp-up takes.
-    hold = cfg.warmup_s + users / cfg.spawn_rate + measure_s
+    hold = _lead_in_s(cfg, users) + measure_s
     return config.with_overrides(cfg, users=(users,), hold_s=hold, profile="knee")
+
+
+def _lead_in_s(cfg, users):
+    """Ramp-up and warm-up: the seconds of a probe before its measured window opens."""
+    return cfg.warmup_s + users / cfg.spawn_rate
 
 
 def _saturation(cfg, knee_dir, run_probe, out):
@@ -173,7 +178,7 @@ def _saturation(cfg, knee_dir, run_probe, out):
         load_model="closed",
         users=(users,),
         wait_s=(0.0, 0.0),
-        hold_s=cfg.warmup_s + users / cfg.spawn_rate + SATURATION_S,
+        hold_s=_lead_in_s(cfg, users) + SATURATION_S,
         profile="knee-saturation",
     )
     out(f"saturation probe: {users} users with no wait")
@@ -244,7 +249,7 @@ class Watcher:
     of stop_early (a pure function, harness/early_stop.py) at every poll."""
 
     def __init__(self, probe_cfg, measure_s, stop_early, clock=time.time):
-        self.warmup_s = probe_cfg.warmup_s + probe_cfg.users[0] / probe_cfg.spawn_rate
+        self.warmup_s = _lead_in_s(probe_cfg, probe_cfg.users[0])
         self.measure_s, self.stop_early, self.clock = measure_s, stop_early, clock
         self.tail = None
         self.snapshot = None  # the one the probe stopped on

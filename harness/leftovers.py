@@ -71,7 +71,7 @@ def tagged_processes(run_id, temp_dirs=()):
     for proc in psutil.process_iter():
         try:
             if proc.pid != os.getpid() and (
-                proc.environ().get(RUN_TAG) == run_id or _inside(proc.cwd(), roots)
+                proc.environ().get(RUN_TAG) == run_id or (roots and _inside(proc.cwd(), roots))
             ):
                 found.append(proc)
         except (psutil.Error, OSError):

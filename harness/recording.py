@@ -168,12 +168,12 @@ def _finish(run_dir, meta):
         except Exception as e:  # a broken partial log must not hide the original error
             meta["warnings"].append(f"steps.csv not written: {e}")
     _load_generators(run_dir, meta)
-    logs = run_dir / "logs"
-    for log in sorted(logs.glob("locust*.log")):
+    texts = [_read(log) for log in sorted((run_dir / "logs").glob("locust*.log"))]
+    for text in texts:
         # contracts/row_file.py: rows a full disk refused to the end
-        for lost in LOST_ROWS.findall(_read(log)):
+        for lost in LOST_ROWS.findall(text):
             meta["warnings"].append(f"{lost}: the measured numbers miss them")
-    if any("CPU usage above" in _read(log) for log in logs.glob("locust*.log")):
+    if any("CPU usage above" in text for text in texts):
         meta["warnings"].append(
             "Locust reported CPU usage above 90 %: the load generator may have been the "
             "bottleneck; its latencies and failures are not only the server's"

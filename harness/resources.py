@@ -58,7 +58,6 @@ class Sampler(threading.Thread):
         self.host = host or socket.gethostname()
         self.own_name = own_name
         self.stopped = threading.Event()
-        self.unwritten = 0  # rows the disk refused to the end
 
     def run(self):
         last = {name: (time.monotonic(), self._totals(name)[0]) for name in self._names()}
@@ -79,7 +78,6 @@ class Sampler(threading.Thread):
                 log.flush()
         finally:
             log.close()
-            self.unwritten = log.rows if log.error else 0
 
     def _names(self):
         return [*self.components, self.own_name]

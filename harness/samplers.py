@@ -5,14 +5,15 @@ Each sampler is a self-contained thread: start() it, stop() it; it writes one CS
 nothing from the run but a path (and, for PostgreSQL, a function that opens a connection).
 """
 
-import csv
 import os
 import threading
 import time
+from pathlib import Path
 
 import psutil
 
 from contracts.files import PG_ACTIVITY_COLUMNS, SYSTEM_COLUMNS
+from contracts.row_file import RowFile
 
 # The sampler's own session is left out of the counts (pid <> pg_backend_pid()) but takes one of
 # max_connections while the run lasts: the app can open at most max_connections - 1.
@@ -34,16 +35,17 @@ class _Periodic(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self):
-        # Appends: a run with a fresh stack per step samples each step's stack in turn.
-        with open(self.path, "a", newline="") as f:
-            writer = csv.writer(f)
-            if f.tell() == 0:
-                writer.writerow(self.columns)
+        # Appends: a run with a fresh stack per step samples each step's stack in turn. Whole
+        # rows only, kept for the next try when the disk refuses them (as resources.csv).
+        log = RowFile(self.path, self.columns, Path(self.path).name, append=True)
+        try:
             while not self.stopped.wait(self.interval):
                 row = self.sample()
                 if row is not None:
-                    writer.writerow(row)
-                    f.flush()
+                    log.row(row)
+                    log.flush()
+        finally:
+            log.close()
             self.close()
 
     def start(self):

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from harness.prerequisites import CHROMIUM  # where `djbench setup` installs it
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

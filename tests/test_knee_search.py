@@ -197,10 +197,12 @@ def test_scale_auto_rewrites_every_configuration(tmp_path, monkeypatch):
     }  # fmt: skip
     (knee_dir / "knee.json").write_text(json.dumps({"knees": knees}))
     searched = []
-    monkeypatch.setattr(cli, "_knee_all", lambda cfgs, args: searched.extend(cfgs) or [knee_dir])
+    monkeypatch.setattr(
+        cli, "_knee_all", lambda cfgs, args, settings: searched.extend(cfgs) or [knee_dir]
+    )
     cfgs = [config.build(s, profile="article", workers=3) for s in ("uvicorn", "gunicorn")]
     args = SimpleNamespace(users=None, start=10, load_model="closed")
-    scaled = cli._auto_scale(cfgs, args)
+    scaled = cli._auto_scale(cfgs, args, {"start": 10})
     assert [c.server for c in searched] == ["gunicorn"]  # the WSGI server's knee
     assert searched[0].profile == "knee"
     assert [c.users for c in scaled] == [(30, 60, 90, 120, 150, 180, 210)] * 2
