@@ -28,7 +28,7 @@ COLUMNS = [
 ]  # fmt: skip
 
 
-def _epoch(text):
+def epoch(text):
     return datetime.fromisoformat(text).timestamp() if text else None
 
 
@@ -36,11 +36,11 @@ def run_overhead(run_dir):
     run_dir = Path(run_dir)
     meta = read_meta(run_dir)
     timeline = read_timeline(run_dir)
-    started, ended = _epoch(meta.get("started_at")), _epoch(meta.get("ended_at"))
+    started, ended = epoch(meta.get("started_at")), epoch(meta.get("ended_at"))
     if started is None or ended is None or timeline.empty:
         raise AnalysisError(f"{run_dir}: no start, end or step recorded")
     first, last = float(timeline["start"].min()), float(timeline["end"].max())
-    load_started = _epoch(meta.get("load_started_at")) or first
+    load_started = epoch(meta.get("load_started_at")) or first
     measured = float((timeline["end"] - timeline["measure_from"]).sum())
     warm = float((timeline["measure_from"] - timeline["start"]).sum())
     phases = {

@@ -10,11 +10,8 @@ from analysis.html import figure, render
 from analysis.knee_report import knee_text
 from analysis.runs import default_label
 from analysis.searches import load_search
+from analysis.table import fmt
 from analysis.verdict import machine_line
-
-
-def _fmt(value: float, decimals: int) -> str:
-    return "" if value != value else f"{value:.{decimals}f}"
 
 
 def write_knee_page(knee_dir: Path) -> Path:
@@ -46,7 +43,7 @@ def write_knee_page(knee_dir: Path) -> Path:
         ),
         "header": ["Users", "Failure %", "p95 (ms)", "Run"],
         "rows": [
-            [str(p["users"]), _fmt(p["failure_pct"], 1), _fmt(p["p95_ms"], 0), p["run_dir"]]
+            [str(p["users"]), fmt(p["failure_pct"], 1), fmt(p["p95_ms"], 0), p["run_dir"]]
             for p in probes
         ],
         "chart": figure(chart, search.path),

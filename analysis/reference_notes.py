@@ -15,15 +15,14 @@ number cannot drift from its data (tests/test_reference_notes.py runs --check).
 import json
 import re
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from analysis import article
 from analysis.errors import AnalysisError
+from analysis.overhead import epoch, overhead_table
 from analysis.overhead import markdown as overhead_markdown
-from analysis.overhead import overhead_table
 from analysis.runs import load_run
 from analysis.table import table_markdown
 
@@ -32,10 +31,6 @@ REFERENCE = ROOT / "results" / "reference"
 TEMPLATES = Path(__file__).parent / "templates" / "reference"
 BLOCK = re.compile(r"(<!-- reference:(?P<name>[a-z-]+) -->\n)(.*?)(<!-- /reference:(?P=name) -->)",
                    re.S)  # fmt: skip
-
-
-def _epoch(text):
-    return datetime.fromisoformat(text).timestamp()
 
 
 def _minutes(seconds):
@@ -79,8 +74,8 @@ def bench_facts(ref):
     run_dirs = sorted((ref / "runs").iterdir())
     runs = [load_run(d) for d in run_dirs]
     metas = [r.meta for r in runs]
-    started = min(_epoch(m["started_at"]) for m in metas)
-    ended = max(_epoch(m["ended_at"]) for m in metas)
+    started = min(epoch(m["started_at"]) for m in metas)
+    ended = max(epoch(m["ended_at"]) for m in metas)
     report_md = (ref / "report" / "report.md").read_text()
     return {
         "runs": [
@@ -91,7 +86,7 @@ def bench_facts(ref):
                 "steps": _steps(r),
                 "totals": _totals(r),
                 "dir": r.path.relative_to(ref).as_posix(),
-                "duration": _minutes(_epoch(r.meta["ended_at"]) - _epoch(r.meta["started_at"])),
+                "duration": _minutes(epoch(r.meta["ended_at"]) - epoch(r.meta["started_at"])),
             }
             for r in runs
         ],  # fmt: skip

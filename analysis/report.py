@@ -19,6 +19,7 @@ from analysis.searches import Search, searches_for
 from analysis.table import (
     LEGEND,
     NO_REQUESTS,
+    fmt,
     knee_sentence,
     markdown_table,
     table_blocks,
@@ -68,20 +69,14 @@ NOTES = [
 ]
 
 
-def _fmt(value, decimals: int = 0) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{value:.{decimals}f}"
-
-
 def _ms(value) -> str:
     # Sub-10 ms values keep a decimal; beyond that a tenth of a millisecond is noise.
-    return _fmt(value, 0 if value is not None and value >= 10 else 1)
+    return fmt(value, 0 if value is not None and value >= 10 else 1)
 
 
 def _pct(step: pd.Series) -> str:
     # Same convention as the failure table: a step without requests has no percentage.
-    return NO_REQUESTS if step["requests"] == 0 else _fmt(step["failure_pct"], 1)
+    return NO_REQUESTS if step["requests"] == 0 else fmt(step["failure_pct"], 1)
 
 
 def _causes(row: pd.Series) -> str:
@@ -121,16 +116,16 @@ def step_table(run: Run) -> tuple[list[str], list[list[str]]]:
             history = f"{s['history_requests']:.0f} / {s['history_failures']:.0f}"
         rows.append(
             [str(int(s["users"])), "complete" if s["complete"] else "cut short"]
-            + [_fmt(s["window_s"], 1), str(int(s["requests"])), _pct(s)]
-            + [_fmt(s["rps"], 2), _fmt(s["iterations_per_s"], 2)]
+            + [fmt(s["window_s"], 1), str(int(s["requests"])), _pct(s)]
+            + [fmt(s["rps"], 2), fmt(s["iterations_per_s"], 2)]
             + [_ms(s[c]) for c in ("p50_ms", "p95_ms", "p99_ms", "max_ms")]
             + [_causes(s), history]
-            + [_fmt(s["generator_pct"], 0), _ms(s["loop_lag_p95_ms"])]
+            + [fmt(s["generator_pct"], 0), _ms(s["loop_lag_p95_ms"])]
             + ["LIMITED" if s["generator_limited"] else "ok"]
             + ([str(int(s["pg_refused"]))] if refusals else [])
             + ([_mean_max(s, "pg_total"), _mean_max(s, "pg_active")] if pg else [])
-            + [_fmt(s[c], 0) for c in cpu]
-            + [_fmt(s[c], 0) for c in machine]
+            + [fmt(s[c], 0) for c in cpu]
+            + [fmt(s[c], 0) for c in machine]
         )
     ran = set(run.steps["users"].astype(int))
     for users in run.planned_users:
@@ -231,7 +226,7 @@ def _knee_sections(runs: list[Run], found: dict[str, list[Search]], slo_ms: floa
         seen.add(key)
         header = ["Search", "Users", "Failure %", "p95 (ms)"]
         rows = [
-            [str(i + 1), str(p["users"]), _fmt(p["failure_pct"], 1), _ms(p["p95_ms"])]
+            [str(i + 1), str(p["users"]), fmt(p["failure_pct"], 1), _ms(p["p95_ms"])]
             for i, s in enumerate(searches)
             for p in sorted(s.data["probes"], key=lambda p: p["users"])
         ]
@@ -282,26 +277,27 @@ def _verdict_markdown(v: Verdict) -> str:
     return markdown_table(v.header, rows)
 
 
-def _context(runs, reference, charts, out, found):
+def _run_context(run):
+    steps = step_table(run)
+    return {
+        "label": run.label,
+        "run_id": run.run_id,
+        "metadata": _metadata(run),
+        "warnings": run_warnings(run),
+        "steps": steps,
+        "steps_md": markdown_table(*steps),
+    }
+
+
+def _context(runs, reference, charts, out, found, v):
     source = reference["source"].iloc[0]
-    v = verdict(runs, found)
     return {
         "title": "Django under WSGI and ASGI: how many users each server handles",
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "source": source,
         "verdict": v,
         "verdict_md": _verdict_markdown(v),
-        "runs": [
-            {
-                "label": run.label,
-                "run_id": run.run_id,
-                "metadata": _metadata(run),
-                "warnings": run_warnings(run),
-                "steps": step_table(run),
-                "steps_md": markdown_table(*step_table(run)),
-            }
-            for run in runs
-        ],
+        "runs": [_run_context(run) for run in runs],
         "knees": [knee_sentence(runs, t, reference) for t in KNEE_THRESHOLDS],
         "knee_intro": KNEE_INTRO,
         "knee_sections": _knee_sections(runs, found, v.slo_ms, out),
@@ -348,9 +344,9 @@ def build(run_dirs: list[Path], out_dir: Path, knee_dirs: list[Path] = ()) -> Pa
     reference = article.load_reference()
     with output_dir(out_dir) as out_dir:
         write_table(runs, reference, out_dir)
-        slo_ms = verdict(runs, found).slo_ms
-        charts = write_charts(runs, reference, out_dir / "charts", slo_ms)
-        context = _context(runs, reference, charts, out_dir, found)
+        v = verdict(runs, found)
+        charts = write_charts(runs, reference, out_dir / "charts", v.slo_ms)
+        context = _context(runs, reference, charts, out_dir, found, v)
         for name in ("report.html", "report.md"):
             render(name, context, out_dir / name)
     return out_dir / "report.html"

@@ -15,6 +15,14 @@ from analysis import article
 from analysis.metrics import knee
 from analysis.runs import Run
 
+
+def fmt(value, decimals: int = 0) -> str:
+    """A number for a table cell; empty for a missing one (None, NaN)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.{decimals}f}"
+
+
 NOT_RUN = ""  # a planned step that never ran
 NO_REQUESTS = "n/a"  # a step that ran but completed no request inside its measured window
 ARTICLE = "article_failure_pct"  # the article's accounting: the table's and the knee's measure

@@ -50,18 +50,13 @@ def from_searches(searches: list[Search], objective: str) -> Capacity:
     return Capacity(min(good), max(good), open_ended, None, source)
 
 
-def _objective_frame(run: Run, objective: str, slo_ms: float):
-    """The steps with the objective's measure in failure_pct, for metrics.knee."""
-    if objective == "p95":
-        return run.steps.assign(failure_pct=run.steps["p95_ms"]), slo_ms
-    return run.steps, 0.0 if objective == "failures_0" else 1.0
-
-
 def from_steps(run: Run, objective: str, slo_ms: float) -> Capacity | None:
     if run.steps.empty:
         return None
-    frame, threshold = _objective_frame(run, objective, slo_ms)
-    value = knee(frame, threshold)
+    if objective == "p95":
+        value = knee(run.steps, slo_ms, "p95_ms")
+    else:
+        value = knee(run.steps, 0.0 if objective == "failures_0" else 1.0)
     ordered = run.steps.sort_values("step")
     if value is None:
         return Capacity(None, None, False, int(ordered["users"].iloc[0]), "steps")
