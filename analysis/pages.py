@@ -31,7 +31,9 @@ def write_knee_page(knee_dir: Path) -> Path:
     context = {
         "title": f"Knee search: {label}, {data['workers']} workers",
         "directory": str(search.path),
-        "knees": [knee_text(name, k, slo) for name, k in data["knees"].items()],
+        "knees": [
+            knee_text(name, k, slo, data.get("unit", "users")) for name, k in data["knees"].items()
+        ],
         "machines": machines,
         "method": (
             f"Each probe ran on a fresh stack, {settings.get('measure_s', '?')} s measured after "

@@ -34,7 +34,8 @@ BLOCK = re.compile(r"(<!-- reference:(?P<name>[a-z-]+) -->\n)(.*?)(<!-- /referen
 
 
 def _minutes(seconds):
-    return f"{int(seconds // 60)} min {round(seconds % 60):d} s"
+    whole = round(seconds)  # before splitting: 119.6 s is 2 min 0 s, not 1 min 60 s
+    return f"{whole // 60} min {whole % 60} s"
 
 
 def _section(markdown, heading):

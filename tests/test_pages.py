@@ -61,3 +61,13 @@ def test_pages_fit_the_screen(knee_page, calibration_page, width):
             assert 0 <= left and right <= width
         for entries in found["legends"]:
             assert entries and all(e["fontPx"] >= 12 and e["right"] <= width for e in entries)
+
+
+def test_knee_page_of_an_open_model_search_speaks_its_unit(tmp_path):
+    search = make_search(tmp_path / "knee")
+    data = json.loads((search / "knee.json").read_text())
+    (search / "knee.json").write_text(
+        json.dumps({**data, "load_model": "open", "unit": "iterations/s"})
+    )
+    page = write_knee_page(search).read_text()
+    assert "p95 under 1000 ms: 25 iterations/s (broken at 28; resolution 3 iterations/s)" in page

@@ -14,3 +14,10 @@ def test_every_block_of_the_readme_is_rendered():
     names = [m["name"] for m in reference_notes.BLOCK.finditer(readme)]
     templates = {p.stem for p in reference_notes.TEMPLATES.glob("*.md")} - {"notes"}
     assert sorted(names) == sorted(templates)
+
+
+def test_durations_never_show_sixty_seconds():
+    from analysis.reference_notes import _minutes
+
+    assert _minutes(119.6) == "2 min 0 s"
+    assert _minutes(868.4) == "14 min 28 s"
