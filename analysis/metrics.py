@@ -24,6 +24,7 @@ from contracts import defaults
 from contracts.files import (
     HISTORY_COLUMNS,
     LAG_COLUMNS,
+    LAG_INTERVAL_S,
     LAG_LOG_PREFIX,
     LOCUST_HISTORY,
     REQUEST_COLUMNS,
@@ -270,7 +271,11 @@ def _generator(step, window, window_s, lag, wait_s, pacing) -> dict:
     p95 = worst = np.nan
     if lag is not None:
         start, end = float(step["measure_from"]), float(step["end"])
-        window = lag[(lag["ts"] >= start) & (lag["ts"] < end)]
+        # A sample is stamped when the loop woke up; a stall that began before the window's end
+        # belongs to it even if the loop woke up after (a loop stalled through a whole window
+        # writes nothing in it).
+        slept_from = lag["ts"] - lag["lag_ms"] / 1000 - LAG_INTERVAL_S
+        window = lag[(lag["ts"] >= start) & ((lag["ts"] < end) | (slept_from < end))]
         if not window.empty:
             p95 = max(
                 np.percentile(lags.to_numpy(dtype=float), 95, method="inverted_cdf")
@@ -300,12 +305,15 @@ def generator_reasons(row) -> list[str]:
             f"it started {row['started_iter_s']:.1f} iterations/s of the "
             f"{row['offered_iter_s']:.1f} {offer} ({pct:.0f} %)"
         )
-    lag = row.get("loop_lag_p95_ms", np.nan)
-    if lag > max(LOOP_LAG_FLOOR_MS, LAG_SHARE * row["p50_ms"]):
+    lag, p50 = row.get("loop_lag_p95_ms", np.nan), row["p50_ms"]
+    if lag > max(LOOP_LAG_FLOOR_MS, LAG_SHARE * p50):  # p50 NaN (no request): the floor
+        worst = row["loop_lag_max_ms"]
+        late = f"its event loop woke up {lag:.0f} ms late (p95; max {worst:.0f} ms)"
         why.append(
-            f"its event loop woke up {lag:.0f} ms late (p95; max {row['loop_lag_max_ms']:.0f} "
-            f"ms) against a median latency of {row['p50_ms']:.0f} ms: its own delay is in "
-            "its latencies"
+            f"{late}: it measured no request"
+            if p50 != p50
+            else f"{late} against a median latency of {p50:.0f} ms: its own delay is in its "
+            "latencies"
         )
     # One Locust process runs on one core: the busiest process is the one to judge.
     cpus = [row[k] for k in row.keys() if str(k).startswith("cpu_locust") and row[k] == row[k]]

@@ -30,6 +30,7 @@ NO_ITERATION = 0
 # Event-loop lag of each Locust process, ten samples a second: loop-lag-<host>-<pid>.csv.
 LAG_LOG_PREFIX = "loop-lag"
 LAG_COLUMNS = ["ts", "lag_ms"]
+LAG_INTERVAL_S = 0.1  # the sleep whose lateness a sample measures
 
 # CPU (% of one core) and memory, once a second: resources.csv (the harness samples the
 # stack's components), per Locust worker resources-<host>-<pid>.csv (what the worker reported

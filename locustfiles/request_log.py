@@ -31,6 +31,7 @@ from locust.runners import LocalRunner, WorkerRunner
 
 from contracts.files import (
     LAG_COLUMNS,
+    LAG_INTERVAL_S,
     LAG_LOG_PREFIX,
     NO_ITERATION,
     REQUEST_COLUMNS,
@@ -41,7 +42,6 @@ from contracts.files import (
 )
 from contracts.row_file import RowFile
 
-LAG_INTERVAL_S = 0.1
 FLUSH_INTERVAL_S = 1.0
 LOGS = {
     REQUEST_LOG_PREFIX: REQUEST_COLUMNS,

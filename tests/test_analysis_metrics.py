@@ -289,13 +289,39 @@ def test_started_below_offered_is_flagged_when_the_window_holds_five_periods(tmp
 def test_loop_lag_per_window(wsgi, asgi):
     # loop-lag-fixture-1.csv: step 1 has samples 1..20 ms at 2.0, 2.5, ..., 11.5 (999 at 1.95 and
     # 13.9 are out): nearest-rank p95 of 20 = 19th = 19, under the 20 ms floor (its median
-    # latency, 50 ms, puts 10 % at 5 ms). Step 2, [14, 19): eight 5s, 80, 200 (the 999 at exactly
-    # 19.0 is out): p95 = 10th of 10 = 200, over the floor and over 10 % of its median latency
+    # latency, 50 ms, puts 10 % at 5 ms). Step 2, [14, 19): eight 5s, 80, 200 (the 999 at 20.2
+    # slept from 19.101, after the window): p95 = 10th of 10 = 200, over the floor and over 10 %
+    # of its median latency
     # (12 requests: 5 8 20 25 30 35 45 50 55 65 70 30000 -> 6th = 35 ms).
     assert (wsgi.loc[1, "loop_lag_p95_ms"], wsgi.loc[1, "loop_lag_max_ms"]) == (19, 20)
     assert (wsgi.loc[2, "loop_lag_p95_ms"], wsgi.loc[2, "loop_lag_max_ms"]) == (200, 200)
     assert list(wsgi["generator_limited"]) == [0, 1]
     assert asgi["loop_lag_p95_ms"].isna().all()  # no loop-lag log
+
+
+def test_a_loop_stalled_through_the_whole_window_is_flagged(tmp_path):
+    """A generator starved for all of step 2 measures nothing and wakes up only after it: the
+    stall's sample is stamped after the window, yet it is the window's."""
+    run = tmp_path / "run"
+    shutil.copytree(WSGI, run)
+    for name in ("requests.csv", "requests_2.csv"):  # nothing completed in step 2 [14, 19)
+        lines = (run / name).read_text().splitlines()
+        kept = [lines[0]] + [row for row in lines[1:] if float(row.split(",")[0]) < 1700000014]
+        (run / name).write_text("\n".join(kept) + "\n")
+    lag = (WSGI / "loop-lag-fixture-1.csv").read_text().splitlines()
+    # Step 1's samples, then one wake-up at 21.0 after a 7.9 s stall: it slept from
+    # 21.0 - 7.9 - 0.1 = 13.0, before step 2's window ended at 19.
+    lag = [row for row in lag if not row.startswith("170000001") or row < "1700000012"]
+    (run / "loop-lag-fixture-1.csv").write_text("\n".join([*lag, "1700000021.0,7900.0"]) + "\n")
+    steps = step_metrics(run).set_index("step")
+    assert steps.loc[2, "requests"] == 0
+    assert (steps.loc[2, "loop_lag_p95_ms"], steps.loc[2, "loop_lag_max_ms"]) == (7900, 7900)
+    assert list(steps["generator_limited"]) == [0, 1]
+    limited = [w for w in run_warnings(load_run(run)) if "LOAD GENERATOR LIMITED" in w]
+    assert limited == [
+        "step 2 (20 users): LOAD GENERATOR LIMITED: its event loop woke up 7900 ms late (p95; "
+        "max 7900 ms): it measured no request; this step measured Locust as much as the server"
+    ]
 
 
 def test_generator_warnings_say_why(wsgi):
