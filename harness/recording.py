@@ -30,8 +30,8 @@ def locust_options(cfg):
         "SCENARIO": cfg.scenario,
         "DJBENCH_FINGERPRINT": environment.project_fingerprint(),
         "PACING": f"{cfg.pacing_s:g}" if cfg.load_model == "open" else "0",
-        # Users finish the iteration in hand when the load stops (up to three requests), so
-        # every vote POST that reached the server is also seen by Locust.
+        # Users finish the request in hand when the load stops (locustfiles/vote.py), so every
+        # vote POST that reached the server is also seen by Locust.
         "LOCUST_STOP_TIMEOUT": f"{stop_timeout(cfg):g}",
     }
 

@@ -27,6 +27,7 @@ import re
 import time
 
 import gevent
+import gevent.event
 from locust import FastHttpUser, HttpUser, events, task
 
 from contracts import defaults
@@ -81,6 +82,20 @@ def _seconds_range(text):
 USER_CLASSES = {"fast": FastHttpUser, "http": HttpUser}
 # Iterations of this process, numbered from 1 (the request log's 0 means "outside one").
 ITERATIONS = itertools.count(1)
+# Set once the load stops. A user then ends its iteration after the request in hand (Locust
+# lets it finish the task, up to three requests at overload: seconds of tail per run), and a
+# vote POST already sent still completes and is counted.
+STOPPING = gevent.event.Event()
+
+
+@events.test_stopping.add_listener
+def _stopping(**_kwargs):
+    STOPPING.set()
+
+
+@events.test_start.add_listener
+def _starting(**_kwargs):
+    STOPPING.clear()  # a worker that stays connected runs the master's next test too
 
 
 # Open model: users' first iterations are spread over one pacing period by a low-discrepancy
@@ -141,6 +156,8 @@ class PollVoter(USER_CLASSES[os.environ.get("USER_CLASS", defaults.USER_CLASS)])
             if not token or not choices:
                 resp.failure("unexpected: no CSRF token or choices in the form")
                 return
+        if STOPPING.is_set():
+            return
         form = {"csrfmiddlewaretoken": token.group(1), "choice": random.choice(choices)}
         with self.client.post(
             f"/polls/{qid}/vote/",
@@ -156,7 +173,8 @@ class PollVoter(USER_CLASSES[os.environ.get("USER_CLASS", defaults.USER_CLASS)])
                 if resp.status_code < 400:
                     resp.failure(f"unexpected: vote answered {resp.status_code}, not a redirect")
                 return
-        self.client.get(location, name="results", context=iteration)
+        if not STOPPING.is_set():
+            self.client.get(location, name="results", context=iteration)
 
 
 def _with_timeout(request, timeout):
