@@ -147,7 +147,6 @@ def _add_run_options(p, view=True):
     p.add_argument(
         "--pacing",
         type=_number,
-        default=defaults.PACING_S,
         help=f"open model: seconds between one user's iteration starts (default "
         f"{defaults.PACING_S:g}); users per "
         "step = rate x pacing, and an iteration longer than this lowers the rate started",

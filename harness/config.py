@@ -246,7 +246,7 @@ def build(
     fresh_stack_per_step=False,
     load_model="closed",
     rates=None,
-    pacing_s=defaults.PACING_S,
+    pacing_s=None,
 ):
     if server not in SERVERS:
         raise UserError(f"unknown server {server!r}; choose from: {', '.join(SERVERS)}")
@@ -259,6 +259,7 @@ def build(
     if load_model not in LOAD_MODELS:
         raise UserError(f"unknown load model {load_model!r}; choose from: {', '.join(LOAD_MODELS)}")
     p = PROFILES[profile]
+    pacing_s = defaults.PACING_S if pacing_s is None and load_model == "open" else pacing_s
     if load_model == "open":
         if users:
             raise UserError("the open model takes --rates (iterations/s), not --users")
@@ -267,6 +268,8 @@ def build(
         users = users_for_rates(rates or default_rates(p, RunConfig.wait_s, pacing_s), pacing_s)
     elif rates:
         raise UserError("--rates needs --load-model open")
+    elif pacing_s is not None:
+        raise UserError("--pacing needs --load-model open")
     cfg = RunConfig(
         server=server,
         profile=profile,
@@ -285,7 +288,7 @@ def build(
         locust_cpus=locust_cpus or "",
         fresh_stack_per_step=bool(fresh_stack_per_step),
         load_model=load_model,
-        pacing_s=float(pacing_s),
+        pacing_s=defaults.PACING_S if pacing_s is None else float(pacing_s),
     )
     validate(cfg)
     return cfg

@@ -52,6 +52,13 @@ def test_rates_need_the_open_model(capsys):
     assert "djbench: error: --rates needs --load-model open" in capsys.readouterr().err
 
 
+def test_pacing_needs_the_open_model(capsys):
+    # It used to be ignored: a closed-loop run went ahead as if --pacing were not there.
+    argv = ["run", "--server", "gunicorn", "--pacing", "2", "--results-dir", "/nonexistent"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == "djbench: error: --pacing needs --load-model open\n"
+
+
 def _run_dir(tmp_path, detail_times):
     """One open-model step, 4 iterations/s for 10 s, with detail GETs at the given times."""
     (tmp_path / "meta.json").write_text(
