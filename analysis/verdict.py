@@ -168,7 +168,8 @@ def caveats(runs: list[Run], searches: dict[str, list[Search]], slo_ms: float) -
         )
     loops = []
     for run in runs:
-        if run.steps.empty:
+        # An open-model run starts iterations at its rate whatever the answers: no loop.
+        if run.steps.empty or (run.meta.get("config") or {}).get("load_model") == "open":
             continue
         last = run.steps.sort_values("step").iloc[-1]
         offered = int(last["users"]) / mean_wait_s(run.path)

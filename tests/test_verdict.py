@@ -1,6 +1,7 @@
 """The verdict: capacities from knee searches or steps, their ratio, the leader, the caveats,
 the machine and topology lines, and which knee searches belong to which run."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -70,6 +71,18 @@ def test_verdict_from_steps(results):
     assert v.topology == [
         "native mode, one host: PostgreSQL, nginx, the app server and Locust share its cores"
     ]
+
+
+
+def test_an_open_model_run_is_not_called_closed_loop(results):
+    meta_path = results / "asgi_uvicorn" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["config"] = {**meta.get("config", {}), "load_model": "open", "pacing_s": 5.0}
+    meta_path.write_text(json.dumps(meta))
+    runs = _runs(results)
+    caveats = verdict(runs, {run.run_id: [] for run in runs}).caveats
+    assert "gunicorn (WSGI) 0.8 vote iterations/s at 20 users" in caveats
+    assert "uvicorn (ASGI)" not in caveats.split("coordinated omission")[1]
 
 
 def test_verdict_takes_a_knee_search_beside_the_runs(results):
