@@ -38,9 +38,10 @@ OVER_TIME_INTRO = (
     "another tenant) as every component's CPU falling together."
 )
 KNEE_INTRO = (
-    "A knee search probes one load at a time, each on a fresh stack, doubling the users until "
-    "an objective breaks, then bisecting; the verdict above takes its numbers from these "
-    "searches. A knee is a user count that met its objective every time it was measured."
+    "A knee search probes one load at a time, each on a fresh stack, from a predicted bracket "
+    "(or doubling the users) until an objective breaks, then bisecting; the verdict above takes "
+    "its numbers from these searches. A knee is a user count that met its objective every time "
+    "it was measured."
 )
 NOTES = [
     "Every per-step number comes from the per-request log over the step's measured window "

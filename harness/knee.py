@@ -8,10 +8,12 @@ second (open model); the search treats both as one integer axis.
 Where to look is predicted before probing (Little's law on one short saturation probe, see
 predict_users), so bisection starts from a bracket instead of doubling from a small count. A
 prediction is only a starting point: the search measures the ends of the bracket it settles on,
-and moves the bracket (halving or doubling) when an end was wrong. The failure objectives have no
-prediction: their first probe is the top of the range, which settles "never broken" in one probe
-for a server that copes, then bisection (geometric while the bracket spans more than a factor
-two) narrows it to the resolution, `resolution_pct` of the bad end.
+and moves the bracket when an end was wrong: halving below a bad bottom; above a good top, to
+where Little's law on that probe puts the p95 knee (extrapolate_users), at most double. The
+failure objectives have no prediction: their first probe is the top of the range, which
+settles "never broken" in one probe for a server that copes, then bisection (geometric while the
+bracket spans more than a factor two) narrows it to the resolution, `resolution_pct` of the bad
+end.
 
 A probe stops early once its verdict on the objective it was measured for can no longer change
 (harness/early_stop.py); its other verdicts may stay unsettled, and a later objective measures
@@ -110,6 +112,17 @@ def predict_users(rate, wait_s, iteration_s, p95_ms, p95_slo_ms, requests_per_it
     )
 
 
+def extrapolate_users(users, p95_ms, rate, wait_s, p95_slo_ms):
+    """Where the p95 knee lies above a count that met the objective, or None if that count
+    says nothing: by Little's law `users` at the saturated rate X spend R = users / X - Z per
+    iteration; with R scaled so that its p95 becomes the objective, users' = X (Z + R').
+    None when the stack was not saturated there (R <= 0: no queue to scale)."""
+    iteration_s = users / rate - wait_s
+    if not (iteration_s > 0 and p95_ms > 0):
+        return None
+    return round(rate * (wait_s + iteration_s * p95_slo_ms / p95_ms))
+
+
 def predict_rate(rate):
     """The p95 knee in iterations/s (open model): below the saturated rate X, where the queue
     stays short, and above it the backlog grows for as long as the probe lasts."""
@@ -123,13 +136,15 @@ def _midpoint(low, high):
 
 
 def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms=1000.0,
-           cache=None, confirm=1, guess=None, low=None, high=None):  # fmt: skip
+           cache=None, confirm=1, guess=None, low=None, high=None, grow=None):  # fmt: skip
     """measure(users, stop_early) -> Probe, where stop_early(Snapshot) says when the probe's
     verdict is settled. Returns the Knee; probes land in cache (users -> [Probe, ...]), which
     several objectives share so no count is measured more than it needs.
 
     guess: the first count to measure; low, high: a predicted bracket, measured only when the
     search ends up next to it. Without any: from `start`, doubling, as a coarse pass.
+    grow(probe) -> count or None: where to look next above a good count, instead of doubling
+    (kept between one resolution step and double).
     """
     cache = {} if cache is None else cache
     stop_early = partial(early_stop.can_stop, NEEDS[objective], slo_ms=p95_slo_ms)
@@ -152,6 +167,11 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
         """True: met every time measured; False: broken at least once; None: not settled."""
         found = verdicts(users)
         return all(found) if found else None
+
+    def next_above(users):
+        step = users + resolution(users) + 1
+        guessed = grow(cache[users][-1]) if grow and users in cache else None
+        return 2 * users if guessed is None else min(2 * users, max(step, guessed))
 
     def known_good_below(limit):
         good = [u for u in cache if (limit is None or u < limit) and state(u)]
@@ -193,8 +213,8 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
             else:
                 hi, hi_ok, lo = lo, True, max(start, lo // 2)
             continue
-        if not hi_ok:  # the top was predicted, or nothing broke yet: measure it, or double
-            top = min(max_users, hi if hi is not None else 2 * lo)
+        if not hi_ok:  # the top was predicted, or nothing broke yet: measure it, or grow
+            top = min(max_users, hi if hi is not None else next_above(lo))
             if top <= lo:
                 return Knee(objective, lo, None, 0)
             if good(top):
@@ -216,11 +236,12 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
 
 
 def search_all(measure, start, max_users, resolution_pct=10.0, p95_slo_ms=1000.0, confirm=1,
-               prediction=None):  # fmt: skip
+               prediction=None, grow_p95=None):  # fmt: skip
     """The knee of every objective, and every probe in the order measured.
 
-    The p95 knee first, from the prediction; then the failure knees, each starting at the top of
-    the range unless an earlier probe already broke it.
+    The p95 knee first, from the prediction (and grow_p95: search's grow for it); then the
+    failure knees, each starting at the top of the range unless an earlier probe already broke
+    it.
     """
     cache, measured = {}, []
 
@@ -235,7 +256,7 @@ def search_all(measure, start, max_users, resolution_pct=10.0, p95_slo_ms=1000.0
     }  # fmt: skip
     p = prediction
     bracket = {} if p is None else {"guess": p.guess, "low": p.low, "high": p.high}
-    knees = {"p95": search(recorded, "p95", **common, **bracket)}
+    knees = {"p95": search(recorded, "p95", **common, **bracket, grow=grow_p95)}
     for objective in ("failures_0", "failures_1"):
         bad = [q.users for q in measured if meets(q, objective, p95_slo_ms) is False]
         # Probes stopped early for p95 without a failure: not settled, but the likeliest

@@ -103,6 +103,7 @@ def _search(cfg, knee_dir, run_probe, settings, out, unit, open_model):
         settings["p95_slo_ms"],
         settings["confirm"],
         prediction,
+        _grow(cfg, saturation, settings["p95_slo_ms"]) if prediction else None,
     )
     wall_s = time.monotonic() - started
     results.write_json(
@@ -214,6 +215,15 @@ def _predict(cfg, saturation, p95_slo_ms):
         p95_slo_ms,
         saturation["requests_per_iteration"],
     )
+
+
+def _grow(cfg, saturation, p95_slo_ms):
+    """Above a count that met the p95 objective, where Little's law puts the knee (closed
+    model only: the open model's load does not queue into its own rate)."""
+    if cfg.load_model == "open":
+        return None
+    rate, wait_s = saturation["iterations_per_s"], sum(cfg.wait_s) / 2
+    return lambda probe: knee.extrapolate_users(probe.users, probe.p95_ms, rate, wait_s, p95_slo_ms)
 
 
 class RequestTail:

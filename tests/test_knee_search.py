@@ -8,7 +8,15 @@ from collections import Counter
 
 import pytest
 
-from harness.knee import Prediction, Probe, predict_rate, predict_users, search, search_all
+from harness.knee import (
+    Prediction,
+    Probe,
+    extrapolate_users,
+    predict_rate,
+    predict_users,
+    search,
+    search_all,
+)
 from tests.knee_sim import ClosedLoop
 
 
@@ -261,6 +269,33 @@ def test_a_wrong_prediction_is_corrected_by_measuring_the_bracket():
     # to 150..300, bisect down to 150: broken, halve to 75..150, then bisect to 112..131.
     assert sim.calls == [400, 350, 325, 300, 225, 188, 169, 160, 150, 112, 131, 122, 122, 640]
     assert (knees["p95"].users, knees["p95"].bad_users) == (122, 131)
+
+
+def test_above_a_good_top_the_search_grows_by_littles_law_not_by_doubling():
+    # A predicted top that proved good: Little's law on its own measurement says how far the
+    # knee is. At 110 users ClosedLoop (35 iterations/s, 1.5 s wait) spends 110 / 35 - 1.5 =
+    # 1.643 s per iteration, its p95 794 ms; scaled to 1 s: 35 x (1.5 + 1.643 / 0.794) = 124.9.
+    assert extrapolate_users(110, 794.3, 35, 1.5, 1000) == 125
+    assert extrapolate_users(30, 29, 35, 1.5, 1000) is None  # 30 / 35 < 1.5: no queue there
+
+    def grow(probe):
+        return extrapolate_users(probe.users, probe.p95_ms, 35, 1.5, 1000)
+
+    sim = ClosedLoop()
+    knees, probes = search_all(sim, 10, 640, prediction=Prediction(100, 50, 110), grow_p95=grow)
+    # 100 and 110 met; 124 from 110's measurement: met; 137 from 124's: broken; 124 confirmed.
+    assert sim.calls == [100, 110, 124, 137, 124, 640]
+    assert (knees["p95"].users, knees["p95"].bad_users) == (124, 137)
+    # Doubling instead: 220, then three bisections back down to the same knee.
+    doubling = ClosedLoop()
+    knees, _ = search_all(doubling, 10, 640, prediction=Prediction(100, 50, 110))
+    assert doubling.calls == [100, 110, 220, 165, 138, 124, 124, 640]
+    assert (knees["p95"].users, knees["p95"].bad_users) == (124, 138)
+    # Where the stack does not queue yet (30 users), it doubles: 60; from there, Little's law.
+    sim = ClosedLoop()
+    knees, _ = search_all(sim, 10, 640, prediction=Prediction(20, 10, 30), grow_p95=grow)
+    assert sim.calls == [20, 25, 28, 30, 60, 120, 133, 120, 640]
+    assert (knees["p95"].users, knees["p95"].bad_users) == (120, 133)
 
 
 def _backlog_server(**kwargs):
