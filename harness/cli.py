@@ -341,7 +341,7 @@ def _calibrate(args):
     _install_missing(args, "calibrate")
     calibrate.find_wrk()
     runner = _runner(args)
-    with _bench_lock():
+    with _bench_lock(), runner.runs_in_a_row():
         return calibrate.run(runner, cfg, args.results_dir)
 
 
@@ -534,7 +534,7 @@ def _planned(cfgs, repeat):
 def _knee_all(cfgs, args, settings):
     runner = _runner(args)
     knee_dirs = []
-    with _bench_lock():
+    with _bench_lock(), runner.runs_in_a_row():
         for cfg in cfgs:
             knee_dirs.append(knee_runner.run(cfg, args.results_dir, runner.run, settings))
             print(f"knee: {knee_dirs[-1]}")

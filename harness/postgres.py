@@ -115,13 +115,21 @@ class Cluster:
             "POSTGRES_PASSWORD": self.password,
         }
 
-    def init(self, procs, log_path):
-        """initdb, as a managed process: an interrupt stops it and the bootstrap backend it
-        started, before the temp dir is removed."""
+    def _make_base_dir(self):
         self.base_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.base_dir.chmod(0o700)  # also when it existed already
         if self.account:
             os.chown(self.base_dir, self.account.pw_uid, self.account.pw_gid)
+
+    def copy_from(self, data_dir):
+        """Start as a copy of `data_dir`, a cluster shut down cleanly (owners and modes kept)."""
+        self._make_base_dir()
+        subprocess.run(["cp", "-a", str(data_dir), str(self.data_dir)], check=True)
+
+    def init(self, procs, log_path):
+        """initdb, as a managed process: an interrupt stops it and the bootstrap backend it
+        started, before the temp dir is removed."""
+        self._make_base_dir()
         pwfile = self.base_dir / "pwfile"
         self._write_private(pwfile, self.password)
         argv = [self.initdb, "-D", str(self.data_dir), "-U", USER, f"--pwfile={pwfile}",
@@ -192,14 +200,17 @@ class Cluster:
             connect_timeout=5,
         )
 
-    def wait_ready(self, managed, timeout=30.0):
+    def wait_ready(self, managed, timeout=30.0, create=True):
+        """Until it accepts connections; then create the benchmark's database (create=False:
+        a copy that has it already)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not managed.alive():
                 raise RuntimeError(f"postgres exited during start-up:\n{managed.log_tail()}")
             try:
                 with self.connect("postgres") as conn:
-                    conn.execute(f'CREATE DATABASE "{DB}"')
+                    if create:
+                        conn.execute(f'CREATE DATABASE "{DB}"')
                 return
             except psycopg.OperationalError:
                 time.sleep(0.2)

@@ -147,6 +147,11 @@ class ProcessSet:
             self.items.remove(managed)
         return managed
 
+    def stop(self, managed):
+        """Stop one process before the others, and forget it."""
+        managed.stop()
+        self.items.remove(managed)
+
     def dead(self):
         return [m for m in self.items if not m.alive()]
 

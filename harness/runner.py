@@ -9,7 +9,7 @@ in every mode.
 """
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +75,12 @@ class Runner:
     def with_locust_processes(self, processes: int) -> "Runner":
         """The same runner with `processes` Locust worker processes on this host."""
         return self
+
+    @contextmanager
+    def runs_in_a_row(self):
+        """Around several runs of one command (a knee search's probes): what they may share
+        without sharing a stack (native: the database as set up, copied into each cluster)."""
+        yield
 
     def stack(self, run: Run) -> AbstractContextManager[Stack]:
         """Start and verify the stack; stop it (and collect its logs) on exit."""

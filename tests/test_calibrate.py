@@ -45,6 +45,9 @@ def test_every_client_ran_and_nothing_is_left(calibration):
         assert m["complete"] is True
         assert survivors(set(m["pids"].values())) == []
     assert "FastHttpUser is" in stdout
+    # The first client's run set the database up; the others started from copies of it.
+    copied = [meta(run_dir)["postgres"]["copied_from_setup"] for run_dir in runs.values()]
+    assert copied == [False, True, True, True, True]
 
 
 def test_locust_numbers_come_from_the_runs(calibration):

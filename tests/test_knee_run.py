@@ -43,6 +43,12 @@ def test_knee_search_on_the_real_stack(tmp_path):
         m = meta(run_dir)
         assert m["integrity"]["ok"] is True
         assert survivors(set(m["pids"].values())) == []
+    # The saturation probe set its database up; every probe after it started from a copy.
+    copied = [
+        meta(knee_dir / p["run_dir"])["postgres"]["copied_from_setup"]
+        for p in [saturation, *data["probes"]]
+    ]
+    assert copied == [False, True, True, True]
     for probe in data["probes"]:
         (step,) = rows(knee_dir / probe["run_dir"] / "steps.csv")
         assert int(step["users"]) == probe["users"]

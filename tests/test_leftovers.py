@@ -104,6 +104,34 @@ def test_a_run_killed_while_its_stack_starts_leaves_nothing(tmp_path):
     assert set(Path(tempfile.gettempdir()).glob(f"{leftovers.TEMP_PREFIX}*")) <= before
 
 
+@pytest.mark.integration
+def test_a_killed_knee_search_leaves_no_kept_database(tmp_path):
+    """A knee search keeps its first probe's database set up, to copy for the next probes; a
+    SIGKILL mid-probe leaves that copy's source behind too, and the next run removes it."""
+    env = {"DJBENCH_LOCK": str(tmp_path / "lock")}
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "harness", "knee", "--servers", "gunicorn", "--mode",
+         "native", "--start", "2", "--max-users", "4", "--measure", "3", "--warmup", "1",
+         "--spawn-rate", "10", "--results-dir", str(tmp_path / "killed")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+    )  # fmt: skip
+    wait_for_line(proc, "prediction:", timeout=300)  # the saturation probe kept its database
+    wait_for_line(proc, "stack ready", timeout=120)  # the first probe runs on a copy
+    (record,) = (tmp_path / "lock.runs").glob("*.json")
+    temp_dirs = leftovers.json.loads(record.read_text())["temp_dirs"]
+    proc.kill()
+    proc.communicate(timeout=30)
+    assert len(temp_dirs) == 2 and all(os.path.isdir(d) for d in temp_dirs)
+    kept = [d for d in temp_dirs if (Path(d) / "0" / "PG_VERSION").exists()]
+    assert kept, f"no kept database among {temp_dirs}"
+    done = djbench("run", "--server", "gunicorn", "--profile", "smoke", "--mode", "native",
+                   "--results-dir", tmp_path / "next", env=env)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "stopped what the killed run" in done.stdout
+    assert not any(os.path.exists(d) for d in temp_dirs)
+
+
 @pytest.mark.compose
 @pytest.mark.skipif(not engine_available(), reason="no Docker engine answers (docker info)")
 def test_the_next_run_removes_the_containers_of_a_killed_compose_run(tmp_path):

@@ -73,7 +73,6 @@ def test_verdict_from_steps(results):
     ]
 
 
-
 def test_an_open_model_run_is_not_called_closed_loop(results):
     meta_path = results / "asgi_uvicorn" / "meta.json"
     meta = json.loads(meta_path.read_text())
