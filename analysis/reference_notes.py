@@ -98,15 +98,15 @@ def bench_facts(ref):
     }
 
 
-def knee_facts(ref):
+def knee_facts(ref, folder="knee"):
     searches = []
-    for path in sorted((ref / "knee").glob("*-knee-*")):
+    for path in sorted((ref / folder).glob("*-knee-*")):
         data = json.loads((path / "knee.json").read_text())
         searches.append({"dir": path.relative_to(ref).as_posix(), **data,
                          "wall": _minutes(data["spent"]["wall_s"])})  # fmt: skip
     servers = sorted({s["server"] for s in searches}, key=lambda s: (s != "gunicorn", s))
     by_server = {srv: [s for s in searches if s["server"] == srv] for srv in servers}
-    summary = (ref / "knee" / "summary" / "knees.md").read_text()
+    summary = (ref / folder / "summary" / "knees.md").read_text()
     table = "\n".join(ln for ln in summary.splitlines() if ln.startswith("|"))
     # One `make knee SERVERS="a b"` searches each server in turn: its i-th search of each.
     rounds = min(len(v) for v in by_server.values())
@@ -129,6 +129,7 @@ def facts(ref=REFERENCE):
     return {
         "bench": bench_facts(ref),
         "knee": knee_facts(ref),
+        "knee_warmup": knee_facts(ref, "knee-warmup10"),
         "calibrate": calibrate,
         "overhead": overhead_facts(ref),
         "gap": (ref / "gap" / "gap.md").read_text().strip(),
