@@ -8,7 +8,6 @@ success, error and interrupt.
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -82,7 +81,7 @@ class SeededDatabases:
         directory, and start it again: returns its new process."""
         procs.stop(pg_proc)
         kept = self.root / str(len(self.made))
-        subprocess.run(["cp", "-a", str(pg.data_dir), str(kept)], check=True)
+        postgres.copy_data_dir(pg.data_dir, kept)
         self.made[(cfg.questions, cfg.choices)] = (kept, pg.password)
         return _start_cluster(cfg, pg, procs, logs, create=False)
 

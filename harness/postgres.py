@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 
-from .errors import UserError
+from .errors import ComponentFailed, UserError
 
 DB = USER = "polls"
 
@@ -86,6 +86,13 @@ def run_as():
     raise UserError("running as root, but no 'postgres' or 'nobody' account exists for PostgreSQL")
 
 
+def copy_data_dir(source, target):
+    """cp -a: owners and modes kept, as PostgreSQL requires of its data directory."""
+    done = subprocess.run(["cp", "-a", str(source), str(target)], capture_output=True, text=True)
+    if done.returncode:
+        raise ComponentFailed(f"copying PostgreSQL's data directory failed: {done.stderr.strip()}")
+
+
 class Cluster:
     def __init__(self, base_dir, port, password, max_connections=200, listen="127.0.0.1"):
         """listen: an address other hosts reach it on, besides loopback (a database host)."""
@@ -124,7 +131,7 @@ class Cluster:
     def copy_from(self, data_dir):
         """Start as a copy of `data_dir`, a cluster shut down cleanly (owners and modes kept)."""
         self._make_base_dir()
-        subprocess.run(["cp", "-a", str(data_dir), str(self.data_dir)], check=True)
+        copy_data_dir(data_dir, self.data_dir)
 
     def init(self, procs, log_path):
         """initdb, as a managed process: an interrupt stops it and the bootstrap backend it

@@ -14,6 +14,7 @@ import pytest
 
 from analysis.postgres_log import refusal_times
 from harness import postgres
+from harness.errors import ComponentFailed
 from harness.processes import ProcessSet, free_port
 
 
@@ -116,3 +117,8 @@ def test_refusals_are_stamped_in_utc_whatever_the_host_zone(monkeypatch):
         (refused,) = refusal_times(base, zones=())
         assert before - 0.001 <= refused <= after + 0.001, (before, refused, after)
         assert " UTC [" in next(line for line in log.read_text().splitlines() if "too many" in line)
+
+
+def test_a_failed_copy_of_a_data_directory_is_one_line(tmp_path):
+    with pytest.raises(ComponentFailed, match="^copying PostgreSQL's data directory failed: cp: "):
+        postgres.copy_data_dir(tmp_path / "missing", tmp_path / "copy")
