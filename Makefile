@@ -3,6 +3,7 @@ PROFILE ?= article
 WORKERS ?=
 USERS ?=
 HOLD ?=
+WARMUP ?=
 VIEW ?= sync
 VIEWS ?= sync,async
 THREADS ?=
@@ -54,6 +55,7 @@ MODE_OPTS := --mode $(MODE) --install-missing \
 	$(if $(EXPECT_WORKERS),--expect-workers $(EXPECT_WORKERS))
 COMMON_OPTS := $(STACK_OPTS) $(KNEE_OPTS) $(MODE_OPTS) --repeat $(REPEAT) \
 	$(if $(USERS),--users $(USERS)) $(if $(HOLD),--hold $(HOLD)) \
+	$(if $(WARMUP),--warmup $(WARMUP)) \
 	$(if $(FRESH_STACK),--fresh-stack-per-step) \
 	$(if $(LOAD_MODEL),--load-model $(LOAD_MODEL)) $(if $(RATES),--rates $(RATES)) \
 	$(if $(PACING),--pacing $(PACING))
@@ -82,7 +84,7 @@ why_CONFIRM := $(why_P95_SLO_MS)
 why_report := it only reads existing runs
 why_stack-host := the controller chooses each run (make bench MODE=distributed STACK=...)
 why_load-worker := $(why_stack-host)
-RUN_VARS := PROFILE WORKERS USERS HOLD VIEW THREADS CONN_MAX_AGE DB_POOL PG_MAX_CONNECTIONS \
+RUN_VARS := PROFILE WORKERS USERS HOLD WARMUP VIEW THREADS CONN_MAX_AGE DB_POOL PG_MAX_CONNECTIONS \
 	MODE LOCUST_WORKERS SERVER_CPUS LOCUST_CPUS SCALE REPEAT P95_SLO_MS MAX_USERS CONFIRM SERVERS \
 	VIEWS STACK DB MASTER_BIND EXPECT_WORKERS FRESH_STACK LOAD_MODEL RATES PACING
 
@@ -93,6 +95,7 @@ RUN_VARS := PROFILE WORKERS USERS HOLD VIEW THREADS CONN_MAX_AGE DB_POOL PG_MAX_
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 	@echo "  variables: PROFILE=article|quick|smoke USERS=100,200 WORKERS=N HOLD=seconds"
+	@echo "             WARMUP=seconds (discarded after each ramp-up; knee probes: 5)"
 	@echo "             VIEW=sync|async MODE=auto|native|compose|distributed LOCUST_WORKERS=N"
 	@echo "             STACK=host:port DB=host:port MASTER_BIND=addr EXPECT_WORKERS=N (distributed)"
 	@echo "             SERVERS=\"a b\" VIEWS=\"sync async\" (bench-matrix) THREADS=N"
@@ -102,7 +105,7 @@ help: ## list the targets
 	@echo "             SERVER_CPUS=0 LOCUST_CPUS=1 (pin the stack and Locust apart)"
 	@echo "             FRESH_STACK=1 (every step on a stack of its own)"
 	@echo "             LOAD_MODEL=closed|open RATES=5,10 (iterations/s) PACING=s (open model)"
-	@echo "  calibrate takes SERVERS=one USERS=N HOLD and the stack's variables (WORKERS, VIEW, MODE...)"
+	@echo "  calibrate takes SERVERS=one USERS=N HOLD WARMUP and the stack's variables (WORKERS, VIEW, MODE...)"
 	@echo "  a variable that a target cannot use stops it with one line"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -137,7 +140,8 @@ calibrate: $(VENV)/.installed ## Locust's capacity here: HttpUser vs FastHttpUse
 		LOAD_MODEL RATES PACING)
 	$(DJBENCH) calibrate $(STACK_OPTS) $(MODE_OPTS) --view $(VIEW) \
 		$(if $(call given,SERVERS),--server "$(SERVERS)") \
-		$(if $(USERS),--users $(USERS)) $(if $(HOLD),--hold $(HOLD))
+		$(if $(USERS),--users $(USERS)) $(if $(HOLD),--hold $(HOLD)) \
+		$(if $(WARMUP),--warmup $(WARMUP))
 
 stack-host: $(VENV)/.installed ## serve stacks to a controller on another host: make stack-host BIND=10.0.0.1
 	$(call refuse,$(RUN_VARS) MASTER PROCESSES RUNS)

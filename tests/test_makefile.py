@@ -120,6 +120,8 @@ CASES = [
         "calibrate takes one server, got 'gunicorn uvicorn'",
     ),
     (["calibrate", "HOLD=nan"], "argument --hold: expected a finite number, got 'nan'"),
+    (["calibrate", "WARMUP=nan"], "argument --warmup: expected a finite number, got 'nan'"),
+    (["knee", "WARMUP=nan"], "argument --warmup: expected a finite number, got 'nan'"),
     (["calibrate", "PG_MAX_CONNECTIONS=2"], "pg-max-connections must be at least 4, got 2"),
     (["calibrate", "VIEW=turbo"], "unknown view variant 'turbo'; choose from: sync, async"),
     (["calibrate", "LOCUST_WORKERS=0"], "locust-workers must be positive, got 0"),
