@@ -94,7 +94,11 @@ def test_database_settings_recorded(run):
     pool = {"min_size": 1, "max_size": 3} if run.pooled else None
     assert m["database"] == {"conn_max_age": 0, "pool": pool, "pg_max_connections": 200}
     # The PostgreSQL connection sampler holds one of them.
-    assert m["postgres"] == {"max_connections": 200, "sampler_connections": 1}
+    assert m["postgres"] == {
+        "max_connections": 200,
+        "sampler_connections": 1,
+        "copied_from_setup": False,
+    }
     if run.pooled:
         assert m["versions"]["psycopg-pool"]
 
