@@ -102,6 +102,11 @@ class RunConfig:
         return SERVERS[self.server].processes(self.workers)
 
     @property
+    def mean_wait_s(self):
+        """The closed loop's mean wait between a user's iterations."""
+        return sum(self.wait_s) / 2
+
+    @property
     def rates(self):
         """The open model's iterations/s per step; empty for the closed loop."""
         if self.load_model != "open":
@@ -259,17 +264,18 @@ def build(
     if load_model not in LOAD_MODELS:
         raise UserError(f"unknown load model {load_model!r}; choose from: {', '.join(LOAD_MODELS)}")
     p = PROFILES[profile]
-    pacing_s = defaults.PACING_S if pacing_s is None and load_model == "open" else pacing_s
+    if load_model != "open":
+        if rates:
+            raise UserError("--rates needs --load-model open")
+        if pacing_s is not None:
+            raise UserError("--pacing needs --load-model open")
+    pacing_s = defaults.PACING_S if pacing_s is None else float(pacing_s)
     if load_model == "open":
         if users:
             raise UserError("the open model takes --rates (iterations/s), not --users")
         if isinstance(rates, str):
             rates = parse_rates(rates)
         users = users_for_rates(rates or default_rates(p, RunConfig.wait_s, pacing_s), pacing_s)
-    elif rates:
-        raise UserError("--rates needs --load-model open")
-    elif pacing_s is not None:
-        raise UserError("--pacing needs --load-model open")
     cfg = RunConfig(
         server=server,
         profile=profile,
@@ -288,7 +294,7 @@ def build(
         locust_cpus=locust_cpus or "",
         fresh_stack_per_step=bool(fresh_stack_per_step),
         load_model=load_model,
-        pacing_s=defaults.PACING_S if pacing_s is None else float(pacing_s),
+        pacing_s=pacing_s,
     )
     validate(cfg)
     return cfg

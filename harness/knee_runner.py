@@ -209,7 +209,7 @@ def _predict(cfg, saturation, p95_slo_ms):
         return knee.predict_rate(rate)
     return knee.predict_users(
         rate,
-        sum(cfg.wait_s) / 2,
+        cfg.mean_wait_s,
         saturation["iteration_s"],
         saturation["p95_ms"],
         p95_slo_ms,
@@ -222,7 +222,7 @@ def _grow(cfg, saturation, p95_slo_ms):
     model only: the open model's load does not queue into its own rate)."""
     if cfg.load_model == "open":
         return None
-    rate, wait_s = saturation["iterations_per_s"], sum(cfg.wait_s) / 2
+    rate, wait_s = saturation["iterations_per_s"], cfg.mean_wait_s
     return lambda probe: knee.extrapolate_users(probe.users, probe.p95_ms, rate, wait_s, p95_slo_ms)
 
 

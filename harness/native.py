@@ -73,8 +73,12 @@ class SeededDatabases:
     def __init__(self, root):
         self.root, self.made = Path(root), {}  # (questions, choices) -> (data dir, password)
 
+    @staticmethod
+    def _key(cfg):
+        return cfg.questions, cfg.choices  # all that makes one set-up differ from another
+
     def get(self, cfg):
-        return self.made.get((cfg.questions, cfg.choices))
+        return self.made.get(self._key(cfg))
 
     def keep(self, cfg, pg, pg_proc, procs, logs):
         """Stop the just-seeded cluster (a fast shutdown checkpoints it), keep a copy of its data
@@ -82,7 +86,7 @@ class SeededDatabases:
         procs.stop(pg_proc)
         kept = self.root / str(len(self.made))
         postgres.copy_data_dir(pg.data_dir, kept)
-        self.made[(cfg.questions, cfg.choices)] = (kept, pg.password)
+        self.made[self._key(cfg)] = (kept, pg.password)
         return _start_cluster(cfg, pg, procs, logs, create=False)
 
 
@@ -128,7 +132,7 @@ def start_database(cfg, logs, tmp, procs, meta, listen="127.0.0.1", seeded=None)
 
 def _start_cluster(cfg, pg, procs, logs, create):
     pg_proc = pg.start(procs, logs / "postgres.log", cpus=parse_cpus(cfg.server_cpus))
-    _started(pg.wait_ready, pg_proc, 30.0, create)
+    _started(lambda: pg.wait_ready(pg_proc, create=create))
     return pg_proc
 
 
