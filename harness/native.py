@@ -65,8 +65,8 @@ class SeededDatabases:
     """The benchmark's database as set up by the first of several runs in a row (initdb, migrate,
     seed), kept as a data directory and copied into the next runs' clusters.
 
-    A knee search starts a fresh stack for every probe: initdb, migrate and seed took 1.6 s of
-    the stack's 2.6 s start here, a copy of the ~40 MB data directory 0.1 s. A copy of a cluster
+    A knee search starts a fresh stack for every probe, and initdb, migrate and seed are most of
+    a stack's start (the README gives the measured start-up with and without). A copy of a cluster
     set up the same way and shut down cleanly is the same database, file for file: each run
     still starts from an untouched database, in a PostgreSQL of its own."""
 
