@@ -7,10 +7,9 @@ WORKDIR /app
 COPY constraints.txt ./
 RUN pip install -c constraints.txt Django "psycopg[binary,pool]" gunicorn "uvicorn[standard]" uvicorn-worker daphne hypercorn granian locust
 
-COPY contracts ./contracts
-COPY harness ./harness
+COPY djbench ./djbench
 COPY polls_project ./polls_project
 COPY locustfiles ./locustfiles
 ENV PYTHONPATH=/app/polls_project:/app DJANGO_SETTINGS_MODULE=mysite.settings
 EXPOSE 8000
-CMD ["python", "-m", "harness.serve"]
+CMD ["python", "-m", "djbench.stack.serve"]

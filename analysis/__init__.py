@@ -4,6 +4,6 @@ Kept import-light on purpose: the harness imports `analysis.metrics` at the end 
 should not pay for matplotlib or Jinja2 there.
 """
 
-from analysis.errors import AnalysisError
+from djbench.analysis.errors import AnalysisError
 
 __all__ = ["AnalysisError"]

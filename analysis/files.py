@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.errors import AnalysisError
+from djbench.analysis.errors import AnalysisError
+
+PACKAGE = Path(__file__).resolve().parent
+TEMPLATES = PACKAGE / "templates"  # Jinja2 templates of every page and note
+REFERENCE_DATA = PACKAGE / "reference"  # published numbers, as CSV
 
 
 def read_csv(path: Path, required: Iterable[str], **kwargs) -> pd.DataFrame:

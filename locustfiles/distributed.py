@@ -35,8 +35,13 @@ from locust import events
 from locust.rpc import Message
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
-from contracts import defaults
-from contracts.files import RESOURCE_LOG_PREFIX, WORKER_EVENT_COLUMNS, WORKER_EVENTS, WORKERS_JSON
+from djbench.contracts import defaults
+from djbench.contracts.files import (
+    RESOURCE_LOG_PREFIX,
+    WORKER_EVENT_COLUMNS,
+    WORKER_EVENTS,
+    WORKERS_JSON,
+)
 
 FINGERPRINT = os.environ.get("DJBENCH_FINGERPRINT", "")
 # vote.py picks its user class when imported, so a worker's must be the master's.

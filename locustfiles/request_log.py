@@ -29,7 +29,7 @@ from locust import events
 from locust.exception import CatchResponseError
 from locust.runners import LocalRunner, WorkerRunner
 
-from contracts.files import (
+from djbench.contracts.files import (
     LAG_COLUMNS,
     LAG_INTERVAL_S,
     LAG_LOG_PREFIX,
@@ -40,7 +40,7 @@ from contracts.files import (
     RESOURCE_LOG_PREFIX,
     process_log_name,
 )
-from contracts.row_file import RowFile
+from djbench.contracts.row_file import RowFile
 
 FLUSH_INTERVAL_S = 1.0
 LOGS = {

@@ -22,8 +22,8 @@ import time
 
 from locust import LoadTestShape, events
 
-from contracts import defaults
-from contracts.files import TIMELINE_COLUMNS
+from djbench.contracts import defaults
+from djbench.contracts.files import TIMELINE_COLUMNS
 
 
 @events.init_command_line_parser.add_listener

@@ -30,7 +30,7 @@ import gevent
 import gevent.event
 from locust import FastHttpUser, HttpUser, events, task
 
-from contracts import defaults
+from djbench.contracts import defaults
 
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 CHOICE_RE = re.compile(r'name="choice"[^>]*value="(\d+)"')

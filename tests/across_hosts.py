@@ -25,7 +25,7 @@ COLUMNS = ("users", "requests", "failure_pct", "rps", "p50_ms", "p95_ms")
 
 
 def _djbench(*args):
-    return [sys.executable, "-u", "-m", "harness", *map(str, args)]
+    return [sys.executable, "-u", "-m", "djbench", *map(str, args)]
 
 
 def _env(out, name):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.prerequisites import CHROMIUM  # where `djbench setup` installs it
+from djbench.system.prerequisites import CHROMIUM  # where `djbench setup` installs it
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

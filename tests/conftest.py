@@ -6,9 +6,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness import leftovers, nginx, postgres
-from harness.errors import UserError
-from harness.processes import ProcessSet, free_port
+from djbench.errors import UserError
+from djbench.stack import nginx, postgres
+from djbench.system import leftovers
+from djbench.system.processes import ProcessSet, free_port
 
 
 def _missing_for_the_stack():

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def djbench(*args, timeout=600, cwd=ROOT, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "harness", *map(str, args)],
+        [sys.executable, "-m", "djbench", *map(str, args)],
         cwd=cwd,
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         capture_output=True,

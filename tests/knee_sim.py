@@ -6,8 +6,8 @@ import math
 import random
 from collections import Counter
 
-from harness import early_stop
-from harness.knee import OBJECTIVES, Probe
+from djbench.search import early_stop
+from djbench.search.knee import OBJECTIVES, Probe
 
 POLL_S = 0.5
 

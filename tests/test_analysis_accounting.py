@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.metrics import step_metrics
+from djbench.analysis.runs.metrics import step_metrics
 
 RUN = Path(__file__).parent / "fixtures" / "runs" / "iterations"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis import AnalysisError
-from analysis.gap import main, parse_groups, study_frame, tables, write
+from djbench.analysis import AnalysisError
+from djbench.analysis.studies.gap import main, parse_groups, study_frame, tables, write
 
 RUN = Path(__file__).parent / "fixtures" / "runs" / "iterations"
 

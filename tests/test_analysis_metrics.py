@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import AnalysisError
-from analysis.checks import run_warnings
-from analysis.metrics import BASE_COLUMNS, knee, step_metrics, write_steps
-from analysis.runs import load_run
+from djbench.analysis import AnalysisError
+from djbench.analysis.report.checks import run_warnings
+from djbench.analysis.runs.metrics import BASE_COLUMNS, knee, step_metrics, write_steps
+from djbench.analysis.runs.run import load_run
 
 RUNS = Path(__file__).parent / "fixtures" / "runs"
 WSGI = RUNS / "wsgi_gunicorn"

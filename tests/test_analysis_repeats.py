@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.repeats import repetition_blocks
-from analysis.runs import Run
+from djbench.analysis.runs.repeats import repetition_blocks
+from djbench.analysis.runs.run import Run
 
 
 def run(run_id, pcts, rps, p95, server="gunicorn", pool=None):
@@ -53,7 +53,7 @@ def test_report_has_a_repetitions_section(tmp_path):
     import json
     import shutil
 
-    from analysis import report
+    from djbench.analysis.report import build as report
 
     fixture = Path(__file__).parent / "fixtures" / "runs" / "wsgi_gunicorn"
     copies = []

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis import AnalysisError
-from analysis.runs import distinct_labels, fresh_stack_per_step, load_run
+from djbench.analysis import AnalysisError
+from djbench.analysis.runs.run import distinct_labels, fresh_stack_per_step, load_run
 
 RUNS = Path(__file__).parent / "fixtures" / "runs"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.article import load_reference
-from analysis.runs import Run, load_run
-from analysis.table import failure_table, knee_sentence, table_markdown, write_table
+from djbench.analysis.report.article import load_reference
+from djbench.analysis.report.table import failure_table, knee_sentence, table_markdown, write_table
+from djbench.analysis.runs.run import Run, load_run
 
 RUNS = Path(__file__).parent / "fixtures" / "runs"
 ARTICLE_USERS = [100, 200, 300, 400, 500, 600, 700]

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from harness.errors import UserError
-from harness.results import BenchLock, lock_path
+from djbench.errors import UserError
+from djbench.system.run_dirs import BenchLock, lock_path
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from analysis.calibration import client_numbers, conclusions
-from analysis.metrics import step_metrics
+from djbench.analysis.report.calibration import client_numbers, conclusions
+from djbench.analysis.runs.metrics import step_metrics
 from tests.helpers import djbench, last_path, meta, survivors
 
 pytestmark = pytest.mark.integration

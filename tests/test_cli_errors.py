@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import config
+from djbench import config
 from tests.helpers import ROOT
 
 
@@ -18,7 +18,7 @@ def run_cli(args, env=None):
     # A lock of its own: a benchmark running on this machine must not change the answers.
     with tempfile.TemporaryDirectory() as tmp:
         return subprocess.run(
-            [sys.executable, "-m", "harness", *args],
+            [sys.executable, "-m", "djbench", *args],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -280,8 +280,9 @@ def test_disk_nearly_full_is_refused_before_anything_starts(tmp_path, monkeypatc
     import shutil
     from collections import namedtuple
 
-    from harness import cli, nginx
-    from harness.errors import UserError
+    from djbench import cli
+    from djbench.errors import UserError
+    from djbench.stack import nginx
 
     try:
         nginx.find_binary()  # the native run's own check comes first

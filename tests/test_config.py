@@ -2,9 +2,9 @@ import os
 
 import pytest
 
-from harness import config
-from harness.errors import UserError
-from harness.servers import SERVERS
+from djbench import config
+from djbench.errors import UserError
+from djbench.stack.servers import SERVERS
 
 
 def test_parse_users():
@@ -64,7 +64,7 @@ def test_parse_cpus():
 
 
 def test_repeat_interleaves_configurations():
-    from harness.cli import _repeated
+    from djbench.cli import _repeated
 
     a, b = (config.build(s, profile="smoke") for s in ("gunicorn", "uvicorn"))
     order = [(c.server, c.repetition) for c in _repeated([a, b], 3)]

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from contracts import defaults
-from contracts.files import LOCUST_CSV_PREFIX, TIMELINE
-from harness import compose, config, nginx, serve
-from harness.servers import SERVERS
+from djbench import config
+from djbench.contracts import defaults
+from djbench.contracts.files import LOCUST_CSV_PREFIX, TIMELINE
+from djbench.runners import compose
+from djbench.stack import nginx, serve
+from djbench.stack.servers import SERVERS
 from tests.helpers import ROOT
 
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
@@ -106,7 +108,7 @@ def test_entry_point_falls_back_on_the_native_defaults(monkeypatch, env, expecte
 
 
 def test_native_and_analysis_name_the_same_files():
-    from harness import native
+    from djbench.runners import native
 
     argv = native._locust_argv("http://127.0.0.1:1", Path("/run"))
     assert argv[argv.index("--csv") + 1] == f"/run/{LOCUST_CSV_PREFIX}"

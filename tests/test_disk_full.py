@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from contracts.files import REQUEST_COLUMNS
-from contracts.row_file import RowFile
+from djbench.contracts.files import REQUEST_COLUMNS
+from djbench.contracts.row_file import RowFile
 from tests.helpers import ROOT, survivors
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
@@ -99,7 +99,7 @@ def test_disk_full_mid_run_stops_it_with_one_line_and_keeps_results(small_disk, 
     # 200 MB must be free for a run to start (results.MIN_FREE_BYTES).
     results = small_disk("230m") / "results"
     proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "harness", "run", "--server", "gunicorn", "--mode",
+        [sys.executable, "-u", "-m", "djbench", "run", "--server", "gunicorn", "--mode",
          "native", "--users", "2,4", "--hold", "15", "--warmup", "1", "--results-dir",
          str(results)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -156,7 +156,7 @@ def test_disk_full_mid_run_stops_it_with_one_line_and_keeps_results(small_disk, 
 
 
 def test_reserve_is_freed_when_the_disk_runs_low(small_disk):
-    from harness import results
+    from djbench.system import run_dirs as results
 
     run_dir = small_disk("64m") / "run"
     run_dir.mkdir()
@@ -171,7 +171,7 @@ def test_reserve_is_freed_when_the_disk_runs_low(small_disk):
 
 
 def test_meta_still_fits_when_the_filler_takes_the_first_reserve(small_disk):
-    from harness import results
+    from djbench.system import run_dirs as results
 
     run_dir = small_disk("64m") / "run"
     run_dir.mkdir()

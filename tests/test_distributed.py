@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.runs import load_run
-from harness import leftovers
+from djbench.analysis.runs.run import load_run
+from djbench.system import leftovers
 from tests import netns
 from tests.helpers import ROOT, last_path, meta, rows
 from tests.test_interrupts import wait_for_line
@@ -35,7 +35,7 @@ def _env(tmp, name, **extra):
 def _djbench(hosts, name, tmp, *args, root=ROOT, log=None):
     """`djbench ...` on host `name`, its output in <tmp>/<log or name>.out."""
     out = open(tmp / f"{log or name}.out", "w")
-    return hosts.start(name, [sys.executable, "-u", "-m", "harness", *map(str, args)],
+    return hosts.start(name, [sys.executable, "-u", "-m", "djbench", *map(str, args)],
                        cwd=root, env=_env(tmp, log or name), stdout=out,
                        stderr=subprocess.STDOUT)  # fmt: skip
 
@@ -53,7 +53,7 @@ def _controller(hosts, tmp, *args):
     a = hosts.address
     return hosts.start(
         "ctl",
-        [sys.executable, "-u", "-m", "harness", "run", "--mode", "distributed",
+        [sys.executable, "-u", "-m", "djbench", "run", "--mode", "distributed",
          "--stack", a["stack"], "--server", "gunicorn", "--results-dir", tmp / "results",
          *map(str, args)],
         cwd=ROOT, env=_env(tmp, "ctl"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -1,6 +1,6 @@
 """When a probe's verdict is settled: hand-computed ranks and projections."""
 
-from harness.early_stop import MIN_REQUESTS, Snapshot, can_stop, p95_interval, verdict
+from djbench.search.early_stop import MIN_REQUESTS, Snapshot, can_stop, p95_interval, verdict
 
 
 def test_p95_interval_ranks_by_hand():

@@ -28,7 +28,10 @@ def test_installed_command_runs_outside_the_checkout(tmp_path):
 
 def test_harness_imports_no_uninstalled_package(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    code = "import harness.cli, analysis.report, contracts, sys; print(sorted(sys.modules))"
+    code = (
+        "import djbench.cli, djbench.analysis.report.build, djbench.contracts, sys; "
+        "print(sorted(sys.modules))"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
     )

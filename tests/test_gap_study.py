@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UserError
-from harness.gap_study import _variants, main
+from djbench.errors import UserError
+from djbench.studies.gap_study import _variants, main
 from tests.helpers import ROOT, rows
 
 

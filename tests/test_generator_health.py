@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from analysis.metrics import step_metrics
+from djbench.analysis.runs.metrics import step_metrics
 from tests.helpers import ROOT, djbench, last_path, meta, survivors
 
 pytestmark = pytest.mark.integration
@@ -52,7 +52,7 @@ def starved(tmp_path_factory):
     stack_cpu, locust_cpu = cpus[0], cpus[1]
     results = tmp_path_factory.mktemp("results")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness", "run", "--server", "gunicorn", "--workers", "2",
+        [sys.executable, "-m", "djbench", "run", "--server", "gunicorn", "--workers", "2",
          "--users", "5,20", "--hold", "15", "--warmup", "3", "--spawn-rate", "10",
          "--server-cpus", str(stack_cpu), "--locust-cpus", str(locust_cpu),
          "--mode", "native", "--results-dir", str(results)],

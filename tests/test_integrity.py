@@ -2,8 +2,8 @@
 
 import csv
 
-from contracts.files import REQUEST_COLUMNS, WORKER_EVENT_COLUMNS, WORKER_EVENTS
-from harness import integrity
+from djbench.contracts.files import REQUEST_COLUMNS, WORKER_EVENT_COLUMNS, WORKER_EVENTS
+from djbench.load import integrity
 
 
 def _log(run_dir, posts_ok, posts_failed=0):

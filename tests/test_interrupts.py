@@ -9,7 +9,7 @@ import time
 import psutil
 import pytest
 
-from analysis.runs import load_run
+from djbench.analysis.runs.run import load_run
 from tests.helpers import ROOT, meta, survivors
 
 pytestmark = pytest.mark.integration
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 def start_run(results, *extra):
     return subprocess.Popen(
-        [sys.executable, "-u", "-m", "harness", "run", "--server", "gunicorn",
+        [sys.executable, "-u", "-m", "djbench", "run", "--server", "gunicorn",
          "--profile", "smoke", "--mode", "native", "--results-dir", str(results), *extra],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -116,7 +116,7 @@ def test_a_killed_app_server_ends_the_run_with_its_log(tmp_path):
     assert survivors(set(m["pids"].values())) == []
     assert not psutil.pid_exists(server_pid)
     # ...and the report of that partial run says so.
-    from analysis import report
+    from djbench.analysis.report import build as report
 
     report.build([run_dir], tmp_path / "report")
     text = (tmp_path / "report" / "report.md").read_text()

@@ -1,6 +1,6 @@
 import json
 
-from analysis.knee_report import write_knee_report
+from djbench.analysis.report.knee_report import write_knee_report
 
 KNEES = {
     "failures_0": {"users": 300, "bad_users": 320, "resolution": 32},

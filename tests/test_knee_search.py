@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from harness.knee import (
+from djbench.search.knee import (
     Prediction,
     Probe,
     extrapolate_users,
@@ -172,7 +172,7 @@ def test_small_ranges_terminate(start, max_users):
 
 
 def test_article_steps_scaled_to_the_wsgi_knee():
-    from harness.knee import Knee, scaled_steps
+    from djbench.search.knee import Knee, scaled_steps
 
     knees = {
         "failures_0": Knee("failures_0", 640, None, 0),  # never broke: not used
@@ -191,7 +191,7 @@ def test_scale_auto_rewrites_every_configuration(tmp_path, monkeypatch):
     import json
     from types import SimpleNamespace
 
-    from harness import cli, config
+    from djbench import cli, config
 
     knee_dir = tmp_path / "20260101-000000-knee-gunicorn-sync"
     knee_dir.mkdir()
@@ -355,7 +355,7 @@ def test_progress_follow_ends_when_stop_says_so(tmp_path):
     # with Locust still running (its caller stops it), and follow says so.
     from types import SimpleNamespace
 
-    from harness import progress
+    from djbench.load import progress
 
     cfg = SimpleNamespace(users=(10,), hold_s=60.0, planned_s=60.0, first_step=1)
     asked = []
@@ -377,8 +377,8 @@ def test_progress_follow_ends_when_stop_says_so(tmp_path):
 def test_a_probe_is_watched_through_its_growing_request_log(tmp_path):
     # The runner's stop(run_dir): whole lines only, each read once, the window after ramp-up
     # and warm-up (counted from the first request), asked of stop_early as a Snapshot.
-    from harness import config
-    from harness.knee_runner import Watcher
+    from djbench import config
+    from djbench.search.probes import Watcher
 
     probe_cfg = config.build("gunicorn", "knee", users=(10,), hold_s=30, warmup_s=5)
     seen, now = [], [106.0]

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from analysis import AnalysisError
-from analysis.knee_summary import spread, summary_lines, write_knee_summary
+from djbench.analysis import AnalysisError
+from djbench.analysis.report.knee_summary import spread, summary_lines, write_knee_summary
 
 
 def _search(path, server, interface, knees, probes=None):
@@ -42,7 +42,7 @@ def test_summary_rows(tmp_path):
     d = _search(tmp_path / "d", "uvicorn", "asgi", {
         "failures_0": _k(360, 400, 40), "failures_1": _k(300, 330, 33), "p95": _k(60, 65, 7),
     })  # fmt: skip
-    from analysis.knee_summary import load_searches
+    from djbench.analysis.report.knee_summary import load_searches
 
     lines = summary_lines(load_searches([a, b, c, d]))
     assert lines[2:] == [

@@ -12,17 +12,18 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness import environ, leftovers
-from harness.compose import engine_available
-from harness.errors import ComponentFailed
-from harness.processes import ProcessSet
+from djbench.errors import ComponentFailed
+from djbench.runners.compose import engine_available
+from djbench.system import child_env as environ
+from djbench.system import leftovers
+from djbench.system.processes import ProcessSet
 from tests.helpers import ROOT, djbench, last_path, meta, survivors
 from tests.test_interrupts import wait_for_line
 
 
 def _start(results, env, *args):
     return subprocess.Popen(
-        [sys.executable, "-u", "-m", "harness", "run", "--profile", "smoke",
+        [sys.executable, "-u", "-m", "djbench", "run", "--profile", "smoke",
          "--results-dir", str(results), *args],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT), **env},
@@ -110,7 +111,7 @@ def test_a_killed_knee_search_leaves_no_kept_database(tmp_path):
     SIGKILL mid-probe leaves that copy's source behind too, and the next run removes it."""
     env = {"DJBENCH_LOCK": str(tmp_path / "lock")}
     proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "harness", "knee", "--servers", "gunicorn", "--mode",
+        [sys.executable, "-u", "-m", "djbench", "knee", "--servers", "gunicorn", "--mode",
          "native", "--start", "2", "--max-users", "4", "--measure", "3", "--warmup", "1",
          "--spawn-rate", "10", "--results-dir", str(tmp_path / "killed")],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -14,9 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from analysis.accounting import Accounting
-from analysis.metrics import read_requests, step_metrics
-from contracts.files import (
+from djbench import config
+from djbench.analysis.runs.accounting import Accounting
+from djbench.analysis.runs.metrics import read_requests, step_metrics
+from djbench.contracts.files import (
     LAG_COLUMNS,
     LAG_LOG_PREFIX,
     LOCUST_HISTORY,
@@ -24,8 +25,8 @@ from contracts.files import (
     REQUEST_LOG_PREFIX,
     TIMELINE,
 )
-from harness import config, native
-from harness.recording import locust_options
+from djbench.load.recording import locust_options
+from djbench.runners import native
 from tests.helpers import ROOT, rows
 
 pytestmark = pytest.mark.integration

@@ -30,7 +30,7 @@ def make(tmp_path, *args):
         "DJBENCH_LOCK": str(tmp_path / "lock"),
     }
     # -o: the virtualenv counts as installed; DJBENCH: this checkout's code, not the venv's.
-    djbench = f"DJBENCH={sys.executable} -m harness"
+    djbench = f"DJBENCH={sys.executable} -m djbench"
     argv = [MAKE, "-s", "--no-print-directory", "-o", ".venv/.installed", djbench,
             f"RESULTS={tmp_path / 'results'}", *args]  # fmt: skip
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.servers import SERVERS
+from djbench.stack.servers import SERVERS
 from tests.helpers import djbench, last_path, meta, rows, survivors
 
 pytestmark = pytest.mark.integration

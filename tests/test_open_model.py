@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from analysis.metrics import generator_reasons, step_metrics
-from harness import config
-from harness.cli import main
-from harness.errors import UserError
-from harness.recording import locust_options
+from djbench import config
+from djbench.analysis.runs.metrics import generator_reasons, step_metrics
+from djbench.cli import main
+from djbench.errors import UserError
+from djbench.load.recording import locust_options
 
 
 def test_rates_become_users_one_iteration_per_pacing_period():

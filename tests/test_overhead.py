@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from analysis.errors import AnalysisError
-from analysis.overhead import main, markdown, overhead_table
+from djbench.analysis.errors import AnalysisError
+from djbench.analysis.studies.overhead import main, markdown, overhead_table
 
 
 def _run(path, load_started=True):

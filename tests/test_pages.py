@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from analysis.pages import write_calibration_page, write_knee_page
+from djbench.analysis.pages.pages import write_calibration_page, write_knee_page
 from tests.browser import layout, needs_chromium
 from tests.helpers import make_search
 

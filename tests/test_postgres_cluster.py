@@ -12,10 +12,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from analysis.postgres_log import refusal_times
-from harness import postgres
-from harness.errors import ComponentFailed
-from harness.processes import ProcessSet, free_port
+from djbench.analysis.runs.postgres_log import refusal_times
+from djbench.errors import ComponentFailed
+from djbench.stack import postgres
+from djbench.system.processes import ProcessSet, free_port
 
 
 class WatchedProcessSet(ProcessSet):

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from analysis.checks import run_warnings
-from analysis.metrics import step_metrics
-from analysis.postgres_log import read_refusals, refusal_times
-from analysis.runs import load_run
+from djbench.analysis.report.checks import run_warnings
+from djbench.analysis.runs.metrics import step_metrics
+from djbench.analysis.runs.postgres_log import read_refusals, refusal_times
+from djbench.analysis.runs.run import load_run
 
 REFUSAL = "FATAL:  sorry, too many clients already"
 

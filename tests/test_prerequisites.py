@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import nginx, postgres, prerequisites
-from harness.errors import UserError
-from harness.processes import ProcessSet, free_port
+from djbench.errors import UserError
+from djbench.stack import nginx, postgres
+from djbench.system import prerequisites
+from djbench.system.processes import ProcessSet, free_port
 from tests.helpers import ROOT
 
 NO_APT = "sudo apt-get install {} on Debian/Ubuntu, else the system's package manager"
@@ -38,7 +39,7 @@ def nowhere(tmp_path):
 
 
 def djbench(*args, env):
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "djbench", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
 
 

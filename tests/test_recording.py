@@ -1,4 +1,4 @@
-from harness.recording import _finish
+from djbench.load.recording import _finish
 
 
 def test_locust_cpu_warning_is_recorded(tmp_path):

@@ -1,7 +1,7 @@
 """The README's measured numbers and the reference notes are what results/reference/ renders:
 a number in them cannot drift from the data it comes from."""
 
-from analysis import reference_notes
+from djbench.analysis.studies import reference_notes
 
 
 def test_readme_and_reference_notes_match_the_reference_data(capsys):
@@ -18,7 +18,7 @@ def test_every_block_of_the_readme_is_rendered():
 
 
 def test_durations_never_show_sixty_seconds():
-    from analysis.reference_notes import _minutes
+    from djbench.analysis.studies.reference_notes import _minutes
 
     assert _minutes(119.6) == "2 min 0 s"
     assert _minutes(868.4) == "14 min 28 s"

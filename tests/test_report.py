@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from analysis import AnalysisError, report
-from analysis.checks import run_warnings
-from analysis.runs import load_run
+from djbench.analysis import AnalysisError
+from djbench.analysis.report import build as report
+from djbench.analysis.report.checks import run_warnings
+from djbench.analysis.runs.run import load_run
 
 RUNS = Path(__file__).parent / "fixtures" / "runs"
 WSGI = RUNS / "wsgi_gunicorn"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import report
+from djbench.analysis.report import build as report
 from tests.browser import layout, needs_chromium, read_report
 from tests.helpers import make_search
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.metrics import step_metrics
-from analysis.timeseries import time_series
+from djbench.analysis.runs.metrics import step_metrics
+from djbench.analysis.runs.timeseries import time_series
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ASGI = FIXTURES / "runs" / "asgi_uvicorn"

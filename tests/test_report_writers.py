@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis import AnalysisError
-from harness import cli
+from djbench import cli
+from djbench.analysis import AnalysisError
 from tests.helpers import djbench
 
 RUNS = Path(__file__).parent / "fixtures" / "runs"
@@ -89,7 +89,7 @@ def failing(*_args, **_kwargs):
 
 
 def test_knee_summary_failing_half_way_removes_what_it_created(tmp_path, monkeypatch):
-    import analysis.knee_summary as knee_summary
+    import djbench.analysis.report.knee_summary as knee_summary
 
     search = knee_dir(tmp_path, GOOD)
     monkeypatch.setattr(knee_summary, "_chart", failing)  # after knees.md is written
@@ -101,7 +101,7 @@ def test_knee_summary_failing_half_way_removes_what_it_created(tmp_path, monkeyp
 
 
 def test_knee_report_failing_half_way_keeps_only_knee_json(tmp_path, monkeypatch):
-    import analysis.knee_report as knee_report
+    import djbench.analysis.report.knee_report as knee_report
 
     search = knee_dir(tmp_path, GOOD)
     monkeypatch.setattr(knee_report.plt, "subplots", failing)  # after knee.md is written
@@ -111,7 +111,7 @@ def test_knee_report_failing_half_way_keeps_only_knee_json(tmp_path, monkeypatch
 
 
 def test_report_failing_half_way_leaves_no_results_root(tmp_path, monkeypatch, capsys):
-    import analysis.report as report
+    import djbench.analysis.report.build as report
 
     monkeypatch.setattr(report, "write_charts", failing)
     root = tmp_path / "results"
@@ -146,7 +146,7 @@ def calibration(tmp_path):
 
 
 def test_calibration_report_over_a_run_without_steps(tmp_path):
-    from analysis.calibration import write_report
+    from djbench.analysis.report.calibration import write_report
 
     cal, runs = calibration(tmp_path)
     with pytest.raises(AnalysisError, match="runs/locust-fast-vote has no measured step"):
@@ -155,7 +155,8 @@ def test_calibration_report_over_a_run_without_steps(tmp_path):
 
 
 def test_knee_search_that_fails_before_its_first_probe_leaves_no_directory(tmp_path):
-    from harness import config, knee_runner
+    from djbench import config
+    from djbench.search import probes as knee_runner
 
     cfg = config.build("gunicorn", profile="knee", users=(10,))
     settings = {"start": 10, "max_users": 20, "measure_s": 5, "p95_slo_ms": 1000.0,

@@ -4,7 +4,7 @@ backends), which sampling live processes alone would miss."""
 import subprocess
 import sys
 
-from harness.resources import tree_totals
+from djbench.sampling.resources import tree_totals
 
 BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
 
@@ -29,7 +29,7 @@ def test_exited_children_are_counted(tmp_path):
 
 
 def test_the_harness_counts_its_own_cpu_not_its_childrens(tmp_path):
-    from harness.resources import HARNESS, Sampler, own_totals
+    from djbench.sampling.resources import HARNESS, Sampler, own_totals
 
     before = own_totals()[0]
     subprocess.run([sys.executable, "-c", BURN], check=True)  # a reaped child: not ours

@@ -6,9 +6,9 @@ import time
 
 import psycopg
 
-from analysis.samples import read_pg_activity, read_system
-from harness.processes import free_port
-from harness.samplers import PgActivitySampler, SystemSampler
+from djbench.analysis.runs.samples import read_pg_activity, read_system
+from djbench.sampling.system import PgActivitySampler, SystemSampler
+from djbench.system.processes import free_port
 
 
 def test_system_sampler(tmp_path):

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from contracts import defaults
-from harness import cli, config, recording
-from harness.errors import UserError
-from harness.native import BIN
-from harness.servers import SERVERS
+from djbench import cli, config
+from djbench.contracts import defaults
+from djbench.errors import UserError
+from djbench.load import recording
+from djbench.runners.native import BIN
+from djbench.stack.servers import SERVERS
 
 EXPECTED_ARGV = {
     "gunicorn": [

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis import AnalysisError
-from analysis.runs import load_run
-from analysis.searches import searches_for
-from analysis.verdict import (
+from djbench.analysis import AnalysisError
+from djbench.analysis.report.verdict import (
     Capacity,
     leader,
     machine_line,
@@ -18,6 +16,8 @@ from analysis.verdict import (
     topology_lines,
     verdict,
 )
+from djbench.analysis.runs.run import load_run
+from djbench.analysis.runs.searches import searches_for
 from tests.helpers import make_search
 
 RUNS = Path(__file__).parent / "fixtures" / "runs"
@@ -197,7 +197,7 @@ def test_machine_and_topology_lines():
 
 
 def test_report_command_refuses_a_search_of_another_configuration(results, tmp_path, capsys):
-    from harness.cli import main
+    from djbench.cli import main
 
     other = make_search(results / "k", server="daphne")
     out = tmp_path / "reports"

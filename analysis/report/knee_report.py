@@ -1,0 +1,203 @@
+"""The report of one knee search (knee.json): the probes as a table and a chart, and each
+objective's knee with its resolution."""
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from djbench.analysis.errors import AnalysisError  # noqa: E402
+from djbench.analysis.files import output_files  # noqa: E402
+
+NAMES = {
+    "failures_0": "no failures",
+    "failures_1": "at most 1 % failures",
+    "p95": "p95 under {slo:g} ms",
+}
+
+
+# What the report reads from knee.json (djbench/search/probes.py writes it): field -> kind.
+TOP_FIELDS = {"server": "text", "interface": "text", "view": "text", "workers": "int"}
+PROBE_FIELDS = {"users": "int", "failure_pct": "number", "p95_ms": "number", "run_dir": "text"}
+KNEE_FIELDS = {"users": "int or null", "bad_users": "int or null", "resolution": "number"}
+KINDS = {
+    "text": ((str,), "text"),
+    "int": ((int,), "a whole number"),
+    "number": ((int, float), "a number"),
+    "int or null": ((int, type(None)), "a whole number or null"),
+}
+
+
+def _fields(obj, fields, where):
+    """Check that the dict `obj` (called `where` in messages) has `fields` of their kinds."""
+    for key, kind in fields.items():
+        if key not in obj:
+            raise AnalysisError(f"{where} lacks {key}".lstrip())
+        types, what = KINDS[kind]
+        if isinstance(obj[key], bool) or not isinstance(obj[key], types):
+            raise AnalysisError(f"{where}{'.' if where else ''}{key} is {obj[key]!r}, not {what}")
+
+
+def _dict(obj, where):
+    if not isinstance(obj, dict):
+        raise AnalysisError(f"{where} is not an object")
+    return obj
+
+
+def read_knee(knee_dir):
+    """knee.json of a knee search, checked: every field the reports use, of the right kind."""
+    path = Path(knee_dir) / "knee.json"
+    if not path.exists():
+        raise AnalysisError(f"{knee_dir} is not a knee search (no knee.json)")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as e:
+        raise AnalysisError(f"cannot read {path}: {e}") from None
+    except ValueError as e:
+        raise AnalysisError(f"{path}: not valid JSON ({e})") from None
+    try:
+        if not isinstance(data, dict):
+            raise AnalysisError("is not a JSON object")
+        _fields(data, TOP_FIELDS, "")
+        for key in ("settings", "probes", "knees"):
+            if key not in data:
+                raise AnalysisError(f"lacks {key}")
+        _fields(_dict(data["settings"], "settings"), {"p95_slo_ms": "number"}, "settings")
+        if not isinstance(data["probes"], list):
+            raise AnalysisError("probes is not a list")
+        for i, probe in enumerate(data["probes"]):
+            _fields(_dict(probe, f"probes[{i}]"), PROBE_FIELDS, f"probes[{i}]")
+        knees = _dict(data["knees"], "knees")
+        for name in NAMES:
+            if name not in knees:
+                raise AnalysisError(f"knees lacks {name}")
+            _fields(_dict(knees[name], f"knees.{name}"), KNEE_FIELDS, f"knees.{name}")
+    except AnalysisError as e:
+        raise AnalysisError(f"{path}: {e}") from None
+    return data
+
+
+def knee_text(name, k, slo, unit="users"):
+    what = NAMES[name].format(slo=slo)
+    if k["users"] is None:
+        return f"{what}: broken already at the smallest count searched, {k['bad_users']} {unit}"
+    if k["bad_users"] is None:
+        return f"{what}: never broken up to {k['users']} {unit} (the knee is higher)"
+    return (
+        f"{what}: {k['users']} {unit} (broken at {k['bad_users']}; resolution "
+        f"{k['resolution']} {unit})"
+    )
+
+
+def _verdicts(p):
+    if not p.get("stopped_early"):
+        return ""
+    return "yes: " + ", ".join(
+        f"{NAMES[k].split(' under')[0]} {'met' if v else 'broken'}" for k, v in p["early"].items()
+    )
+
+
+def _seconds(p, key, decimals):
+    # Searches recorded before probes carried their times leave these cells empty.
+    return f"{p[key]:.{decimals}f}" if key in p else ""
+
+
+def _probe_rows(probes):
+    return [
+        f"| {i} | {p['users']} | {p['failure_pct']:.1f} | {p['p95_ms']:.0f} | "
+        f"{_seconds(p, 'measured_s', 1)} | {_seconds(p, 'duration_s', 0)} | {_verdicts(p)} | "
+        f"{p['run_dir']} |"
+        for i, p in enumerate(probes, 1)
+    ]
+
+
+def _prediction_lines(prediction, unit, slo):
+    if not prediction:
+        return ["No prediction: the search doubled from its start."]
+    sat = prediction["saturation"]
+    lines = [
+        f"Prediction: a saturation probe ({sat['users']} users with no wait, "
+        f"{sat['measured_s']:g} s measured, {sat['duration_s']:.0f} s in all, `{sat['run_dir']}`) "
+        f"completed {sat['iterations_per_s']:.1f} iterations/s, {sat['iteration_s'] * 1000:.0f} "
+        f"ms per iteration, p95 {sat['p95_ms']:.0f} ms."
+    ]
+    if "guess" in prediction:
+        lines[0] += (
+            f" By Little's law the p95 objective ({slo:g} ms) should break near "
+            f"{prediction['guess']} {unit}, between {prediction['low']} and {prediction['high']}: "
+            "the first probe, and the bracket bisection started from."
+        )
+    return lines
+
+
+def _spent_line(spent):
+    if not spent:
+        return []
+    return [
+        f"Spent: {spent['wall_s'] / 60:.1f} min in all, {spent['probes']} probes "
+        f"(+{spent['saturation_probes']} saturation), {spent['stopped_early']} stopped early; "
+        f"{spent['measured_s']:.0f} s measured of {spent['probe_s']:.0f} s of probe runs "
+        "(the rest: start-up, ramp-up, warm-up, teardown).",
+        "",
+    ]
+
+
+def write_knee_report(knee_dir):
+    knee_dir = Path(knee_dir)
+    data = read_knee(knee_dir)
+    with output_files(knee_dir / "knee.md", knee_dir / "probes.png"):
+        _write(knee_dir, data)
+
+
+def _write(knee_dir, data):
+    slo = data["settings"]["p95_slo_ms"]
+    unit = data.get("unit", "users")
+    probes = data["probes"]
+    model = data.get("load_model", "closed")
+    lines = [
+        f"# Knee search: {data['server']} ({data['interface'].upper()}, {data['view']} views, "
+        f"{data['workers']} workers)",
+        "",
+        *(f"- {knee_text(name, k, slo, unit)}" for name, k in data["knees"].items()),
+        "",
+        f"Load model: {model} ({unit}). A knee is a count that met its objective every time it "
+        f"was measured: the search measured each bounded knee "
+        f"{data['settings'].get('confirm', 0)} more time(s) to confirm it, and went on below a "
+        f"count that failed its confirmation. Each probe measured up to "
+        f"{data['settings'].get('measure_s', '?')} s after its warm-up; one whose verdict could "
+        "no longer change stopped early (which verdicts it settled is listed).",
+        "",
+        *_prediction_lines(data.get("prediction"), unit, slo),
+        "",
+        *_spent_line(data.get("spent")),
+        f"| # | {unit} | failure % | p95 (ms) | measured (s) | probe (s) | stopped early | run |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        *_probe_rows(probes),
+        "",
+        "![probes](probes.png)",
+        "",
+    ]
+    (knee_dir / "knee.md").write_text("\n".join(lines))
+    fig, left = plt.subplots(figsize=(8, 4.5))
+    probes = sorted(probes, key=lambda p: p["users"])
+    users = [p["users"] for p in probes]
+    left.plot(users, [p["failure_pct"] for p in probes], "o-", color="tab:red", label="failure %")
+    left.set_xlabel(unit.capitalize())
+    left.set_ylabel("Failed requests (%)")
+    right = left.twinx()
+    right.plot(users, [p["p95_ms"] for p in probes], "s--", color="tab:blue", label="p95 (ms)")
+    right.axhline(slo, color="tab:blue", linewidth=0.8, linestyle=":")
+    right.set_ylabel("p95 response time (ms)")
+    left.set_title(f"Knee search probes: {data['server']} ({data['interface'].upper()})")
+    handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    left.legend(handles=handles, loc="upper left")
+    left.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(knee_dir / "probes.png", dpi=100)
+    plt.close(fig)
+    from djbench.analysis.pages.pages import write_knee_page  # the same results as an HTML page
+
+    write_knee_page(knee_dir)

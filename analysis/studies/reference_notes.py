@@ -1,0 +1,185 @@
+"""The reference notes and the README's measured numbers, rendered from results/reference/.
+
+    python -m analysis.reference_notes          write results/reference/README.md and the
+                                                README's measured blocks
+    python -m analysis.reference_notes --check  exit 1 if either differs from its rendering
+
+Every number they quote comes from a file under results/reference/: the article runs' steps.csv
+and meta.json, the rebuilt report, each knee search's knee.json, calibrate.json, the overhead of
+the smoke, quick and article runs, the gap study, the across-hosts comparison and the test
+suite's summary line. The prose lives in analysis/templates/reference/ (Jinja2); README.md takes
+rendered blocks between `<!-- reference:NAME -->` and `<!-- /reference:NAME -->` lines, so a
+number cannot drift from its data (tests/test_reference_notes.py runs --check).
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from djbench.analysis import files
+from djbench.analysis.errors import AnalysisError
+from djbench.analysis.report import article
+from djbench.analysis.report.table import table_markdown
+from djbench.analysis.runs.run import load_run
+from djbench.analysis.studies.overhead import epoch, overhead_table
+from djbench.analysis.studies.overhead import markdown as overhead_markdown
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: these notes are the repository's
+REFERENCE = ROOT / "results" / "reference"
+TEMPLATES = files.TEMPLATES / "reference"
+BLOCK = re.compile(r"(<!-- reference:(?P<name>[a-z-]+) -->\n)(.*?)(<!-- /reference:(?P=name) -->)",
+                   re.S)  # fmt: skip
+
+
+def _minutes(seconds):
+    whole = round(seconds)  # before splitting: 119.6 s is 2 min 0 s, not 1 min 60 s
+    return f"{whole // 60} min {whole % 60} s"
+
+
+def _section(markdown, heading):
+    """The text of a `## heading` section of a Markdown file, heading excluded."""
+    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", markdown, re.S | re.M)
+    if match is None:
+        raise AnalysisError(f"no section {heading!r}")
+    return match.group(1).strip()
+
+
+def _steps(run):
+    rows = []
+    for _, s in run.steps.iterrows():
+        rows.append({k: s[k] for k in s.index})
+    return rows
+
+
+def _totals(run):
+    """What the notes say of a whole run, summed or ranged over its steps."""
+    s = run.steps
+    causes = {c.removeprefix("fail_"): int(s[c].sum()) for c in s.columns if c.startswith("fail_")}
+    return {
+        "failures": int(s["failures"].sum()),
+        "causes": {k: v for k, v in causes.items() if v},
+        "pg_refused": int(s["pg_refused"].sum()) if "pg_refused" in s else 0,
+        "pg_total_max": int(s["pg_total_max"].max()) if "pg_total_max" in s else None,
+        "rps": (float(s["rps"].min()), float(s["rps"].max())),
+        "p95": (float(s["p95_ms"].min()), float(s["p95_ms"].max())),
+        "server_cpu": (float(s["cpu_server_pct"].min()), float(s["cpu_server_pct"].max())),
+        "postgres_cpu": (float(s["cpu_postgres_pct"].min()), float(s["cpu_postgres_pct"].max())),
+        "locust_cpu_max": float(s["cpu_locust_pct"].max()),
+        "limited_steps": [int(u) for u in s.loc[s["generator_limited"] == 1, "users"]],
+    }
+
+
+def bench_facts(ref):
+    run_dirs = sorted((ref / "runs").iterdir())
+    runs = [load_run(d) for d in run_dirs]
+    metas = [r.meta for r in runs]
+    started = min(epoch(m["started_at"]) for m in metas)
+    ended = max(epoch(m["ended_at"]) for m in metas)
+    report_md = (ref / "report" / "report.md").read_text()
+    return {
+        "runs": [
+            {
+                "label": r.label,
+                "server": r.server,
+                "meta": r.meta,
+                "steps": _steps(r),
+                "totals": _totals(r),
+                "dir": r.path.relative_to(ref).as_posix(),
+                "duration": _minutes(epoch(r.meta["ended_at"]) - epoch(r.meta["started_at"])),
+            }
+            for r in runs
+        ],  # fmt: skip
+        "wall": _minutes(ended - started),
+        "table": table_markdown(runs, article.load_reference()).strip(),
+        "verdict": _section(report_md, "Verdict"),
+        "first": metas[0],
+    }
+
+
+def knee_facts(ref, folder="knee"):
+    searches = []
+    for path in sorted((ref / folder).glob("*-knee-*")):
+        data = json.loads((path / "knee.json").read_text())
+        searches.append({"dir": path.relative_to(ref).as_posix(), **data,
+                         "wall": _minutes(data["spent"]["wall_s"])})  # fmt: skip
+    servers = sorted({s["server"] for s in searches}, key=lambda s: (s != "gunicorn", s))
+    by_server = {srv: [s for s in searches if s["server"] == srv] for srv in servers}
+    summary = (ref / folder / "summary" / "knees.md").read_text()
+    table = "\n".join(ln for ln in summary.splitlines() if ln.startswith("|"))
+    # One `make knee SERVERS="a b"` searches each server in turn: its i-th search of each.
+    rounds = min(len(v) for v in by_server.values())
+    commands = [_minutes(sum(v[i]["spent"]["wall_s"] for v in by_server.values()))
+                for i in range(rounds)]  # fmt: skip
+    return {"searches": searches, "by_server": by_server, "summary_table": table,
+            "commands": commands}  # fmt: skip
+
+
+def overhead_facts(ref):
+    runs = sorted((ref / "overhead").glob("*-smoke")) + sorted((ref / "overhead").glob("*-quick"))
+    runs += sorted((ref / "runs").glob("*gunicorn*"))
+    table = overhead_table(runs)
+    return {"table": overhead_markdown(table), "rows": table.to_dict("records")}
+
+
+def facts(ref=REFERENCE):
+    calibrate = json.loads((ref / "calibrate" / "calibrate.json").read_text())
+    tests = (ref / "make-test.txt").read_text().strip().splitlines()[-1]
+    return {
+        "bench": bench_facts(ref),
+        "knee": knee_facts(ref),
+        "knee_warmup": knee_facts(ref, "knee-warmup10"),
+        "calibrate": calibrate,
+        "overhead": overhead_facts(ref),
+        "gap": (ref / "gap" / "gap.md").read_text().strip(),
+        "across": (ref / "across_hosts" / "across_hosts.md").read_text().strip(),
+        "tests": tests.strip("= "),
+    }
+
+
+def _environment():
+    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)  # fmt: skip
+    env.filters["f1"] = lambda v: f"{float(v):.1f}"
+    env.filters["f0"] = lambda v: f"{float(v):.0f}"
+    return env
+
+
+def render(ref=REFERENCE, readme=ROOT / "README.md"):
+    """(reference notes, README) as they must read."""
+    context = facts(ref)
+    env = _environment()
+    notes = env.get_template("notes.md").render(context)
+
+    def block(match):
+        text = env.get_template(f"{match['name']}.md").render(context).strip()
+        return f"{match.group(1)}{text}\n{match.group(4)}"
+
+    return notes, BLOCK.sub(block, readme.read_text())
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    check = "--check" in argv
+    try:
+        notes, readme = render()
+    except (AnalysisError, OSError, KeyError, ValueError) as e:
+        print(f"reference_notes: error: {e}", file=sys.stderr)
+        return 2
+    targets = {REFERENCE / "README.md": notes, ROOT / "README.md": readme}
+    stale = [path for path, text in targets.items() if path.read_text() != text]
+    if check:
+        for path in stale:
+            print(f"{path.relative_to(ROOT)} differs from its rendering from results/reference/; "
+                  "run python -m analysis.reference_notes", file=sys.stderr)  # fmt: skip
+        return 1 if stale else 0
+    for path in stale:
+        path.write_text(targets[path])
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from djbench.cli import main
+
+sys.exit(main())

