@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from djbench.analysis.markdown import markdown_table
 from tests import netns
 from tests.helpers import ROOT, last_path
 
@@ -77,13 +78,13 @@ def on_one_host(out, profile, server):
 
 
 def table(runs):
-    lines = ["| run | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    rows = []
     for label, run_dir in runs:
         with open(run_dir / "steps.csv", newline="") as f:
             for row in csv.DictReader(f):
                 cells = [f"{float(row[c]):.1f}" if "." in row[c] else row[c] for c in COLUMNS]
-                lines.append(f"| {label} ({run_dir.name}) | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+                rows.append([f"{label} ({run_dir.name})", *cells])
+    return markdown_table(["run", *COLUMNS], rows, compact_rule=True)
 
 
 def main():

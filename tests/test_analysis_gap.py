@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from djbench.analysis import AnalysisError
-from djbench.analysis.studies.gap import main, parse_groups, study_frame, tables, write
+from djbench.analysis.studies.gap import parse_groups, study_frame, tables, write
+from djbench.cli import main as djbench
 
 RUN = Path(__file__).parent / "fixtures" / "runs" / "iterations"
 
@@ -64,13 +65,13 @@ def test_tables(tmp_path):
 
 def test_write_and_cli(tmp_path, capsys):
     out = tmp_path / "gap"
-    assert main(["--out", str(out), f"a={copy(tmp_path, 'r1')}"]) == 0
+    assert djbench(["gap", "--out", str(out), f"a={copy(tmp_path, 'r1')}"]) == 0
     assert capsys.readouterr().out == f"gap: {out / 'gap.md'}\n"
     assert (out / "gap.md").read_text().startswith("# Failure % gap")
     assert (out / "gap.csv").read_text().splitlines()[0].startswith("variant,run_id,")
     with pytest.raises(AnalysisError, match="already exists"):
         write({"a": [tmp_path / "r1"]}, out)
-    assert main(["--out", str(tmp_path / "x"), "no-name"]) == 2
+    assert djbench(["gap", "--out", str(tmp_path / "x"), "no-name"]) == 2
     assert "djbench: error: bad run 'no-name': expected NAME=RUN_DIR" in capsys.readouterr().err
 
 

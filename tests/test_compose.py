@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from djbench.runners.compose import engine_available
+from djbench.system.packages import engine_available
 from tests.helpers import ROOT, djbench, last_path, meta, rows
 
 REQUIRED_ENV = {"POSTGRES_PASSWORD": "x", "DJANGO_SECRET_KEY": "y"}

@@ -64,7 +64,7 @@ def test_parse_cpus():
 
 
 def test_repeat_interleaves_configurations():
-    from djbench.cli import _repeated
+    from djbench.commands.benchmark import repeated as _repeated
 
     a, b = (config.build(s, profile="smoke") for s in ("gunicorn", "uvicorn"))
     order = [(c.server, c.repetition) for c in _repeated([a, b], 3)]

@@ -108,8 +108,8 @@ def test_entry_point_falls_back_on_the_native_defaults(monkeypatch, env, expecte
 
 
 def test_native_and_analysis_name_the_same_files():
-    from djbench.runners import native
+    from djbench.load import locust
 
-    argv = native._locust_argv("http://127.0.0.1:1", Path("/run"))
+    argv = locust._locust_argv("http://127.0.0.1:1", Path("/run"))
     assert argv[argv.index("--csv") + 1] == f"/run/{LOCUST_CSV_PREFIX}"
     assert argv[argv.index("--timeline") + 1] == f"/run/{TIMELINE}"

@@ -84,7 +84,7 @@ def hosts(tmp_path):
             if proc.poll() is None:
                 _stop(proc)
     # A stack host killed by a test left its stack: what its next start would stop.
-    leftovers.reap(tmp_path / "stack.lock.runs", out=lambda line: None)
+    leftovers.reap(tmp_path / "stack.lock.runs")
     assert names() == [], "every namespace is removed"
     assert set(Path(tempfile.gettempdir()).glob(f"{leftovers.TEMP_PREFIX}*")) <= temp_before
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from djbench.cli import main
 from djbench.errors import UserError
-from djbench.studies.gap_study import _variants, main
+from djbench.studies.gap_study import _variants
 from tests.helpers import ROOT, rows
 
 
@@ -29,14 +30,14 @@ def test_variants():
 
 
 def test_bad_repeat_is_one_line(capsys):
-    assert main(["--repeat", "0"]) == 2
+    assert main(["gap-study", "--repeat", "0"]) == 2
     assert capsys.readouterr().err == "djbench: error: repeat must be positive, got 0\n"
 
 
 @pytest.mark.integration
 def test_two_variants_at_smoke_scale(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "harness.gap_study", "--server", "uvicorn", "--profile", "smoke",
+        [sys.executable, "-m", "djbench", "gap-study", "--server", "uvicorn", "--profile", "smoke",
          "--repeat", "1", "--variant", "fast=--spawn-rate 10", "--variant", "slow=--spawn-rate 4",
          "--results-dir", str(tmp_path), "--mode", "native"],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,

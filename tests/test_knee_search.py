@@ -187,11 +187,11 @@ def test_article_steps_scaled_to_the_wsgi_knee():
     assert scaled_steps(knees) is None
 
 
-def test_scale_auto_rewrites_every_configuration(tmp_path, monkeypatch):
+def test_scale_auto_rewrites_every_configuration(tmp_path):
     import json
-    from types import SimpleNamespace
 
-    from djbench import cli, config
+    from djbench import config
+    from djbench.search import auto_scale
 
     knee_dir = tmp_path / "20260101-000000-knee-gunicorn-sync"
     knee_dir.mkdir()
@@ -204,15 +204,12 @@ def test_scale_auto_rewrites_every_configuration(tmp_path, monkeypatch):
                 "bounded": True},
     }  # fmt: skip
     (knee_dir / "knee.json").write_text(json.dumps({"knees": knees}))
-    searched = []
-    monkeypatch.setattr(
-        cli, "_knee_all", lambda cfgs, args, settings: searched.extend(cfgs) or [knee_dir]
-    )
     cfgs = [config.build(s, profile="article", workers=3) for s in ("uvicorn", "gunicorn")]
-    args = SimpleNamespace(users=None, start=10, load_model="closed")
-    scaled = cli._auto_scale(cfgs, args, {"start": 10})
-    assert [c.server for c in searched] == ["gunicorn"]  # the WSGI server's knee
-    assert searched[0].profile == "knee"
+    searched = auto_scale.knee_config(cfgs, start=10)
+    assert searched.server == "gunicorn"  # the WSGI server's knee
+    assert searched.profile == "knee" and searched.users == (10,)
+    scaled, how = auto_scale.scaled(cfgs, searched, knee_dir)
+    assert how.startswith("auto: steps of 30 users")
     assert [c.users for c in scaled] == [(30, 60, 90, 120, 150, 180, 210)] * 2
     assert all("steps of 30 users" in c.scale and knee_dir.name in c.scale for c in scaled)
 
@@ -350,7 +347,7 @@ def test_noisy_server_two_searches_in_a_row_agree_within_a_resolution_step(seed)
         assert k.users <= 270 < k.bad_users + k.resolution
 
 
-def test_progress_follow_ends_when_stop_says_so(tmp_path):
+def test_progress_follow_ends_when_stop_says_so(tmp_path, capsys):
     # The hook the runners call: stop(run_dir) at every poll; True ends the following at once,
     # with Locust still running (its caller stops it), and follow says so.
     from types import SimpleNamespace
@@ -364,13 +361,11 @@ def test_progress_follow_ends_when_stop_says_so(tmp_path):
         asked.append(run_dir)
         return len(asked) == 3
 
-    lines = []
-    stopped = progress.follow(
-        tmp_path, cfg, lambda: True, lambda: None, 600, lines.append, stop=stop
-    )
+    stopped = progress.follow(tmp_path, cfg, lambda: True, lambda: None, 600, stop=stop)
     assert stopped is True and asked == [tmp_path] * 3
+    lines = capsys.readouterr().out.splitlines()
     assert lines == ["step 1/1: 10 users for 60 s (about 60 s left)"]
-    done = progress.follow(tmp_path, cfg, lambda: False, lambda: None, 600, lines.append)
+    done = progress.follow(tmp_path, cfg, lambda: False, lambda: None, 600)
     assert done is False
 
 

@@ -13,9 +13,9 @@ import psutil
 import pytest
 
 from djbench.errors import ComponentFailed
-from djbench.runners.compose import engine_available
 from djbench.system import child_env as environ
 from djbench.system import leftovers
+from djbench.system.packages import engine_available
 from djbench.system.processes import ProcessSet
 from tests.helpers import ROOT, djbench, last_path, meta, survivors
 from tests.test_interrupts import wait_for_line

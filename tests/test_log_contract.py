@@ -25,8 +25,8 @@ from djbench.contracts.files import (
     REQUEST_LOG_PREFIX,
     TIMELINE,
 )
+from djbench.load import locust
 from djbench.load.recording import locust_options
-from djbench.runners import native
 from tests.helpers import ROOT, rows
 
 pytestmark = pytest.mark.integration
@@ -96,7 +96,7 @@ def test_locust_logs_are_what_the_analysis_reads(tmp_path, polls):
     cfg = config.with_overrides(cfg, wait_s=(0.0, 0.1))
     env = {**os.environ, **locust_options(cfg), "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        native._locust_argv(base_url, tmp_path),
+        locust._locust_argv(base_url, tmp_path),
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]

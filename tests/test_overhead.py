@@ -5,7 +5,8 @@ import json
 import pytest
 
 from djbench.analysis.errors import AnalysisError
-from djbench.analysis.studies.overhead import main, markdown, overhead_table
+from djbench.analysis.studies.overhead import markdown, overhead_table
+from djbench.cli import main
 
 
 def _run(path, load_started=True):
@@ -45,7 +46,7 @@ def test_phases_as_a_share_of_the_measured_time(tmp_path):
 def test_older_runs_count_locust_start_as_start_up(tmp_path, capsys):
     (row,) = overhead_table([_run(tmp_path / "a", load_started=False)]).to_dict("records")
     assert (row["start-up (s)"], row["Locust start (s)"]) == (5, 0)
-    assert main([str(tmp_path / "a")]) == 0
+    assert main(["overhead", str(tmp_path / "a")]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("| run | profile | steps | measured (s) |")
     assert out[2] == "| a | smoke | 2 | 18.0 | 5.0 | 0.0 | 3.0 | 4.0 | 66.7 | 20.0 | 0.4 |"
@@ -54,7 +55,7 @@ def test_older_runs_count_locust_start_as_start_up(tmp_path, capsys):
 
 def test_a_run_without_records_is_one_clear_error(tmp_path, capsys):
     (tmp_path / "x").mkdir()
-    assert main([str(tmp_path / "x")]) == 2
-    assert capsys.readouterr().err.startswith("overhead: error: cannot read")
+    assert main(["overhead", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.startswith("djbench: error: cannot read")
     with pytest.raises(AnalysisError):
         overhead_table([tmp_path / "x"])

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from djbench.analysis.pages.pages import write_calibration_page, write_knee_page
+from djbench.analysis.report.calibration import write_calibration_page
+from djbench.analysis.report.knee_report import write_knee_page
 from tests.browser import layout, needs_chromium
 from tests.helpers import make_search
 

@@ -163,5 +163,5 @@ def test_knee_search_that_fails_before_its_first_probe_leaves_no_directory(tmp_p
                 "resolution_pct": 10.0, "confirm": 0}  # fmt: skip
     (tmp_path / "results").mkdir()
     with pytest.raises(OSError):
-        knee_runner.run(cfg, tmp_path / "results", failing, settings, out=lambda _line: None)
+        knee_runner.run(cfg, tmp_path / "results", failing, settings)
     assert not any((tmp_path / "results").iterdir())

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from djbench import cli, config
+from djbench.commands import benchmark
 from djbench.contracts import defaults
 from djbench.errors import UserError
 from djbench.load import recording
-from djbench.runners.native import BIN
+from djbench.paths import BIN
 from djbench.stack.servers import SERVERS
 
 EXPECTED_ARGV = {
@@ -173,28 +174,26 @@ def test_persistent_connections_under_asgi_are_allowed_with_a_note():
     assert "not supported under ASGI" in note and "#33497" in note
 
 
-def test_run_line_and_note_for_a_single_process_server(tmp_path):
-    lines = []
-    with recording.recorded_run(
-        config.build("daphne", workers=5), tmp_path, "native", lines.append
-    ):
+def test_run_line_and_note_for_a_single_process_server(tmp_path, capsys):
+    with recording.recorded_run(config.build("daphne", workers=5), tmp_path, "native"):
         pass
+    lines = capsys.readouterr().out.splitlines()
     assert "daphne (ASGI, 1 process, sync views)" in lines[0]
     assert lines[1].startswith("note: daphne runs one process")
 
 
 def parse(*argv):
-    return cli._parser().parse_args(list(argv))
+    return cli.parser().parse_args(list(argv))
 
 
 def test_matrix_runs_every_server_with_every_view():
     args = parse("matrix", "--servers", "gunicorn, daphne", "--views", "sync async")
-    assert cli._combinations(args) == [
+    assert benchmark.combinations(args, args.views) == [
         ("gunicorn", "sync"), ("gunicorn", "async"), ("daphne", "sync"), ("daphne", "async")
     ]  # fmt: skip
-    cfgs = cli._configs(args, cli._combinations(args))
-    assert [(c.server, c.view) for c in cfgs] == cli._combinations(args)
-    assert cli._combinations(parse("matrix")) == [
+    cfgs = benchmark.configs(args, benchmark.combinations(args, args.views))
+    assert [(c.server, c.view) for c in cfgs] == benchmark.combinations(args, args.views)
+    assert benchmark.combinations(parse("matrix"), "sync,async") == [
         ("gunicorn", "sync"), ("gunicorn", "async"), ("uvicorn", "sync"), ("uvicorn", "async")
     ]  # fmt: skip
 

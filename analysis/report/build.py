@@ -10,6 +10,7 @@ from djbench.analysis.charts.timeline import over_time_chart
 from djbench.analysis.charts.users import capacity_pct, probes_chart, save, write_charts
 from djbench.analysis.errors import AnalysisError
 from djbench.analysis.files import output_dir
+from djbench.analysis.markdown import markdown_table
 from djbench.analysis.pages.html import figure, render
 from djbench.analysis.report import article
 from djbench.analysis.report.checks import HISTORY_TOLERANCE, run_warnings
@@ -19,7 +20,6 @@ from djbench.analysis.report.table import (
     NO_REQUESTS,
     fmt,
     knee_sentence,
-    markdown_table,
     table_blocks,
     table_markdown,
     write_table,
@@ -280,10 +280,12 @@ def _verdict_markdown(v: Verdict) -> str:
 
 def _run_context(run):
     steps = step_table(run)
+    metadata = _metadata(run)
     return {
         "label": run.label,
         "run_id": run.run_id,
-        "metadata": _metadata(run),
+        "metadata": metadata,
+        "metadata_md": markdown_table(["Field", "Value"], metadata),
         "warnings": run_warnings(run),
         "steps": steps,
         "steps_md": markdown_table(*steps),

@@ -5,9 +5,13 @@ import json
 import math
 from pathlib import Path
 
-from djbench.analysis.errors import AnalysisError
+from djbench.analysis.errors import AnalysisError, document_errors
 from djbench.analysis.files import output_files
+from djbench.analysis.markdown import markdown_table
+from djbench.analysis.pages.html import render
+from djbench.analysis.report.verdict import machine_line
 from djbench.analysis.runs.metrics import step_metrics
+from djbench.contracts import documents
 
 # Share of one core a Locust process may use at the highest rate the stack serves: the rest is
 # headroom for ramp-ups and bursts, so the event loop stays prompt and latencies stay the server's.
@@ -137,13 +141,14 @@ def write_report(cal_dir: Path, runs: list[dict]) -> None:
     """runs: one dict per client, in order: name, label, scenario and run (its directory,
     relative to cal_dir). Writes calibrate.json, calibrate.md and calibrate.html."""
     cal_dir = Path(cal_dir)
-    with output_files(cal_dir / "calibrate.json", cal_dir / "calibrate.md"):
+    with output_files(cal_dir / documents.CALIBRATION.file, cal_dir / "calibrate.md"):
         _write(cal_dir, runs)
 
 
 def _write(cal_dir, runs):
     clients = {r["name"]: client_numbers(cal_dir / r["run"]) for r in runs}
-    first = json.loads((cal_dir / runs[0]["run"] / "meta.json").read_text())
+    with document_errors():
+        first = documents.load_meta(cal_dir / runs[0]["run"])
     processes = max((r.get("processes", 1) for r in runs), default=1)
     lines = conclusions(clients, processes)
     results = {
@@ -155,21 +160,36 @@ def _write(cal_dir, runs):
         "clients": clients,
         "conclusions": lines,
     }
-    (cal_dir / "calibrate.json").write_text(json.dumps(results, indent=2) + "\n")
-    machine = first.get("machine") or {}
+    text = json.dumps(documents.stamp(documents.CALIBRATION, results), indent=2)
+    (cal_dir / documents.CALIBRATION.file).write_text(text + "\n")
+    machine = documents.meta_machine(first)
     md = [
         "# Load generator calibration",
         "",
         f"Machine: {machine.get('cpu_model', '?')}, {machine.get('cpu_count', '?')} CPUs. "
         + method(results),
         "",
-        "| " + " | ".join(HEADER) + " |",
-        "|" + "---|" * len(HEADER),
+        markdown_table(HEADER, table_rows(runs, clients), compact_rule=True),
     ]
-    md += ["| " + " | ".join(row) + " |" for row in table_rows(runs, clients)]
     md += ["", "What it means here:", ""] + [f"- {line}" for line in lines]
     md += ["", "Raw runs: " + ", ".join(f"[{r['name']}]({r['run']})" for r in runs), ""]
     (cal_dir / "calibrate.md").write_text("\n".join(md))
-    from djbench.analysis.pages.pages import write_calibration_page
-
     write_calibration_page(cal_dir)
+
+
+def write_calibration_page(cal_dir: Path) -> Path:
+    """calibrate.html beside calibrate.json."""
+    cal_dir = Path(cal_dir)
+    with document_errors():
+        results = documents.load_calibration(cal_dir)
+    context = {
+        "title": "Load generator calibration",
+        "directory": str(cal_dir),
+        "conclusions": results["conclusions"],
+        "machine": machine_line({"machine": results.get("machine") or {}}),
+        "method": method(results),
+        "header": HEADER,
+        "rows": table_rows(results["runs"], results["clients"]),
+        "runs": results["runs"],
+    }
+    return render("calibration.html", context, cal_dir / "calibrate.html")

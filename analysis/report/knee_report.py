@@ -1,7 +1,6 @@
 """The report of one knee search (knee.json): the probes as a table and a chart, and each
 objective's knee with its resolution."""
 
-import json
 from pathlib import Path
 
 import matplotlib
@@ -9,8 +8,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from djbench.analysis.errors import AnalysisError  # noqa: E402
+from djbench.analysis.charts.users import probes_chart, save  # noqa: E402
+from djbench.analysis.errors import AnalysisError, document_errors  # noqa: E402
 from djbench.analysis.files import output_files  # noqa: E402
+from djbench.analysis.markdown import markdown_table  # noqa: E402
+from djbench.analysis.pages.html import figure, render  # noqa: E402
+from djbench.analysis.report.table import fmt  # noqa: E402
+from djbench.analysis.report.verdict import machine_line  # noqa: E402
+from djbench.analysis.runs.run import default_label  # noqa: E402
+from djbench.analysis.runs.searches import load_search  # noqa: E402
+from djbench.contracts.documents import KNEE, META, load_knee, load_meta  # noqa: E402
 
 NAMES = {
     "failures_0": "no failures",
@@ -49,18 +56,12 @@ def _dict(obj, where):
 
 def read_knee(knee_dir):
     """knee.json of a knee search, checked: every field the reports use, of the right kind."""
-    path = Path(knee_dir) / "knee.json"
+    path = Path(knee_dir) / KNEE.file
     if not path.exists():
-        raise AnalysisError(f"{knee_dir} is not a knee search (no knee.json)")
+        raise AnalysisError(f"{knee_dir} is not a knee search (no {KNEE.file})")
+    with document_errors():
+        data = load_knee(path)
     try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as e:
-        raise AnalysisError(f"cannot read {path}: {e}") from None
-    except ValueError as e:
-        raise AnalysisError(f"{path}: not valid JSON ({e})") from None
-    try:
-        if not isinstance(data, dict):
-            raise AnalysisError("is not a JSON object")
         _fields(data, TOP_FIELDS, "")
         for key in ("settings", "probes", "knees"):
             if key not in data:
@@ -105,13 +106,15 @@ def _seconds(p, key, decimals):
     return f"{p[key]:.{decimals}f}" if key in p else ""
 
 
-def _probe_rows(probes):
-    return [
-        f"| {i} | {p['users']} | {p['failure_pct']:.1f} | {p['p95_ms']:.0f} | "
-        f"{_seconds(p, 'measured_s', 1)} | {_seconds(p, 'duration_s', 0)} | {_verdicts(p)} | "
-        f"{p['run_dir']} |"
+def _probe_table(probes, unit):
+    header = ["#", unit, "failure %", "p95 (ms)", "measured (s)", "probe (s)", "stopped early",
+              "run"]  # fmt: skip
+    rows = [
+        [i, p["users"], f"{p['failure_pct']:.1f}", f"{p['p95_ms']:.0f}",
+         _seconds(p, "measured_s", 1), _seconds(p, "duration_s", 0), _verdicts(p), p["run_dir"]]
         for i, p in enumerate(probes, 1)
-    ]
+    ]  # fmt: skip
+    return markdown_table(header, rows)
 
 
 def _prediction_lines(prediction, unit, slo):
@@ -173,9 +176,7 @@ def _write(knee_dir, data):
         *_prediction_lines(data.get("prediction"), unit, slo),
         "",
         *_spent_line(data.get("spent")),
-        f"| # | {unit} | failure % | p95 (ms) | measured (s) | probe (s) | stopped early | run |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-        *_probe_rows(probes),
+        _probe_table(probes, unit),
         "",
         "![probes](probes.png)",
         "",
@@ -198,6 +199,44 @@ def _write(knee_dir, data):
     fig.tight_layout()
     fig.savefig(knee_dir / "probes.png", dpi=100)
     plt.close(fig)
-    from djbench.analysis.pages.pages import write_knee_page  # the same results as an HTML page
+    write_knee_page(knee_dir)  # the same results as an HTML page
 
-    write_knee_page(knee_dir)
+
+def write_knee_page(knee_dir: Path) -> Path:
+    """knee.html beside knee.json, with its chart in charts/probes.png."""
+    search = load_search(Path(knee_dir))
+    data, slo = search.data, search.slo_ms
+    label = default_label(data)
+    charts_dir = search.path / "charts"
+    charts_dir.mkdir(exist_ok=True)
+    chart = save(probes_chart(label, [data], slo), "probes", "Every probe", charts_dir)
+    settings = data["settings"]
+    probes = data["probes"]
+    first_meta = search.path / probes[0]["run_dir"] / META.file if probes else None
+    machines = []
+    if first_meta is not None and first_meta.exists():
+        with document_errors():
+            machines = [machine_line(load_meta(first_meta))]
+    context = {
+        "title": f"Knee search: {label}, {data['workers']} workers",
+        "directory": str(search.path),
+        "knees": [
+            knee_text(name, k, slo, data.get("unit", "users")) for name, k in data["knees"].items()
+        ],
+        "machines": machines,
+        "method": (
+            f"Each probe ran on a fresh stack, {settings.get('measure_s', '?')} s measured after "
+            f"its warm-up, from {settings.get('start', '?')} users doubling up to "
+            f"{settings.get('max_users', '?')}, then bisection to "
+            f"{settings.get('resolution_pct', '?')} % of the users. A knee is a user count that "
+            f"met its objective every time it was measured: each bounded knee was measured "
+            f"{settings.get('confirm', 0)} more time(s) to confirm it."
+        ),
+        "header": ["Users", "Failure %", "p95 (ms)", "Run"],
+        "rows": [
+            [str(p["users"]), fmt(p["failure_pct"], 1), fmt(p["p95_ms"], 0), p["run_dir"]]
+            for p in probes
+        ],
+        "chart": figure(chart, search.path),
+    }
+    return render("knee.html", context, search.path / "knee.html")

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from djbench.analysis.errors import AnalysisError  # noqa: E402
 from djbench.analysis.files import output_dir  # noqa: E402
+from djbench.analysis.markdown import markdown_table  # noqa: E402
 from djbench.analysis.report.knee_report import NAMES, read_knee  # noqa: E402
 
 
@@ -44,33 +45,35 @@ def _knee_cell(k):
     return f"{k['users']} (broken at {k['bad_users']})"
 
 
+HEADER = ["Configuration", "Objective", "Knee per search (users)", "Spread", "Resolution",
+          "Within one resolution step"]  # fmt: skip
+
+
+def _spread_cells(knees):
+    found = spread(knees)
+    if knees and all(k["bad_users"] is None for k in knees):
+        top = min(k["users"] for k in knees)
+        return ["n/a", "n/a", f"n/a: never broken, in any search, up to {top} users"]
+    if found is None:
+        return ["n/a", "n/a", "n/a (not bounded in every search)"]
+    if len(knees) == 1:
+        return ["n/a", found[1], "n/a (one search)"]
+    return [found[0], found[1], "yes" if found[2] else "NO"]
+
+
 def summary_lines(searches):
-    """The Markdown table: one row per configuration and objective."""
+    """The Markdown table's lines: one row per configuration and objective."""
     slo = searches[0]["settings"]["p95_slo_ms"]
     groups = {}
     for search in searches:
         groups.setdefault(_label(search), []).append(search)
-    lines = [
-        "| Configuration | Objective | Knee per search (users) | Spread | Resolution | "
-        "Within one resolution step |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
+    rows = []
     for label, group in groups.items():
         for objective, name in NAMES.items():
             knees = [s["knees"][objective] for s in group]
-            found = spread(knees)
             cells = ", ".join(_knee_cell(k) for k in knees)
-            if knees and all(k["bad_users"] is None for k in knees):
-                top = min(k["users"] for k in knees)
-                tail = f"n/a | n/a | n/a: never broken, in any search, up to {top} users"
-            elif found is None:
-                tail = "n/a | n/a | n/a (not bounded in every search)"
-            elif len(knees) == 1:
-                tail = f"n/a | {found[1]} | n/a (one search)"
-            else:
-                tail = f"{found[0]} | {found[1]} | {'yes' if found[2] else 'NO'}"
-            lines.append(f"| {label} | {name.format(slo=slo)} | {cells} | {tail} |")
-    return lines
+            rows.append([label, name.format(slo=slo), cells, *_spread_cells(knees)])
+    return markdown_table(HEADER, rows).split("\n")
 
 
 def write_knee_summary(knee_dirs, out_dir):

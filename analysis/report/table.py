@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from djbench.analysis.markdown import markdown_table
 from djbench.analysis.report import article
 from djbench.analysis.runs.metrics import knee
 from djbench.analysis.runs.run import Run
@@ -31,13 +32,6 @@ OTHER_COUNTS = [
     ("failure_pct", "per request"),
     ("iteration_failure_pct", "votes attempted"),
 ]
-
-
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    def line(cells):
-        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
-
-    return "\n".join([line(header), line(["---"] * len(header)), *map(line, rows)])
 
 
 def _users_union(runs: list[Run]) -> list[int]:

@@ -7,7 +7,6 @@ trailing window and are bucketed to about two significant figures, so they canno
 step. The history's cumulative counters are only used as a cross-check.
 """
 
-import json
 import os
 import re
 from pathlib import Path
@@ -21,6 +20,7 @@ from djbench.analysis.runs import accounting, carryover
 from djbench.analysis.runs.postgres_log import refusals_per_step
 from djbench.analysis.runs.samples import step_columns
 from djbench.contracts import defaults
+from djbench.contracts.documents import DocumentError, load_meta, meta_config
 from djbench.contracts.files import (
     HISTORY_COLUMNS,
     LAG_COLUMNS,
@@ -169,8 +169,8 @@ def workers_missing(events: pd.DataFrame, t: float) -> int:
 def _run_config(run_dir: Path) -> dict:
     """The run's settings as meta.json records them; {} when it cannot be read."""
     try:
-        return json.loads((Path(run_dir) / "meta.json").read_text()).get("config") or {}
-    except (OSError, ValueError, AttributeError):
+        return meta_config(load_meta(run_dir))
+    except DocumentError:
         return {}
 
 

@@ -13,7 +13,6 @@ be it. A refusal that no failed request explains keeps its own time.
 """
 
 import heapq
-import json
 import math
 import os
 import re
@@ -24,6 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+
+from djbench.contracts.documents import DocumentError, load_meta
 
 TOO_MANY_CLIENTS = "sorry, too many clients already"
 LOG_NAMES = ("postgres.log", "db.log")  # native mode, compose mode (`docker compose logs db`)
@@ -116,9 +117,9 @@ def read_refusals(run_dir: Path, zones=None) -> Refusals | None:
 
 def _database_clock_offset(run_dir: Path) -> float:
     try:
-        meta = json.loads((Path(run_dir) / "meta.json").read_text())
+        meta = load_meta(run_dir)
         return float((meta.get("postgres") or {}).get("clock_offset_s") or 0.0)
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (DocumentError, ValueError, TypeError, AttributeError):
         return 0.0
 
 

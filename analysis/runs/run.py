@@ -1,14 +1,14 @@
 """A run directory loaded for reporting: its metadata, its per-step metrics and a display label."""
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from djbench.analysis.errors import AnalysisError
+from djbench.analysis.errors import AnalysisError, document_errors
 from djbench.analysis.runs.metrics import knee, step_metrics
+from djbench.contracts.documents import META, load_meta, meta_config
 from djbench.contracts.files import TIMELINE
 
 REQUIRED_META = ["run_id", "server", "interface", "users"]
@@ -50,7 +50,7 @@ def fresh_stack_per_step(meta: dict) -> bool:
     """Whether every step ran on a fresh stack (config `fresh_stack_per_step`), instead of one
     stack stepped up, each step inheriting the previous one's backlog (analysis/carryover.py).
     Runs recorded before the option existed were stepped."""
-    return bool((meta.get("config") or {}).get("fresh_stack_per_step", False))
+    return bool(meta_config(meta).get("fresh_stack_per_step", False))
 
 
 def _view_suffix(meta: dict) -> str:
@@ -65,18 +65,10 @@ def default_label(meta: dict) -> str:
 
 
 def read_meta(run_dir: Path) -> dict:
-    path = run_dir / "meta.json"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise AnalysisError(f"cannot read {path}: {reason}") from None
-    try:
-        meta = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise AnalysisError(f"{path} is not valid JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise AnalysisError(f"{path} is not a JSON object")
+    """meta.json of a run, through its loader, with the fields every report uses."""
+    path = run_dir / META.file
+    with document_errors():
+        meta = load_meta(path)
     missing = [key for key in REQUIRED_META if key not in meta]
     if missing:
         raise AnalysisError(f"{path} lacks field(s): {', '.join(missing)}")
@@ -92,8 +84,8 @@ def load_run(run_dir: Path | str) -> Run:
         raise AnalysisError(f"{run_dir} does not exist")
     if not run_dir.is_dir():
         raise AnalysisError(f"{run_dir} is not a directory")
-    if not (run_dir / "meta.json").exists():
-        raise AnalysisError(f"{run_dir} is not a run directory (no meta.json)")
+    if not (run_dir / META.file).exists():
+        raise AnalysisError(f"{run_dir} is not a run directory (no {META.file})")
     meta = read_meta(run_dir)
     if not (run_dir / TIMELINE).exists():
         raise AnalysisError(f"{run_dir} has no {TIMELINE}: no step was recorded")

@@ -1,12 +1,12 @@
 """Knee searches that belong to a report's runs: the same server, view variant, worker count and
 mode on the same machine, found beside the runs or given by the user."""
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from djbench.analysis.errors import AnalysisError
+from djbench.analysis.errors import AnalysisError, document_errors
 from djbench.analysis.runs.run import Run, default_label
+from djbench.contracts.documents import KNEE, DocumentError, load_knee, load_meta, meta_machine
 
 # What must match between a run and a knee search for the search to speak for the run.
 MATCHED_ON = ("server", "view", "workers", "mode", "cpu_model", "cpu_count")
@@ -29,7 +29,7 @@ class Search:
 
 
 def run_key(run: Run) -> dict:
-    machine = run.meta.get("machine") or {}
+    machine = meta_machine(run.meta)
     return {
         "server": run.server,
         "view": run.meta.get("view", "sync"),
@@ -43,27 +43,28 @@ def run_key(run: Run) -> dict:
 def load_search(path: Path) -> Search:
     """A knee search directory; AnalysisError with one line when it is not a usable one."""
     path = Path(path)
+    if not (path / KNEE.file).exists():
+        raise AnalysisError(f"{path} is not a knee search (no {KNEE.file})")
+    with document_errors():
+        data = load_knee(path)
     try:
-        data = json.loads((path / "knee.json").read_text())
         probes = list(data["probes"])
         float(data["settings"]["p95_slo_ms"])
         key = {name: data[name] for name in ("server", "interface", "view", "workers")}
         if not all({"users", "bad_users"} <= set(data["knees"][name]) for name in OBJECTIVES):
             raise KeyError("knees")
-    except FileNotFoundError:
-        raise AnalysisError(f"{path} is not a knee search (no knee.json)") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise AnalysisError(f"{path}/knee.json is not a usable knee search ({exc!r})") from None
-    first = None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AnalysisError(f"{path / KNEE.file} is not a usable knee search ({exc!r})") from None
+    first = {}  # mode and machine unknown when the first probe's meta.json cannot be read
     if probes and probes[0].get("run_dir"):
         try:
-            first = json.loads((path / probes[0]["run_dir"] / "meta.json").read_text())
-        except (OSError, ValueError):
-            first = None
-    machine = (first or {}).get("machine") or {}
+            first = load_meta(path / probes[0]["run_dir"])
+        except DocumentError:
+            pass
+    machine = meta_machine(first)
     del key["interface"]
     key |= {
-        "mode": (first or {}).get("mode"),
+        "mode": first.get("mode"),
         "cpu_model": machine.get("cpu_model"),
         "cpu_count": machine.get("cpu_count"),
     }
@@ -84,7 +85,7 @@ def matches(search: Search, run: Run) -> bool:
 def beside(runs: list[Run]) -> list[Path]:
     """Knee search directories in the directories that hold the runs."""
     parents = sorted({run.path.resolve().parent for run in runs})
-    return [p.parent for parent in parents for p in sorted(parent.glob("*/knee.json"))]
+    return [p.parent for parent in parents for p in sorted(parent.glob(f"*/{KNEE.file}"))]
 
 
 def searches_for(runs: list[Run], given: list[Path]) -> dict[str, list[Search]]:

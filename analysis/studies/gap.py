@@ -19,17 +19,15 @@ and writes gap.md (tables), gap.csv (one row per run and step) into a new direct
 Runs sharing a NAME are repetitions of one variant.
 """
 
-import argparse
 import statistics
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from djbench.analysis.errors import AnalysisError
+from djbench.analysis.markdown import markdown_table
 from djbench.analysis.report.article import REFERENCE_CSV, load_reference, series
-from djbench.analysis.report.table import markdown_table
 from djbench.analysis.runs.accounting import Accounting
 from djbench.analysis.runs.metrics import read_requests, read_timeline
 from djbench.analysis.runs.run import Run, fresh_stack_per_step, load_run
@@ -231,24 +229,3 @@ def parse_groups(items: list[str]) -> dict[str, list[Path]]:
             raise AnalysisError(f"bad run {item!r}: expected NAME=RUN_DIR")
         groups.setdefault(name, []).append(Path(run_dir))
     return groups
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m analysis.gap",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("runs", nargs="+", metavar="NAME=RUN_DIR")
-    parser.add_argument("--out", required=True, help="new directory for gap.md and gap.csv")
-    args = parser.parse_args(argv)
-    try:
-        print(f"gap: {write(parse_groups(args.runs), Path(args.out))}")
-    except AnalysisError as e:
-        print(f"djbench: error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """What a run spends besides measuring: start-up, Locust's start, ramp-up and warm-up, teardown,
 as a share of the measured time, and the controller's own CPU, from the run's own records.
 
-python -m analysis.overhead results/<run> ...   prints one Markdown row per run
+djbench overhead results/<run> ...   prints one Markdown row per run
 
 Phases, from meta.json (started_at, load_started_at, load_ended_at, ended_at) and timeline.csv:
 start-up is the stack's start and verification up to Locust's launch; Locust start is its launch
@@ -11,13 +11,13 @@ the integrity check, steps.csv, stopping the stack). Runs recorded before load_s
 existed count Locust's start as start-up.
 """
 
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from djbench.analysis.errors import AnalysisError
+from djbench.analysis.markdown import markdown_table
 from djbench.analysis.runs.metrics import read_resources, read_timeline
 from djbench.analysis.runs.run import read_meta
 
@@ -78,24 +78,4 @@ def markdown(table):
     def cell(value):
         return f"{value:.1f}" if isinstance(value, float) else str(value)
 
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + " --- |" * len(table.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.to_numpy()]
-    return "\n".join(lines)
-
-
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv:
-        print("usage: python -m analysis.overhead results/<run> ...", file=sys.stderr)
-        return 2
-    try:
-        table = overhead_table(argv)
-    except AnalysisError as e:
-        print(f"overhead: error: {e}", file=sys.stderr)
-        return 2
-    print(markdown(table))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return markdown_table(table.columns, [map(cell, row) for row in table.to_numpy()])

@@ -1,8 +1,8 @@
 """The reference notes and the README's measured numbers, rendered from results/reference/.
 
-    python -m analysis.reference_notes          write results/reference/README.md and the
+    djbench reference-notes          write results/reference/README.md and the
                                                 README's measured blocks
-    python -m analysis.reference_notes --check  exit 1 if either differs from its rendering
+    djbench reference-notes --check  exit 1 if either differs from its rendering
 
 Every number they quote comes from a file under results/reference/: the article runs' steps.csv
 and meta.json, the rebuilt report, each knee search's knee.json, calibrate.json, the overhead of
@@ -12,20 +12,20 @@ rendered blocks between `<!-- reference:NAME -->` and `<!-- /reference:NAME -->`
 number cannot drift from its data (tests/test_reference_notes.py runs --check).
 """
 
-import json
 import re
-import sys
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from djbench.analysis import files
-from djbench.analysis.errors import AnalysisError
+from djbench.analysis.errors import AnalysisError, document_errors
+from djbench.analysis.markdown import markdown_table
 from djbench.analysis.report import article
 from djbench.analysis.report.table import table_markdown
 from djbench.analysis.runs.run import load_run
 from djbench.analysis.studies.overhead import epoch, overhead_table
 from djbench.analysis.studies.overhead import markdown as overhead_markdown
+from djbench.contracts.documents import load_calibration, load_knee
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: these notes are the repository's
 REFERENCE = ROOT / "results" / "reference"
@@ -45,6 +45,28 @@ def _section(markdown, heading):
     if match is None:
         raise AnalysisError(f"no section {heading!r}")
     return match.group(1).strip()
+
+
+def _f1(value):
+    return f"{float(value):.1f}"
+
+
+def _f0(value):
+    return f"{float(value):.0f}"
+
+
+def _steps_table(runs):
+    """Every step of every run: the notes' "Per step" table."""
+    header = ["run", "users", "failure %", "requests/s", "p50 (ms)", "p95 (ms)",
+              "PostgreSQL refusals", "Locust CPU", "server CPU"]  # fmt: skip
+    rows = [
+        [run["label"], s["users"], _f1(s["article_failure_pct"]), _f1(s["rps"]), _f0(s["p50_ms"]),
+         _f0(s["p95_ms"]), s.get("pg_refused", ""), _f1(s["cpu_locust_pct"]),
+         _f1(s["cpu_server_pct"])]
+        for run in runs
+        for s in run["steps"]
+    ]  # fmt: skip
+    return markdown_table(header, rows, compact_rule=True)
 
 
 def _steps(run):
@@ -79,30 +101,88 @@ def bench_facts(ref):
     started = min(epoch(m["started_at"]) for m in metas)
     ended = max(epoch(m["ended_at"]) for m in metas)
     report_md = (ref / "report" / "report.md").read_text()
+    described = [
+        {
+            "label": r.label,
+            "server": r.server,
+            "meta": r.meta,
+            "steps": _steps(r),
+            "totals": _totals(r),
+            "dir": r.path.relative_to(ref).as_posix(),
+            "duration": _minutes(epoch(r.meta["ended_at"]) - epoch(r.meta["started_at"])),
+        }
+        for r in runs
+    ]
     return {
-        "runs": [
-            {
-                "label": r.label,
-                "server": r.server,
-                "meta": r.meta,
-                "steps": _steps(r),
-                "totals": _totals(r),
-                "dir": r.path.relative_to(ref).as_posix(),
-                "duration": _minutes(epoch(r.meta["ended_at"]) - epoch(r.meta["started_at"])),
-            }
-            for r in runs
-        ],  # fmt: skip
+        "runs": described,
         "wall": _minutes(ended - started),
         "table": table_markdown(runs, article.load_reference()).strip(),
+        "steps_table": _steps_table(described),
         "verdict": _section(report_md, "Verdict"),
         "first": metas[0],
     }
 
 
+OBJECTIVES = ("p95", "failures_0", "failures_1")  # the knee tables' columns, in order
+
+
+def _knee_cell(k, resolution=False):
+    if k["users"] is None:
+        return f"< {k['bad_users']}"
+    if k["bad_users"] is None:
+        return f"≥ {k['users']}"
+    tail = f", resolution {k['resolution']}" if resolution else ""
+    return f"{k['users']} (broken at {k['bad_users']}{tail})"
+
+
+def _knee_header(searches, *first, last=()):
+    slo = _f0(searches[0]["settings"]["p95_slo_ms"])
+    return [*first, f"p95 under {slo} ms", "no failures", "at most 1 % failures", "wall time",
+            "probes (stopped early)", *last]  # fmt: skip
+
+
+def _probes(search):
+    return f"{search['spent']['probes']} ({search['spent']['stopped_early']})"
+
+
+def _searches_table(searches):
+    """One linked row per search, with each knee's resolution: the notes' table."""
+    rows = [
+        [f"[{s['dir'].split('/')[-1]}]({s['dir']}/knee.md)", s["server"],
+         *(_knee_cell(s["knees"][o], resolution=True) for o in OBJECTIVES), s["wall"], _probes(s),
+         _f0(s["spent"]["measured_s"])]
+        for s in searches
+    ]  # fmt: skip
+    header = _knee_header(searches, "search", "server", last=["seconds measured"])
+    return markdown_table(header, rows, compact_rule=True)
+
+
+def _by_server_table(searches, by_server):
+    """Each server's searches in turn: the README's table."""
+    rows = [
+        [server, i, *(_knee_cell(s["knees"][o]) for o in OBJECTIVES), s["wall"], _probes(s)]
+        for server, group in by_server.items()
+        for i, s in enumerate(group, 1)
+    ]
+    return markdown_table(_knee_header(searches, "server", "search"), rows, compact_rule=True)
+
+
+def _calibration_table(calibrate):
+    header = ["client", "scenario", "requests/s", "client CPU (% of a core)",
+              "requests per client CPU-second"]  # fmt: skip
+    rows = []
+    for r in calibrate["runs"]:
+        n = calibrate["clients"][r["name"]]
+        rows.append([r["label"], r["scenario"], _f1(n["rps"]), _f1(n["cpu_pct"]),
+                     _f0(n["requests_per_cpu_s"])])  # fmt: skip
+    return markdown_table(header, rows, compact_rule=True)
+
+
 def knee_facts(ref, folder="knee"):
     searches = []
     for path in sorted((ref / folder).glob("*-knee-*")):
-        data = json.loads((path / "knee.json").read_text())
+        with document_errors():
+            data = load_knee(path)
         searches.append({"dir": path.relative_to(ref).as_posix(), **data,
                          "wall": _minutes(data["spent"]["wall_s"])})  # fmt: skip
     servers = sorted({s["server"] for s in searches}, key=lambda s: (s != "gunicorn", s))
@@ -114,7 +194,8 @@ def knee_facts(ref, folder="knee"):
     commands = [_minutes(sum(v[i]["spent"]["wall_s"] for v in by_server.values()))
                 for i in range(rounds)]  # fmt: skip
     return {"searches": searches, "by_server": by_server, "summary_table": table,
-            "commands": commands}  # fmt: skip
+            "commands": commands, "searches_table": _searches_table(searches),
+            "by_server_table": _by_server_table(searches, by_server)}  # fmt: skip
 
 
 def overhead_facts(ref):
@@ -125,13 +206,14 @@ def overhead_facts(ref):
 
 
 def facts(ref=REFERENCE):
-    calibrate = json.loads((ref / "calibrate" / "calibrate.json").read_text())
+    with document_errors():
+        calibrate = load_calibration(ref / "calibrate")
     tests = (ref / "make-test.txt").read_text().strip().splitlines()[-1]
     return {
         "bench": bench_facts(ref),
         "knee": knee_facts(ref),
         "knee_warmup": knee_facts(ref, "knee-warmup10"),
-        "calibrate": calibrate,
+        "calibrate": {**calibrate, "table": _calibration_table(calibrate)},
         "overhead": overhead_facts(ref),
         "gap": (ref / "gap" / "gap.md").read_text().strip(),
         "across": (ref / "across_hosts" / "across_hosts.md").read_text().strip(),
@@ -142,8 +224,8 @@ def facts(ref=REFERENCE):
 def _environment():
     env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)  # fmt: skip
-    env.filters["f1"] = lambda v: f"{float(v):.1f}"
-    env.filters["f0"] = lambda v: f"{float(v):.0f}"
+    env.filters["f1"] = _f1
+    env.filters["f0"] = _f0
     return env
 
 
@@ -158,28 +240,3 @@ def render(ref=REFERENCE, readme=ROOT / "README.md"):
         return f"{match.group(1)}{text}\n{match.group(4)}"
 
     return notes, BLOCK.sub(block, readme.read_text())
-
-
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    check = "--check" in argv
-    try:
-        notes, readme = render()
-    except (AnalysisError, OSError, KeyError, ValueError) as e:
-        print(f"reference_notes: error: {e}", file=sys.stderr)
-        return 2
-    targets = {REFERENCE / "README.md": notes, ROOT / "README.md": readme}
-    stale = [path for path, text in targets.items() if path.read_text() != text]
-    if check:
-        for path in stale:
-            print(f"{path.relative_to(ROOT)} differs from its rendering from results/reference/; "
-                  "run python -m analysis.reference_notes", file=sys.stderr)  # fmt: skip
-        return 1 if stale else 0
-    for path in stale:
-        path.write_text(targets[path])
-        print(f"wrote {path.relative_to(ROOT)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

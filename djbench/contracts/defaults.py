@@ -26,6 +26,7 @@ CONN_MAX_AGE_S = 0  # Django's CONN_MAX_AGE: a connection per request (the only 
 PG_MAX_CONNECTIONS = 200  # PostgreSQL's own default is 100
 QUESTIONS = 5  # polls seeded
 CHOICES = 4  # choices per poll
+LOCUST_MASTER_PORT = 5557  # Locust's own default, what `djbench load-worker` connects to
 
 
 def workers() -> int:

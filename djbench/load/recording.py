@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from djbench.analysis import AnalysisError
 from djbench.analysis.runs.metrics import read_worker_events, write_steps
+from djbench.contracts import documents
 from djbench.contracts.files import TIMELINE, WORKERS_JSON
 from djbench.errors import ComponentFailed
 from djbench.stack import nginx
@@ -14,6 +15,7 @@ from djbench.stack.servers import SERVERS
 from djbench.system import child_env as environ
 from djbench.system import machine as environment
 from djbench.system import run_dirs as results
+from djbench.system.log import log
 
 LOST_ROWS = re.compile(r"\S+ log: \d+ rows not written to .*")
 
@@ -115,21 +117,25 @@ def notes(cfg):
     return lines
 
 
+def write_meta(run_dir, meta):
+    """The one writer of a run's meta.json: atomically, with its schema version."""
+    results.write_json(run_dir / documents.META.file, documents.stamp(documents.META, meta))
+
+
 @contextmanager
-def recorded_run(cfg, results_root, mode, out):
+def recorded_run(cfg, results_root, mode):
     """Create the run's directory and meta.json; on exit, whatever happened, finish both."""
     run_dir = results.new_dir(results_root, f"{cfg.server}-{cfg.view}-{cfg.profile}")
     meta = _base_meta(cfg, run_dir, mode)
-    meta_path = run_dir / "meta.json"
-    results.write_json(meta_path, meta)
+    write_meta(run_dir, meta)
     results.reserve_space(run_dir)
     processes = f"{cfg.processes} process" + ("es" if cfg.processes > 1 else "")
-    out(
+    log.info(
         f"run {run_dir.name} ({mode}): {cfg.server} ({cfg.interface.upper()}, {processes}, "
         f"{cfg.view} views), {_load(cfg)}, {cfg.hold_s:g} s per step"
     )
     for line in meta["notes"]:
-        out(f"note: {line}")
+        log.info(f"note: {line}")
     try:
         yield run_dir, meta
         meta["complete"] = True
@@ -147,12 +153,12 @@ def recorded_run(cfg, results_root, mode, out):
         meta["ended_at"] = results.utc_now().isoformat()
         _finish(run_dir, meta)
         try:
-            results.write_json(meta_path, meta)
+            write_meta(run_dir, meta)
         except OSError as e:  # the meta.json of the start stays, saying complete: false
             meta["complete"] = False
-            out(f"meta.json not updated ({e.strerror})")
+            log.info(f"meta.json not updated ({e.strerror})")
         if not meta["complete"]:
-            out(f"partial results: {run_dir}")
+            log.info(f"partial results: {run_dir}")
 
 
 def _load(cfg):

@@ -25,13 +25,15 @@ from pathlib import Path
 from djbench import config
 from djbench.contracts.files import PG_ACTIVITY, RESOURCES, SYSTEM
 from djbench.errors import ComponentFailed, UserError
-from djbench.runners import native
 from djbench.sampling.resources import Sampler
 from djbench.sampling.system import PgActivitySampler, SystemSampler
+from djbench.stack import host as host_stack
+from djbench.stack import nginx, postgres
 from djbench.stack.servers import SERVERS
 from djbench.system import machine as environment
 from djbench.system import run_dirs as results
 from djbench.system.leftovers import TEMP_PREFIX, LiveRun
+from djbench.system.log import log
 from djbench.system.processes import ProcessSet, signals_deferred
 
 DEFAULT_PORT = 7700
@@ -91,8 +93,8 @@ class Session:
 
 
 class StackHost:
-    def __init__(self, bind, roles, token, out=print):
-        self.bind, self.roles, self.token, self.out = bind, roles, token, out
+    def __init__(self, bind, roles, token):
+        self.bind, self.roles, self.token = bind, roles, token
         self.session = None
 
     def clock(self, _body):
@@ -113,11 +115,11 @@ class StackHost:
         cfg = _config(body)
         self._new_session(body.get("run_id", "run"))
         s = self.session
-        pg, proc = native.start_database(cfg, s.logs, s.tmp, s.procs, s.meta, listen=self.bind)
+        pg, proc = host_stack.start_database(cfg, s.logs, s.tmp, s.procs, s.meta, listen=self.bind)
         s.components["postgres"] = proc
         s.cluster = pg
         s.db_env = pg.env(self.bind)
-        self.out(f"database ready for {s.run_id} on {self.bind}:{pg.port}")
+        log.info(f"database ready for {s.run_id} on {self.bind}:{pg.port}")
         return {"db": s.db_env, "meta": s.meta}
 
     def web(self, body):
@@ -132,11 +134,11 @@ class StackHost:
             raise UserError("no database: ask this host for one first, or name another's")
         if db_env.get("POSTGRES_HOST") == self.bind:
             db_env = {**db_env, "POSTGRES_HOST": "127.0.0.1"}  # this host's own database
-        url, components = native.start_web(cfg, s.logs, s.tmp, s.procs, s.meta, db_env,
+        url, components = host_stack.start_web(cfg, s.logs, s.tmp, s.procs, s.meta, db_env,
                                            listen=self.bind)  # fmt: skip
         s.components.update(components)
         s.meta["server_versions"] = environment.versions(SERVERS[cfg.server].packages)
-        self.out(f"{cfg.server} behind nginx ready for {s.run_id} on {url}")
+        log.info(f"{cfg.server} behind nginx ready for {s.run_id} on {url}")
         return {"base_url": url, "meta": s.meta}
 
     def start_sampling(self, _body):
@@ -156,7 +158,7 @@ class StackHost:
     def stop(self, _body):
         if self.session is not None:
             self.session.close()
-            self.out(f"stopped the stack of {self.session.run_id}")
+            log.info(f"stopped the stack of {self.session.run_id}")
             self.session = None
         return {"ok": True}
 
@@ -236,16 +238,16 @@ def token():
     return os.environ.get("DJBENCH_TOKEN") or secrets.token_urlsafe(24)
 
 
-def serve(bind, port, roles, out=print):
+def serve(bind, port, roles):
     """Serve until interrupted; the stack of a run in progress is stopped on the way out."""
     for role in roles:
         if role not in ROLES:
             raise UserError(f"unknown role {role!r}; choose from: {', '.join(ROLES)}")
     if "db" in roles:
-        native.postgres.find_binary("initdb")
+        postgres.find_binary("initdb")
     if "web" in roles:
-        native.nginx.find_binary()
-    host = StackHost(bind, roles, token(), out)
+        nginx.find_binary()
+    host = StackHost(bind, roles, token())
     try:
         # One request at a time, on this (the main) thread: the processes a request starts
         # must outlive it, and the kernel's parent-death signal that stops them if this host
@@ -254,7 +256,7 @@ def serve(bind, port, roles, out=print):
     except OSError as e:
         raise UserError(f"cannot listen on {bind}:{port}: {e.strerror or e}") from None
     shown = "" if os.environ.get("DJBENCH_TOKEN") else f"\nexport DJBENCH_TOKEN={host.token}"
-    out(
+    log.info(
         f"stack host serving {', '.join(roles)} on {bind}:{port}; on the controller:"
         f"{shown}\nmake bench MODE=distributed STACK={bind}:{port} ..."
     )
@@ -266,4 +268,4 @@ def serve(bind, port, roles, out=print):
         with signals_deferred():
             server.server_close()
             host.stop({})
-            out("stack host stopped")
+            log.info("stack host stopped")

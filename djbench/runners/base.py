@@ -8,17 +8,22 @@ the stack. Calibration, the knee search and the server matrix only use `Runner.r
 in every mode.
 """
 
+import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from djbench import config
-from djbench.errors import ComponentFailed
+from djbench.config import RunConfig
+from djbench.contracts import defaults
+from djbench.errors import ComponentFailed, UserError
 from djbench.load import integrity, progress
-from djbench.load.recording import record_integrity, recorded_run, stop_timeout
+from djbench.load.recording import record_integrity, recorded_run, stop_timeout, write_meta
 from djbench.system import run_dirs as results
 from djbench.system.leftovers import LiveRun
+from djbench.system.log import log
 from djbench.system.processes import ProcessSet
 
 
@@ -35,38 +40,70 @@ class Stack:
 
 @dataclass
 class Run:
-    """What one run carries from start to end: Locust's Environment, for a benchmark run."""
+    """What one run carries from start to end: Locust's Environment, for a benchmark run.
+    Each mode's own state lives on its Stack (a subclass of Stack), not here."""
 
-    cfg: object  # config.RunConfig
+    cfg: RunConfig
     run_dir: Path  # absolute: nginx and Locust resolve relative paths against their own cwd
     meta: dict
     procs: ProcessSet  # host processes of the run, stopped in reverse order at its end
     live: LiveRun  # what a later run must stop if this one is killed
-    out: Callable[[str], None]
+    tmp: Path | None = None  # this host's temp dir of the run: Locust's home and working dir
     stack: Stack | None = None
-    extras: dict = field(default_factory=dict)  # runner-specific state (temp dir, project...)
 
     def save_meta(self):
-        results.write_json(self.run_dir / "meta.json", self.meta)
+        write_meta(self.run_dir, self.meta)
 
 
-class Load:
+class Load(Protocol):
     """A running load generator, as the run sequence sees it."""
 
-    def alive(self) -> bool:
-        raise NotImplementedError
+    def alive(self) -> bool: ...
 
     def stop(self) -> None:
         """Stop gracefully (users finish the iteration in hand), then for good."""
-        raise NotImplementedError
 
     def failure(self) -> str | None:
         """Why the load did not end cleanly (exit status, last log lines); None if it did."""
-        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ModeOptions:
+    """Where the stack and the load run: what --mode and its options say."""
+
+    mode: str = "auto"
+    locust_workers: int | None = None  # None: the mode's default
+    stack: str | None = None  # distributed: the stack host
+    db: str | None = None  # distributed: a database host of its own
+    master_bind: str | None = None
+    master_port: int = defaults.LOCUST_MASTER_PORT
+    expect_workers: int = 0
 
 
 class Runner:
     mode = ""
+    # The fewest Locust processes on this host the mode can run with (distributed: 0, the load
+    # hosts' workers only).
+    least_local_workers = 1
+
+    @classmethod
+    def check_options(cls, o: ModeOptions) -> None:
+        """The values this mode takes, checked before anything else is looked at."""
+        most = len(os.sched_getaffinity(0))
+        if o.locust_workers is not None:
+            why = f" (one a CPU; {most} here)"
+            config.check_range("locust-workers", o.locust_workers, high=most, why=why,
+                               low_ok=cls.least_local_workers == 0)  # fmt: skip
+        config.check_range("expect-workers", o.expect_workers, low_ok=True)
+
+    @classmethod
+    def from_options(cls, o: ModeOptions) -> "Runner":
+        """Native and compose run everything here: the distributed options do not apply."""
+        for option in ("stack", "db", "master_bind"):
+            if getattr(o, option):
+                raise UserError(f"--{option.replace('_', '-')} is for --mode distributed")
+        return cls(1 if o.locust_workers is None else o.locust_workers)
+
     # Seconds the load may take beyond its planned time before the run is declared hung:
     # Locust's start-up, and (compose, distributed) its workers connecting.
     load_startup_s = 60.0
@@ -92,17 +129,17 @@ class Runner:
         """Start Locust and the resource sampling; stop both on exit."""
         raise NotImplementedError
 
-    def run(self, cfg, results_root, out=print, load=None, stop=None) -> Path:
+    def run(self, cfg, results_root, load=None, stop=None) -> Path:
         """One recorded run. `load(runner, run)` replaces Locust's step load (calibration's wrk).
         stop(run_dir) -> True ends Locust's load early, keeping what was measured (the knee
         search's probes, see progress.follow)."""
         self.preflight()
         with (
-            recorded_run(cfg, results_root, self.mode, out) as (run_dir, meta),
+            recorded_run(cfg, results_root, self.mode) as (run_dir, meta),
             LiveRun(results.live_runs_dir(), run_dir.name) as live,
             ProcessSet(run_dir.name) as procs,
         ):
-            run = Run(cfg, run_dir.resolve(), meta, procs, live, out)
+            run = Run(cfg, run_dir.resolve(), meta, procs, live)
             meta["pids"] = procs.started  # filled as they start; lets tests check none survive
             if cfg.fresh_stack_per_step and load is None:
                 fresh_stack_per_step(self, run)
@@ -146,7 +183,7 @@ def fresh_stack_per_step(runner: Runner, run: Run) -> None:
     try:
         for number, users in enumerate(cfg.users, 1):
             run.cfg = config.with_overrides(cfg, users=(users,), first_step=number)
-            run.out(f"a fresh stack for step {number}/{total}")
+            log.info(f"a fresh stack for step {number}/{total}")
             with runner.stack(run) as stack:
                 run.stack = stack
                 part = Votes()
@@ -168,9 +205,7 @@ def apply_load(runner: Runner, run: Run, votes: Votes, total: int | None = None,
     with runner.load(run) as load:
         try:
             deadline = cfg.planned_s + stop_timeout(cfg) + runner.load_startup_s
-            progress.follow(
-                run.run_dir, cfg, load.alive, stack.check, deadline, run.out, total, stop
-            )
+            progress.follow(run.run_dir, cfg, load.alive, stack.check, deadline, total, stop)
         finally:
             load.stop()
             run.meta["load_ended_at"] = results.utc_now().isoformat()  # teardown starts

@@ -8,23 +8,31 @@ container, collects container logs, and always tears the project down (`down -v`
 import json
 import re
 import secrets
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 from djbench.config import nginx_proxy_timeout
 from djbench.contracts.files import RESOURCE_COLUMNS, RESOURCES, SYSTEM
 from djbench.errors import ComponentFailed, UserError
 from djbench.load.recording import locust_options, stop_timeout
-from djbench.paths import ROOT
+from djbench.paths import IMAGE_FILES, PACKAGE, PRODUCT_DIRS, ROOT
 from djbench.runners.base import Load, Runner, Stack
 from djbench.sampling.system import SystemSampler
 from djbench.stack import nginx
 from djbench.stack.verify import verify_stack
 from djbench.system.child_env import compose_environ
+from djbench.system.leftovers import TEMP_PREFIX
+from djbench.system.log import log
+from djbench.system.packages import engine_available
 from djbench.system.processes import free_port, signals_deferred
+from djbench.system.waiting import poll_until
 
 STACK = ("db", "app", "nginx")
 LOAD = ("locust-master", "locust-worker")
@@ -33,30 +41,35 @@ LOAD = ("locust-master", "locust-worker")
 COMPONENT = {"app": "server", "db": "postgres", "nginx": "nginx", "locust-master": "locust"}
 
 
-def engine_available():
-    try:
-        done = subprocess.run(
-            ["docker", "info", "--format", "{{.ServerVersion}}"],
-            capture_output=True,
-            timeout=10,
-        )
-    except (FileNotFoundError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
+def build_context(directory):
+    """docker-compose.yml with what it builds and mounts, copied into `directory`: the same
+    context whether djbench runs from a checkout or from an installed package, whose folders
+    sit elsewhere (paths.py). Unchanged files keep Docker's layer cache."""
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", *PRODUCT_DIRS)
+    for name in ("docker-compose.yml", *IMAGE_FILES):
+        shutil.copy2(ROOT / name, directory / name)
+    shutil.copytree(PACKAGE, directory / "djbench", ignore=skip)
+    for name in ("polls_project", "locustfiles", "nginx"):
+        shutil.copytree(ROOT / name, directory / name, ignore=skip)
+    return directory
 
 
 class Project:
-    """`docker compose` for one run's project name and environment."""
+    """`docker compose` for one run's project name, environment and build context."""
 
-    def __init__(self, name, env, logs):
-        self.name, self.env, self.logs = name, env, logs
+    def __init__(self, name, env, logs, context):
+        self.name, self.env, self.logs, self.context = name, env, logs, context
+
+    def _argv(self):
+        return ["docker", "compose", "-f", str(self.context / "docker-compose.yml"),
+                "--project-directory", str(self.context), "-p", self.name]  # fmt: skip
 
     def __call__(self, *args, check=True, timeout=600, log="compose.log"):
-        argv = ["docker", "compose", "-f", str(ROOT / "docker-compose.yml"), "-p", self.name]
+        argv = self._argv()
         with open(self.logs / log, "ab") as out:
             done = subprocess.run(
                 [*argv, *args], env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                timeout=timeout, cwd=ROOT,
+                timeout=timeout, cwd=self.context,
             )  # fmt: skip
         if check and done.returncode:
             raise ComponentFailed(
@@ -66,10 +79,10 @@ class Project:
         return done
 
     def output(self, *args, timeout=60):
-        argv = ["docker", "compose", "-f", str(ROOT / "docker-compose.yml"), "-p", self.name]
         done = subprocess.run(
-            [*argv, *args], env=self.env, capture_output=True, text=True, timeout=timeout, cwd=ROOT
-        )
+            [*self._argv(), *args], env=self.env, capture_output=True, text=True,
+            timeout=timeout, cwd=self.context,
+        )  # fmt: skip
         return done.stdout.strip() if done.returncode == 0 else ""
 
     def states(self):
@@ -101,6 +114,11 @@ def preflight():
         raise UserError("Docker is not running (docker info failed); start it or use MODE=native")
 
 
+@dataclass
+class ComposeStack(Stack):
+    project: Project | None = None  # the run's `docker compose` project
+
+
 class ComposeRunner(Runner):
     mode = "compose"
     load_startup_s = 120.0  # the master waits up to 120 s for its workers (docker-compose.yml)
@@ -118,6 +136,14 @@ class ComposeRunner(Runner):
 
     @contextmanager
     def stack(self, run):
+        with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp:
+            run.live.add("temp_dirs", tmp)
+            run.tmp = Path(tmp)
+            with self._stack(run) as stack:
+                yield stack
+
+    @contextmanager
+    def _stack(self, run):
         cfg, logs = run.cfg, run.run_dir / "logs"
         logs.mkdir(exist_ok=True)
         web_port = free_port()
@@ -126,9 +152,9 @@ class ComposeRunner(Runner):
             compose_environ(_settings(cfg, run.run_dir, web_port, self.locust_workers),
                             run.run_dir.name),
             logs,
+            build_context(run.tmp),
         )  # fmt: skip
         run.live.add("compose_projects", project.name)
-        run.extras["project"] = project
         run.meta["compose"] = {"project": project.name, "locust_workers": self.locust_workers}
         run.meta["postgres"] = {"max_connections": cfg.pg_max_connections}
         try:
@@ -144,18 +170,24 @@ class ComposeRunner(Runner):
                 raise ComponentFailed(str(e)) from None
             run.meta["startup_s"] = round(time.monotonic() - t0, 2)
             _record_images(project, run.meta)
-            run.out(
+            log.info(
                 f"stack ready in {run.meta['startup_s']:.1f} s (build "
                 f"{run.meta['compose']['build_s']:.1f} s): db, app ({cfg.server}), nginx on "
                 f"{base_url}"
             )
-            yield Stack(base_url, total_votes, poll_path, check=lambda: _check_stack(project))
+            yield ComposeStack(
+                base_url,
+                total_votes,
+                poll_path,
+                check=lambda: _check_stack(project),
+                project=project,
+            )
         finally:
             _teardown(project, run.meta)
 
     @contextmanager
     def load(self, run):
-        project = run.extras["project"]
+        project = run.stack.project
         project("--profile", "load", "up", "-d", "--no-deps", "--scale",
                 f"locust-worker={self.locust_workers}", *LOAD)  # fmt: skip
         # The host's CPUs are the containers' CPUs: machine-wide sampling works from here.
@@ -205,7 +237,8 @@ class LocustMaster(Load):
         if self.alive():
             # Locust stops gracefully on SIGINT: its CSVs and the timeline are kept.
             self.project("kill", "-s", "SIGINT", "locust-master", check=False)
-            _wait(lambda: not self.alive(), 20)
+            # Not stopped within 20 s: the teardown removes its container anyway.
+            poll_until(lambda: not self.alive(), 20, 0.5)
 
     def failure(self):
         status = self.project.output("ps", "-a", "--format", "{{.ExitCode}}", "locust-master")
@@ -259,12 +292,6 @@ def _teardown(project, meta):
                 step()
             except Exception as e:
                 meta["warnings"].append(f"teardown: {e}")
-
-
-def _wait(condition, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not condition():
-        time.sleep(0.5)
 
 
 def _record_images(project, meta):

@@ -12,14 +12,9 @@ moved onto the controller's clock before the analysis sees it; the offsets are i
 
 import csv
 import io
-import json
 import os
-import signal
-import socket
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,84 +23,26 @@ import psycopg
 from djbench.contracts import defaults
 from djbench.contracts.files import PG_ACTIVITY, RESOURCES, SYSTEM
 from djbench.errors import ComponentFailed, UserError
-from djbench.paths import ROOT
-from djbench.remote.stack_host import DEFAULT_PORT
+from djbench.load.locust import start_locust
+from djbench.remote.client import StackClient, local_address_towards
 from djbench.runners.base import Runner, Stack
-from djbench.runners.native import BIN, LOCUSTFILES, start_locust
 from djbench.sampling.resources import Sampler
 from djbench.sampling.system import PG_SAMPLER_CONNECTIONS
 from djbench.stack.verify import verify_stack
 from djbench.system import machine as environment
 from djbench.system.leftovers import TEMP_PREFIX
-from djbench.system.processes import ProcessSet, signals_deferred
+from djbench.system.log import log
+from djbench.system.processes import signals_deferred
 
-LOCUST_MASTER_PORT = 5557  # Locust's own default, what `djbench load-worker` connects to
 CLOCK_SAMPLES = 5
-REFUSED = 3  # a worker's exit status when the master refused it (locustfiles/distributed.py)
-
-
-def address(text, default_port, what):
-    """'10.0.0.1:7700' or '10.0.0.1' -> ('10.0.0.1', 7700)."""
-    host, _, port = text.rpartition(":") if ":" in text else (text, "", str(default_port))
-    try:
-        return host, int(port)
-    except ValueError:
-        raise UserError(f"bad {what} {text!r}: expected HOST or HOST:PORT") from None
-
-
-class StackClient:
-    """Calls to one `djbench stack-host`."""
-
-    def __init__(self, text, token):
-        self.host, self.port = address(text, DEFAULT_PORT, "--stack")
-        self.token = token
-        self.offset_s = self.rtt_s = None
-
-    @property
-    def name(self):
-        return f"{self.host}:{self.port}"
-
-    def call(self, path, body=None, timeout=300):
-        request = urllib.request.Request(
-            f"http://{self.name}{path}",
-            data=json.dumps(body or {}).encode(),
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as answer:
-                return json.loads(answer.read())
-        except urllib.error.HTTPError as e:
-            try:
-                reason = json.loads(e.read()).get("error", e.reason)
-            except ValueError:
-                reason = e.reason
-            raise ComponentFailed(f"stack host {self.name}: {reason}") from None
-        except (OSError, ValueError) as e:
-            reason = getattr(e, "reason", None) or e
-            raise ComponentFailed(f"stack host {self.name} unreachable: {reason}") from None
-
-    def measure_clock(self):
-        """Its clock minus ours, from the round trip with the shortest time (NTP's way)."""
-        for _ in range(CLOCK_SAMPLES):
-            t0 = time.time()
-            theirs = self.call("/time", timeout=10)["time"]
-            t1 = time.time()
-            if self.rtt_s is None or t1 - t0 < self.rtt_s:
-                self.rtt_s, self.offset_s = t1 - t0, theirs - (t0 + t1) / 2
-
-
-def local_address_towards(host):
-    """The address of this host's interface that routes to `host` (no packet is sent)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.connect((host, 9))
-        return s.getsockname()[0]
 
 
 class DistributedRunner(Runner):
     mode = "distributed"
+    least_local_workers = 0
     load_startup_s = 90.0  # Locust's workers connecting (--expect-workers-max-wait 60)
 
-    def __init__(self, stack, db=None, master_bind=None, master_port=LOCUST_MASTER_PORT,
+    def __init__(self, stack, db=None, master_bind=None, master_port=defaults.LOCUST_MASTER_PORT,
                  expect_workers=0, local_workers=0):  # fmt: skip
         token = os.environ.get("DJBENCH_TOKEN", "")
         if not token:
@@ -116,6 +53,13 @@ class DistributedRunner(Runner):
         self.expect_workers, self.local_workers = expect_workers, local_workers
         if expect_workers < 0 or local_workers < 0 or expect_workers + local_workers < 1:
             raise UserError("distributed mode needs at least one Locust worker (--expect-workers)")
+
+    @classmethod
+    def from_options(cls, o):
+        if not o.stack:
+            raise UserError("distributed mode needs --stack HOST[:PORT] (djbench stack-host)")
+        return cls(o.stack, o.db, o.master_bind, o.master_port, o.expect_workers,
+                   o.locust_workers or 0)  # fmt: skip
 
     def hosts(self):
         return [self.web] if self.db is self.web else [self.db, self.web]
@@ -142,7 +86,7 @@ class DistributedRunner(Runner):
         body = {"config": cfg.as_dict(), "run_id": run_id}
         with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp:
             run.live.add("temp_dirs", tmp)
-            run.extras["tmp"] = Path(tmp)
+            run.tmp = Path(tmp)
             (run.run_dir / "logs").mkdir(exist_ok=True)
             try:
                 t0 = time.monotonic()
@@ -161,7 +105,7 @@ class DistributedRunner(Runner):
                 run.meta["startup_s"] = round(time.monotonic() - t0, 2)
                 run.meta["topology"] = self.topology()
                 run.save_meta()
-                run.out(
+                log.info(
                     f"stack ready in {run.meta['startup_s']:.1f} s: postgres on {self.db.host}, "
                     f"{cfg.server} and nginx on {web['base_url']}"
                 )
@@ -269,53 +213,3 @@ def _write_samples(run_dir, client, samples):
                 if name == RESOURCES:
                     row["host"] = client.host
                 writer.writerow(row)
-
-
-def load_worker(master, processes, out=print):
-    """`djbench load-worker`: `processes` Locust workers for the master at `master`, started
-    again after each run (the master ends them), until Ctrl-C."""
-    host, port = address(master, LOCUST_MASTER_PORT, "--master")
-    if processes < 1:
-        raise UserError(f"processes must be positive, got {processes}")
-    fingerprint = environment.project_fingerprint()
-    out(f"{processes} Locust worker(s) of project version {fingerprint} for the master at "
-        f"{host}:{port}; Ctrl-C stops them")  # fmt: skip
-    argv = [str(BIN / "locust"), "-f", ",".join(map(str, LOCUSTFILES)), "--worker",
-            "--master-host", host, "--master-port", str(port)]  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp, ProcessSet("load-worker") as p:
-        # The load's settings come from the master with each run (Locust sends its custom
-        # options to the workers); the user class is chosen at import, so it is passed on.
-        env = {"PYTHONPATH": str(ROOT), "HOME": tmp, "DJBENCH_FINGERPRINT": fingerprint,
-               "USER_CLASS": os.environ.get("USER_CLASS", defaults.USER_CLASS)}  # fmt: skip
-        try:
-            _serve_workers(p, argv, processes, env, tmp, out)
-        except KeyboardInterrupt:
-            out("load worker stopped")
-
-
-def _serve_workers(procs, argv, processes, env, tmp, out):
-    while True:
-        workers = [
-            procs.start(
-                f"worker-{i + 1}",
-                argv,
-                Path(tmp) / f"worker-{i + 1}.log",
-                env=env,
-                cwd=tmp,
-                stop_signal=signal.SIGINT,
-            )  # fmt: skip
-            for i in range(processes)
-        ]
-        while any(w.alive() for w in workers):
-            time.sleep(0.5)
-        for worker in workers:
-            procs.items.remove(worker)
-            if worker.proc.returncode == REFUSED:
-                raise UserError(_refusal(worker.log_tail(50)))
-        out("workers ended (their master quit or was not there); waiting for the next run")
-        time.sleep(1.0)
-
-
-def _refusal(log_tail):
-    lines = [ln for ln in log_tail.splitlines() if ln.startswith("djbench: error: ")]
-    return lines[-1].removeprefix("djbench: error: ") if lines else "refused by the master"

@@ -1,209 +1,31 @@
 """Native mode: the whole stack as host processes on loopback.
 
-PostgreSQL (a throwaway cluster) -> migrate + seed -> app server -> nginx -> verification; Locust
-runs as a host process too. Every process is one of the run's managed processes, stopped on
-success, error and interrupt.
+PostgreSQL (a throwaway cluster) -> migrate + seed -> app server -> nginx -> verification
+(stack/host.py); Locust runs as a host process too (load/locust.py). Every process is one of the
+run's managed processes, stopped on success, error and interrupt.
 """
 
 import os
-import secrets
-import signal
-import sys
 import tempfile
-import time
+from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from djbench.config import nginx_proxy_timeout, parse_cpus
-from djbench.contracts.files import LOCUST_CSV_PREFIX, PG_ACTIVITY, RESOURCES, SYSTEM, TIMELINE
-from djbench.errors import ComponentFailed
-from djbench.load.recording import locust_options
-from djbench.paths import DJANGO_DIR, LOCUSTFILES, ROOT
-from djbench.runners.base import Load, Runner, Stack
+from djbench.config import parse_cpus
+from djbench.contracts.files import PG_ACTIVITY, RESOURCES, SYSTEM
+from djbench.load.locust import start_locust
+from djbench.runners.base import Runner, Stack
 from djbench.sampling.resources import Sampler
 from djbench.sampling.system import PG_SAMPLER_CONNECTIONS, PgActivitySampler, SystemSampler
-from djbench.stack import nginx, postgres
-from djbench.stack.servers import SERVERS
-from djbench.stack.verify import verify_stack
+from djbench.stack.host import SeededDatabases, preflight, start_stack
 from djbench.system.leftovers import TEMP_PREFIX
-from djbench.system.processes import free_port, wait_http
-
-BIN = Path(sys.executable).parent
-
-
-def preflight():
-    """Fail fast, before anything starts or any directory is made."""
-    postgres.find_binary("initdb")
-    postgres.find_binary("postgres")
-    nginx.find_binary()
 
 
 @dataclass
-class HostStack:
-    """PostgreSQL, the app server and nginx, started as managed processes of one host."""
-
-    base_url: str
-    components: dict  # postgres, server, nginx -> Managed
-    cluster: postgres.Cluster
-    poll_path: str
-
-    def total_votes(self):
-        return self.cluster.query_one("SELECT COALESCE(SUM(votes), 0) FROM polls_choice")
-
-    def check(self, procs):
-        for managed in procs.dead():
-            if managed in self.components.values():
-                raise ComponentFailed(
-                    f"{managed.name} died mid-run (exit status {managed.proc.returncode}); "
-                    f"last lines of its log:\n{managed.log_tail()}"
-                )
-
-
-class SeededDatabases:
-    """The benchmark's database as set up by the first of several runs in a row (initdb, migrate,
-    seed), kept as a data directory and copied into the next runs' clusters.
-
-    A knee search starts a fresh stack for every probe, and initdb, migrate and seed are most of
-    a stack's start (the README gives the measured start-up with and without). A copy of a cluster
-    set up the same way and shut down cleanly is the same database, file for file: each run
-    still starts from an untouched database, in a PostgreSQL of its own."""
-
-    def __init__(self, root):
-        self.root, self.made = Path(root), {}  # (questions, choices) -> (data dir, password)
-
-    @staticmethod
-    def _key(cfg):
-        return cfg.questions, cfg.choices  # all that makes one set-up differ from another
-
-    def get(self, cfg):
-        return self.made.get(self._key(cfg))
-
-    def keep(self, cfg, pg, pg_proc, procs, logs):
-        """Stop the just-seeded cluster (a fast shutdown checkpoints it), keep a copy of its data
-        directory, and start it again: returns its new process."""
-        procs.stop(pg_proc)
-        kept = self.root / str(len(self.made))
-        postgres.copy_data_dir(pg.data_dir, kept)
-        self.made[self._key(cfg)] = (kept, pg.password)
-        return _start_cluster(cfg, pg, procs, logs, create=False)
-
-
-def start_stack(cfg, logs, tmp, procs, meta, out, seeded=None):
-    """Start and verify PostgreSQL, the app server and nginx on loopback. Records versions and
-    start-up time in meta. seeded: SeededDatabases to copy the database from, or to keep it in."""
-    t0 = time.monotonic()
-    pg, pg_proc = start_database(cfg, logs, tmp, procs, meta, seeded=seeded)
-    if not meta["postgres"]["copied_from_setup"]:
-        set_up_database(cfg, logs, tmp, procs, pg.env())
-        if seeded is not None:
-            pg_proc = seeded.keep(cfg, pg, pg_proc, procs, logs)
-    base_url, web = start_web(cfg, logs, tmp, procs, meta, pg.env(), set_up=False)
-    stack = HostStack(base_url, {"postgres": pg_proc, **web}, pg, poll_path="")
-    stack.poll_path = _started(verify_stack, base_url, stack.total_votes)
-    meta["startup_s"] = round(time.monotonic() - t0, 2)
-    out(f"stack ready in {meta['startup_s']:.1f} s: postgres, {cfg.server}, nginx on {base_url}")
-    return stack
-
-
-def start_database(cfg, logs, tmp, procs, meta, listen="127.0.0.1", seeded=None):
-    """A throwaway PostgreSQL cluster, reachable on `listen` too (password authentication):
-    (cluster, its managed process). A copy of the database `seeded` keeps, when it has one
-    (meta's postgres.copied_from_setup says which)."""
-    os.chmod(tmp, 0o755)  # nginx workers and PostgreSQL run as other users
-    logs.mkdir(exist_ok=True)
-    kept = seeded.get(cfg) if seeded is not None else None
-    pg = postgres.Cluster(
-        tmp / "pg",
-        free_port(listen),
-        kept[1] if kept else secrets.token_urlsafe(16),
-        max_connections=cfg.pg_max_connections,
-        listen=listen,
-    )
-    meta["versions"]["postgresql"] = pg.version()
-    meta["postgres"] = {"max_connections": pg.max_connections, "copied_from_setup": bool(kept)}
-    if kept:
-        pg.copy_from(kept[0])
-    else:
-        _started(pg.init, procs, logs / "postgres.log")
-    return pg, _start_cluster(cfg, pg, procs, logs, create=not kept)
-
-
-def _start_cluster(cfg, pg, procs, logs, create):
-    pg_proc = pg.start(procs, logs / "postgres.log", cpus=parse_cpus(cfg.server_cpus))
-    _started(lambda: pg.wait_ready(pg_proc, create=create))
-    return pg_proc
-
-
-def _app_env(cfg, db_env, listen):
-    return {
-        **db_env,
-        "PYTHONPATH": str(DJANGO_DIR),
-        "DJANGO_SETTINGS_MODULE": "mysite.settings",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),
-        "DJANGO_DEBUG": "0",
-        "DJANGO_ALLOWED_HOSTS": f"127.0.0.1,localhost,{listen}",
-        "POLLS_VIEWS": cfg.view,
-        **cfg.app_env(),  # DB_CONN_MAX_AGE, DB_POOL
-    }
-
-
-def set_up_database(cfg, logs, tmp, procs, db_env, listen="127.0.0.1"):
-    """migrate + seed the database db_env names."""
-    env = _app_env(cfg, db_env, listen)
-    manage = [sys.executable, str(DJANGO_DIR / "manage.py")]
-    for args in (
-        ["migrate", "--noinput"],
-        ["seed_polls", "--questions", str(cfg.questions), "--choices", str(cfg.choices)],
-    ):
-        step = procs.run(args[0], manage + args, logs / "setup.log", env=env, cwd=tmp)
-        if step.proc.returncode:
-            raise ComponentFailed(f"manage.py {args[0]} failed:\n{step.log_tail()}")
-
-
-def start_web(cfg, logs, tmp, procs, meta, db_env, listen="127.0.0.1", set_up=True):
-    """migrate + seed the database db_env names (unless set_up is False: done already), then
-    the app server (on loopback) and nginx (on `listen`): (nginx's URL, {"server": ...,
-    "nginx": ...})."""
-    os.chmod(tmp, 0o755)
-    logs.mkdir(exist_ok=True)
-    stack_cpus = parse_cpus(cfg.server_cpus)
-    env = _app_env(cfg, db_env, listen)
-    if set_up:
-        set_up_database(cfg, logs, tmp, procs, db_env, listen)
-
-    app_port = free_port()
-    argv = SERVERS[cfg.server].command("127.0.0.1", app_port, cfg.workers, cfg.threads)
-    argv[0] = str(BIN / argv[0])
-    app = procs.start("server", argv, logs / "server.log", env=env, cwd=tmp, cpus=stack_cpus)
-    _started(wait_http, f"http://127.0.0.1:{app_port}/polls/", app)
-
-    nginx_bin = nginx.find_binary()
-    meta["versions"]["nginx"] = nginx.version(nginx_bin)
-    web_port = free_port(listen)
-    (tmp / "nginx").mkdir()
-    conf = tmp / "nginx.conf"
-    settings = {
-        **nginx.SETTINGS,
-        "NGINX_PID_PATH": tmp / "nginx.pid",
-        "NGINX_ERROR_LOG": logs / "nginx.error.log",
-        "NGINX_TEMP_DIR": tmp / "nginx",
-        "UPSTREAM": f"127.0.0.1:{app_port}",
-        "NGINX_LISTEN": f"{listen}:{web_port}",
-        "NGINX_PROXY_TIMEOUT": nginx_proxy_timeout(cfg.client_timeout_s),
-    }
-    conf.write_text(nginx.render(settings))
-    web = nginx.start(procs, nginx_bin, conf, logs / "nginx.error.log", cpus=stack_cpus)
-    base_url = f"http://{listen}:{web_port}"
-    _started(wait_http, base_url + "/polls/", web)
-    return base_url, {"server": app, "nginx": web}
-
-
-def _started(check, *args):
-    try:
-        return check(*args)
-    except RuntimeError as e:
-        raise ComponentFailed(str(e)) from None
+class NativeStack(Stack):
+    components: dict = field(default_factory=dict)  # postgres, server, nginx -> Managed
+    connect_db: Callable | None = None  # a new connection to the run's database (sampling)
 
 
 class NativeRunner(Runner):
@@ -239,18 +61,18 @@ class NativeRunner(Runner):
             if self.seeded is not None:  # a killed search's kept database goes too
                 run.live.add("temp_dirs", self.seeded.root)
             try:
-                host = start_stack(run.cfg, run.run_dir / "logs", Path(tmp), run.procs,
-                                   run.meta, run.out, self.seeded)  # fmt: skip
-                run.extras.update(
-                    tmp=Path(tmp), components=host.components, connect_db=host.cluster.connect
-                )
+                run.tmp = Path(tmp)
+                host = start_stack(run.cfg, run.run_dir / "logs", run.tmp, run.procs,
+                                   run.meta, self.seeded)  # fmt: skip
                 run.save_meta()  # PIDs on disk while the load runs
-                yield Stack(
+                yield NativeStack(
                     base_url=host.base_url,
                     total_votes=host.total_votes,
                     poll_path=host.poll_path,
                     check=lambda: host.check(run.procs),
                     locust_cpus=parse_cpus(run.cfg.locust_cpus),
+                    components=host.components,
+                    connect_db=host.cluster.connect,
                 )
             finally:
                 run.procs.stop_all()  # before the temp dir holding their files goes
@@ -258,7 +80,7 @@ class NativeRunner(Runner):
     @contextmanager
     def load(self, run):
         locust = start_locust(run, self.locust_workers, "127.0.0.1")
-        components = {**run.extras["components"], "locust": locust.master}
+        components = {**run.stack.components, "locust": locust.master}
         # What the kernel applied, not what was asked: the report can trust it.
         run.meta["cpu_affinity"] = {
             m.name: sorted(os.sched_getaffinity(m.pid))
@@ -269,7 +91,7 @@ class NativeRunner(Runner):
         samplers = [
             Sampler(run.run_dir / RESOURCES, components),
             SystemSampler(run.run_dir / SYSTEM),
-            PgActivitySampler(run.run_dir / PG_ACTIVITY, run.extras["connect_db"]),
+            PgActivitySampler(run.run_dir / PG_ACTIVITY, run.stack.connect_db),
         ]
         for sampler in samplers:
             sampler.start()
@@ -278,74 +100,3 @@ class NativeRunner(Runner):
         finally:
             for sampler in samplers:
                 sampler.stop()
-
-
-def start_locust(run, workers, bind, expect_remote=0, port=None):
-    """Locust on this host: one process, or a master bound to `bind` (`port`, else a free one)
-    with `workers` local worker processes, expecting `expect_remote` more from other hosts."""
-    cfg, stack = run.cfg, run.stack
-    log = run.run_dir / "logs" / "locust.log"
-    # HOME: Locust would read ~/.locust.conf; the run's settings are all in locust_options.
-    # PYTHONPATH: the locustfiles import contracts/ from this checkout.
-    env = {**locust_options(cfg), "HOME": run.extras["tmp"], "PYTHONPATH": str(ROOT)}
-    argv = _locust_argv(stack.base_url, run.run_dir)
-    expected = workers + expect_remote if workers > 1 or expect_remote else 0
-    if expected:
-        port = port or free_port(bind)
-        argv += ["--master", "--master-bind-host", bind, "--master-bind-port", str(port),
-                 "--expect-workers", str(expected), "--expect-workers-max-wait", "60"]  # fmt: skip
-    run.meta["locust"] = {"processes": expected or 1, "master": bool(expected),
-                          "local_workers": workers if expected else 0,
-                          "remote_workers": expect_remote}  # fmt: skip
-    master = run.procs.start(
-        "locust", argv, log, cwd=run.extras["tmp"], env=env, cpus=stack.locust_cpus,
-        stop_timeout=20.0,
-        # SIGINT, not SIGTERM: only then does Locust (2.47) stop gracefully, writing its
-        # CSVs and the interrupted step's timeline row.
-        stop_signal=signal.SIGINT,
-    )  # fmt: skip
-    local = []
-    for i in range(workers if expected else 0):
-        worker_argv = [str(BIN / "locust"), "-f", ",".join(map(str, LOCUSTFILES)), "--worker",
-                       "--master-host", bind, "--master-port", str(port)]  # fmt: skip
-        local.append(run.procs.start(
-            f"locust-worker-{i + 1}", worker_argv, log.with_name(f"locust-worker-{i + 1}.log"),
-            cwd=run.extras["tmp"], env=env, cpus=stack.locust_cpus, stop_signal=signal.SIGINT,
-        ))  # fmt: skip
-    return LocustProcesses(master, local)
-
-
-class LocustProcesses(Load):
-    """Locust's master (or only process) and its local workers."""
-
-    def __init__(self, master, workers):
-        self.master, self.workers = master, workers
-
-    def alive(self):
-        return self.master.alive()
-
-    def stop(self):
-        if self.master.alive():
-            self.master.stop()
-        # Workers end when their master tells them to quit; only then are they made to.
-        deadline = time.monotonic() + 10
-        while any(w.alive() for w in self.workers) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        for worker in self.workers:
-            worker.stop()
-
-    def failure(self):
-        status = self.master.proc.returncode
-        if status == 0:
-            return None
-        return f"locust exited with status {status}:\n{self.master.log_tail()}"
-
-
-def _locust_argv(base_url, run_dir):
-    """Paths and host only: the load's settings come from locust_options() in the environment."""
-    return [
-        str(BIN / "locust"), "-f", ",".join(map(str, LOCUSTFILES)),
-        "--headless", "--only-summary", "--csv-full-history", "--exit-code-on-error", "0",
-        "--host", base_url, "--csv", str(run_dir / LOCUST_CSV_PREFIX),
-        "--timeline", str(run_dir / TIMELINE), "--request-log-dir", str(run_dir),
-    ]  # fmt: skip

@@ -9,16 +9,17 @@ stack is the runner's business: the search only needs each probe to start from a
 backlog left over from the previous one.
 """
 
-import csv
 import math
 import time
 
 from djbench import config
 from djbench.analysis.runs.metrics import step_metrics
-from djbench.contracts.files import REQUEST_LOG_PREFIX, process_log_glob
+from djbench.contracts import documents
 from djbench.errors import UserError
+from djbench.load.tail import RequestTail
 from djbench.search import early_stop, knee
 from djbench.system import run_dirs as results
+from djbench.system.log import log
 
 DEFAULT_MAX_USERS = 640  # closed model; the open model's default is twice the saturated rate
 SATURATION_S = 10.0  # measured by the saturation probe: its rate settles within seconds
@@ -32,7 +33,7 @@ def saturation_users(cfg):
     return max(10, 4 * cfg.processes)
 
 
-def run(cfg, results_root, run_probe, settings, out=print):
+def run(cfg, results_root, run_probe, settings):
     """settings: start, max_users (None: default), measure_s, p95_slo_ms, resolution_pct,
     confirm, predict."""
     open_model = cfg.load_model == "open"
@@ -41,12 +42,12 @@ def run(cfg, results_root, run_probe, settings, out=print):
         raise UserError("the open model's knee search needs a whole number of seconds of pacing")
     knee_dir = results.new_dir(results_root, f"knee-{cfg.server}-{cfg.view}")
     with results.removed_if_unused(knee_dir):
-        return _search(cfg, knee_dir, run_probe, settings, out, unit, open_model)
+        return _search(cfg, knee_dir, run_probe, settings, unit, open_model)
 
 
-def _search(cfg, knee_dir, run_probe, settings, out, unit, open_model):
+def _search(cfg, knee_dir, run_probe, settings, unit, open_model):
     started = time.monotonic()
-    out(
+    log.info(
         f"knee search {knee_dir.name}: {cfg.server} ({cfg.interface.upper()}), {unit} "
         f"({cfg.load_model} model), bisection to {settings['resolution_pct']:g} %, each knee "
         f"measured {settings['confirm']} more time(s) to confirm it; "
@@ -54,12 +55,14 @@ def _search(cfg, knee_dir, run_probe, settings, out, unit, open_model):
     )
     saturation = prediction = None
     if settings.get("predict", True):
-        saturation = _saturation(cfg, knee_dir, run_probe, out)
+        saturation = _saturation(cfg, knee_dir, run_probe)
         prediction = _predict(cfg, saturation, settings["p95_slo_ms"])
         if prediction is None:
-            out("prediction: the saturation probe measured nothing usable; doubling from start")
+            log.info(
+                "prediction: the saturation probe measured nothing usable; doubling from start"
+            )
         else:
-            out(
+            log.info(
                 f"prediction: {saturation['iterations_per_s']:.1f} iterations/s at saturation; "
                 f"p95 knee about {prediction.guess} {unit} (bracket {prediction.low}.."
                 f"{prediction.high})"
@@ -93,7 +96,7 @@ def _search(cfg, knee_dir, run_probe, settings, out, unit, open_model):
             stopped_early=watcher.snapshot is not None,
             early=early,
         )
-        out(probe_line(probe, unit))
+        log.info(probe_line(probe, unit))
         return probe
 
     knees, probes = knee.search_all(
@@ -107,24 +110,22 @@ def _search(cfg, knee_dir, run_probe, settings, out, unit, open_model):
         _grow(cfg, saturation, settings["p95_slo_ms"]) if prediction else None,
     )
     wall_s = time.monotonic() - started
-    results.write_json(
-        knee_dir / "knee.json",
-        {
-            "server": cfg.server,
-            "interface": cfg.interface,
-            "view": cfg.view,
-            "workers": cfg.workers,
-            "load_model": cfg.load_model,
-            "unit": unit,
-            "settings": settings,
-            "prediction": None
-            if saturation is None
-            else {"saturation": saturation, **(prediction.__dict__ if prediction else {})},
-            "probes": [p.__dict__ for p in probes],
-            "knees": {name: {**k.__dict__, "bounded": k.bounded} for name, k in knees.items()},
-            "spent": spent(probes, saturation, wall_s),
-        },
-    )
+    search = {
+        "server": cfg.server,
+        "interface": cfg.interface,
+        "view": cfg.view,
+        "workers": cfg.workers,
+        "load_model": cfg.load_model,
+        "unit": unit,
+        "settings": settings,
+        "prediction": None
+        if saturation is None
+        else {"saturation": saturation, **(prediction.__dict__ if prediction else {})},
+        "probes": [p.__dict__ for p in probes],
+        "knees": {name: {**k.__dict__, "bounded": k.bounded} for name, k in knees.items()},
+        "spent": spent(probes, saturation, wall_s),
+    }
+    results.write_json(knee_dir / documents.KNEE.file, documents.stamp(documents.KNEE, search))
     from djbench.analysis.report.knee_report import (
         write_knee_report,  # matplotlib: only when reporting
     )
@@ -132,7 +133,7 @@ def _search(cfg, knee_dir, run_probe, settings, out, unit, open_model):
     write_knee_report(knee_dir)
     for line in (knee_dir / "knee.md").read_text().splitlines():
         if line.startswith("- "):
-            out(line)
+            log.info(line)
     return knee_dir
 
 
@@ -174,7 +175,7 @@ def _lead_in_s(cfg, users):
     return cfg.warmup_s + users / cfg.spawn_rate
 
 
-def _saturation(cfg, knee_dir, run_probe, out):
+def _saturation(cfg, knee_dir, run_probe):
     """A closed loop with no wait: the most iterations/s this stack completes."""
     users = saturation_users(cfg)
     sat_cfg = config.with_overrides(
@@ -185,7 +186,7 @@ def _saturation(cfg, knee_dir, run_probe, out):
         hold_s=_lead_in_s(cfg, users) + SATURATION_S,
         profile="knee-saturation",
     )
-    out(f"saturation probe: {users} users with no wait")
+    log.info(f"saturation probe: {users} users with no wait")
     began = time.monotonic()
     run_dir = run_probe(sat_cfg, knee_dir / "probes", stop=None)
     step = step_metrics(run_dir).iloc[0]
@@ -229,34 +230,6 @@ def _grow(cfg, saturation, p95_slo_ms):
     return lambda probe: knee.extrapolate_users(probe.users, probe.p95_ms, rate, wait_s, p95_slo_ms)
 
 
-class RequestTail:
-    """The request logs of a running probe, read incrementally: only whole lines, each once."""
-
-    def __init__(self, run_dir):
-        self.run_dir, self.offsets, self.partial, self.columns = run_dir, {}, {}, {}
-        self.rows = []  # (ts, ok, response_time_ms)
-
-    def read(self):
-        for path in sorted(self.run_dir.glob(process_log_glob(REQUEST_LOG_PREFIX))):
-            with open(path, "rb") as f:
-                f.seek(self.offsets.get(path, 0))
-                chunk = f.read()
-            self.offsets[path] = self.offsets.get(path, 0) + len(chunk)
-            text = self.partial.pop(path, b"") + chunk
-            *lines, rest = text.split(b"\n")
-            if rest:
-                self.partial[path] = rest
-            for row in csv.reader(line.decode() for line in lines):
-                if not row:
-                    continue
-                if path not in self.columns:  # the header: columns by name
-                    self.columns[path] = [row.index(c) for c in ("ts", "ok", "response_time_ms")]
-                    continue
-                ts, ok, ms = (row[i] for i in self.columns[path])
-                self.rows.append((float(ts), ok == "1", float(ms)))
-        return self.rows
-
-
 class Watcher:
     """The stop(run_dir) callable of one probe: a Snapshot of its measured window so far, asked
     of stop_early (a pure function, djbench/search/early_stop.py) at every poll."""
@@ -265,12 +238,14 @@ class Watcher:
         self.warmup_s = _lead_in_s(probe_cfg, probe_cfg.users[0])
         self.measure_s, self.stop_early, self.clock = measure_s, stop_early, clock
         self.tail = None
+        self.rows = []  # (ts, ok, response_time_ms): all of a probe's, a short run
         self.snapshot = None  # the one the probe stopped on
 
     def __call__(self, run_dir):
         if self.tail is None:
             self.tail = RequestTail(run_dir)
-        rows = self.tail.read()
+        self.rows.extend(self.tail.new_rows())
+        rows = self.rows
         if not rows:
             return False
         # The first request (a user's index page) comes with the step's start; the timeline's

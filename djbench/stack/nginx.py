@@ -8,6 +8,7 @@ import subprocess
 
 from djbench.errors import UserError
 from djbench.paths import NGINX_TEMPLATE
+from djbench.system.packages import install_hint
 
 # Recorded in meta.json; worker_connections covers 700 keep-alive users twice over (each proxied
 # request holds a client and an upstream connection).
@@ -34,8 +35,6 @@ def find_binary():
     for candidate in [explicit] if explicit else [shutil.which("nginx"), "/usr/sbin/nginx"]:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    from djbench.system.prerequisites import install_hint
-
     raise UserError(f"nginx was not found; install it: {install_hint('nginx')}")
 
 

@@ -10,12 +10,12 @@ import shutil
 import signal
 import stat
 import subprocess
-import time
 from pathlib import Path
 
 import psycopg
 
 from djbench.errors import ComponentFailed, UserError
+from djbench.system.waiting import poll_until
 
 DB = USER = "polls"
 
@@ -210,18 +210,20 @@ class Cluster:
     def wait_ready(self, managed, timeout=30.0, create=True):
         """Until it accepts connections; then create the benchmark's database (create=False:
         a copy that has it already)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def ready():
             if not managed.alive():
                 raise RuntimeError(f"postgres exited during start-up:\n{managed.log_tail()}")
             try:
                 with self.connect("postgres") as conn:
                     if create:
                         conn.execute(f'CREATE DATABASE "{DB}"')
-                return
             except psycopg.OperationalError:
-                time.sleep(0.2)
-        raise RuntimeError(f"postgres did not accept connections within {timeout:g} s")
+                return False
+            return True
+
+        timed_out = f"postgres did not accept connections within {timeout:g} s"
+        poll_until(ready, timeout, 0.2, lambda: RuntimeError(timed_out))
 
     def query_one(self, sql):
         with self.connect() as conn:

@@ -15,8 +15,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from djbench import config
+from djbench.contracts.documents import load_meta
 from djbench.errors import ComponentFailed, UserError
 from djbench.system import run_dirs as results
+from djbench.system.log import log
 
 WRK_SCRIPT = Path(__file__).with_name("wrk_summary.lua")
 WRK_MARKER = "wrk-summary: "
@@ -53,23 +55,23 @@ def find_wrk():
     return path
 
 
-def run(runner, cfg, results_root, out=print):
+def run(runner, cfg, results_root):
     """cfg: the stack (server, workers...) and users, hold_s, warmup_s of the one step; each
     client's stack is started by `runner`, in whichever mode it runs."""
     cal_dir = results.new_dir(results_root, "calibrate")
     with results.removed_if_unused(cal_dir):
-        return _calibrate(runner, cfg, cal_dir, out)
+        return _calibrate(runner, cfg, cal_dir)
 
 
-def _calibrate(runner, cfg, cal_dir, out):
+def _calibrate(runner, cfg, cal_dir):
     users = cfg.users[0]
-    out(
+    log.info(
         f"calibration {cal_dir.name}: {len(CLIENTS)} clients, each {users} users/connections "
         f"with no wait against {cfg.server} ({cfg.workers} workers), {cfg.hold_s:g} s each"
     )
     runs = []
     for client in CLIENTS:
-        out(f"client {client.name}: {client.label}, {client.scenario} scenario")
+        log.info(f"client {client.name}: {client.label}, {client.scenario} scenario")
         client_cfg = config.with_overrides(
             cfg,
             wait_s=(0.0, 0.0),
@@ -79,8 +81,8 @@ def _calibrate(runner, cfg, cal_dir, out):
         )
         load = _wrk_load if client.user_class == "" else None
         client_runner = runner.with_locust_processes(os.cpu_count()) if client.all_cores else runner
-        run_dir = client_runner.run(client_cfg, cal_dir / "runs", out=out, load=load)
-        processes = json.loads((run_dir / "meta.json").read_text()).get("locust", {})
+        run_dir = client_runner.run(client_cfg, cal_dir / "runs", load=load)
+        processes = load_meta(run_dir).get("locust", {})
         runs.append({**asdict(client), "run": str(run_dir.relative_to(cal_dir)),
                      "processes": processes.get("processes", 1)})  # fmt: skip
     from djbench.analysis.report.calibration import write_report
@@ -88,14 +90,14 @@ def _calibrate(runner, cfg, cal_dir, out):
     write_report(cal_dir, runs)
     for line in (cal_dir / "calibrate.md").read_text().splitlines():
         if line.startswith("- "):
-            out(line)
+            log.info(line)
     return cal_dir
 
 
 def _wrk_load(runner, run):
     """wrk on the poll form page: a warm-up run, discarded, then the measured one. Its CPU time
     is exact: both runs are reaped children of this process (getrusage)."""
-    cfg, stack, run_dir, procs, out = run.cfg, run.stack, run.run_dir, run.procs, run.out
+    cfg, stack, run_dir, procs = run.cfg, run.stack, run.run_dir, run.procs
     url = stack.base_url + stack.poll_path
     argv = [find_wrk(), "-t1", f"-c{cfg.users[0]}", "--timeout", f"{cfg.client_timeout_s:g}s"]
     argv += ["--latency", "-s", str(WRK_SCRIPT)]
@@ -113,7 +115,7 @@ def _wrk_load(runner, run):
     summary["url"] = url
     summary["connections"] = cfg.users[0]
     results.write_json(run_dir / "wrk.json", summary)
-    out(f"wrk: {summary['requests']} requests in {summary['duration_us'] / 1e6:.1f} s")
+    log.info(f"wrk: {summary['requests']} requests in {summary['duration_us'] / 1e6:.1f} s")
 
 
 def _summary(log):

@@ -1,4 +1,4 @@
--- Print wrk's totals as one JSON line after a marker, for harness/calibrate.py to read.
+-- Print wrk's totals as one JSON line after a marker, for djbench/studies/calibrate.py to read.
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(

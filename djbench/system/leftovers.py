@@ -20,6 +20,7 @@ from pathlib import Path
 import psutil
 
 from djbench.system.child_env import RUN_TAG
+from djbench.system.log import log
 
 TEMP_PREFIX = "djbench-"  # of every temp dir a run makes
 
@@ -117,7 +118,7 @@ def _private(directory):
     return st.st_uid == os.geteuid() and not st.st_mode & 0o077
 
 
-def reap(directory, out=print):
+def reap(directory):
     """Stop what the records of dead runs in `directory` name; one line per such run."""
     directory = Path(directory)
     if not _private(directory):
@@ -143,4 +144,6 @@ def reap(directory, out=print):
                 left.append(f"compose project {project}")
         path.unlink(missing_ok=True)
         if left:
-            out(f"stopped what the killed run {record['run_id']} left behind: {', '.join(left)}")
+            log.info(
+                f"stopped what the killed run {record['run_id']} left behind: {', '.join(left)}"
+            )

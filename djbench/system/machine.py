@@ -7,7 +7,7 @@ import os
 import platform
 import subprocess
 
-from djbench.paths import PROJECT_SOURCES, ROOT
+from djbench.paths import PRODUCT_DIRS, PROJECT_SOURCES, ROOT
 
 PACKAGES = ("Django", "asgiref", "psycopg", "psycopg-pool", "locust", "gevent", "geventhttpclient")
 
@@ -95,8 +95,11 @@ def project_fingerprint():
     they run the same benchmark (a git revision is not enough: a copy may have no .git, or
     uncommitted changes)."""
     digest = hashlib.sha256()
-    for top in PROJECT_SOURCES:
-        for path in sorted((ROOT / top).rglob("*")):
+    for name, top in PROJECT_SOURCES.items():
+        for path in sorted(top.rglob("*")):
+            relative = path.relative_to(top)
+            if name == "djbench" and relative.parts[0] in PRODUCT_DIRS:
+                continue  # an installed package holds the other folders: each counts once
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+                digest.update(f"{name}/{relative}".encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]

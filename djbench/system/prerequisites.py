@@ -13,6 +13,9 @@ import subprocess
 from pathlib import Path
 
 from djbench.errors import UserError
+from djbench.stack import nginx, postgres
+from djbench.system.log import log
+from djbench.system.packages import can_install, engine_available, install_hint
 
 # What each purpose needs from the system, by Debian package name. PostgreSQL is there already
 # (the embedded one) unless it cannot run: as root, from a virtualenv under a private directory.
@@ -25,21 +28,11 @@ NEEDS = {
 CHROMIUM = Path("/usr/bin/chromium")  # where tests/browser.py looks for it
 
 
-def install_hint(*packages):
-    """The one command that installs the packages here."""
-    command = f"apt-get install {' '.join(packages)}"
-    if shutil.which("apt-get"):
-        return command if os.geteuid() == 0 else f"sudo {command}"
-    return f"sudo {command} on Debian/Ubuntu, else the system's package manager"
-
-
 def missing(packages):
     return [p for p in packages if not _found(p)]
 
 
 def _found(package):
-    from djbench.stack import nginx, postgres  # nginx's own messages use install_hint
-
     if package == "nginx":
         try:
             return bool(nginx.find_binary())
@@ -57,23 +50,19 @@ def _found(package):
     return shutil.which(package) is not None
 
 
-def can_install():
-    return os.geteuid() == 0 and shutil.which("apt-get") is not None
-
-
-def install(packages, out=print):
+def install(packages):
     """apt-get install each package (one at a time: one that the distribution lacks, such as
     chromium on Ubuntu, must not stop the others); returns those still missing."""
-    out(f"setup: installing {', '.join(packages)} with apt-get (running as root)")
+    log.info(f"setup: installing {', '.join(packages)} with apt-get (running as root)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "text": True, "env": env}
     update = subprocess.run(["apt-get", "update", "-qq"], **quiet)
     if update.returncode:
-        out(f"setup: apt-get update failed: {_last_line(update.stderr)}")
+        log.info(f"setup: apt-get update failed: {_last_line(update.stderr)}")
     for package in packages:
         done = subprocess.run(["apt-get", "install", "-y", "-qq", package], **quiet)
         if done.returncode:
-            out(f"setup: apt-get install {package} failed: {_last_line(done.stderr)}")
+            log.info(f"setup: apt-get install {package} failed: {_last_line(done.stderr)}")
         elif package == "nginx":
             _stop_system_nginx()
     return missing(packages)
@@ -95,7 +84,7 @@ def _last_line(text):
     return lines[-1] if lines else "no message"
 
 
-def setup(purpose, mode="auto", out=print):
+def setup(purpose, mode="auto"):
     """Install what `purpose` lacks where allowed; say in one line what stays missing.
 
     bench, calibrate: nginx only for a native run; what cannot be installed is left to the
@@ -105,9 +94,9 @@ def setup(purpose, mode="auto", out=print):
     if purpose != "test" and _elsewhere(mode):  # in containers, or on the stack host
         need = [p for p in need if p not in ("nginx", "postgresql")]
     if need and can_install():
-        need = install(need, out)
+        need = install(need)
     if need and purpose == "test":  # bench and calibrate: their own check says it, and stops
-        out(
+        log.info(
             f"setup: {', '.join(need)} not installed (needs root and apt-get): the tests that "
             f"need {'it' if len(need) == 1 else 'them'} skip; to install: {install_hint(*need)}"
         )
@@ -115,6 +104,4 @@ def setup(purpose, mode="auto", out=print):
 
 
 def _elsewhere(mode):
-    from djbench.runners import compose
-
-    return mode in ("compose", "distributed") or (mode == "auto" and compose.engine_available())
+    return mode in ("compose", "distributed") or (mode == "auto" and engine_available())

@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from djbench.errors import ComponentFailed, UserError
 from djbench.system.child_env import child_environ
+from djbench.system.waiting import poll_until
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -169,15 +169,17 @@ class ProcessSet:
 
 def wait_http(url, managed, timeout=60.0):
     """Wait until url answers (any HTTP status), or fail with the process's log tail."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def answers():
         if not managed.alive():
             raise RuntimeError(f"{managed.name} exited during start-up:\n{managed.log_tail()}")
         try:
             urllib.request.urlopen(url, timeout=2).close()
-            return
         except urllib.error.HTTPError:
-            return
+            pass  # any status is an answer
         except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{managed.name} did not answer {url} within {timeout:g} s")
+            return False
+        return True
+
+    timed_out = f"{managed.name} did not answer {url} within {timeout:g} s"
+    poll_until(answers, timeout, 0.1, lambda: RuntimeError(timed_out))

@@ -1,0 +1,256 @@
+"""Argument types and groups that several subcommands share, and what they turn into."""
+
+import argparse
+import math
+import re
+
+from djbench import config
+from djbench.contracts import defaults
+from djbench.errors import UserError
+from djbench.runners.base import ModeOptions
+from djbench.runners.factory import MODES
+from djbench.search.settings import KNEE_DEFAULTS
+
+
+class Parser(argparse.ArgumentParser):
+    """Bad arguments get the same one line as every other user mistake, and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"djbench: error: {message}\n")
+
+
+def number(text):
+    """argparse type: a finite number (float() alone lets 'nan' and 'inf' through)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def whole(text):
+    """argparse type: a whole number."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def port(text):
+    """argparse type: a TCP port."""
+    value = whole(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {text!r}")
+    return value
+
+
+def names(text, what):
+    """'a,b' or 'a b' -> ['a', 'b'] (make passes its variables either way)."""
+    found = [n for n in re.split(r"[,\s]+", text) if n]
+    if not found:
+        raise UserError(f"no {what} given")
+    return found
+
+
+def add_results_dir(p, help="where runs are written"):
+    p.add_argument("--results-dir", default="results", help=help)
+
+
+def add_stack_options(p, view=True):
+    """The stack under test: what every command that starts one takes."""
+    p.add_argument("--workers", type=whole, help="server worker processes (default 2 x cores + 1)")
+    if view:
+        p.add_argument("--view", default="sync", help="Django view variant: sync or async")
+    p.add_argument(
+        "--threads",
+        type=whole,
+        help=f"threads per worker (gunicorn-gthread only; default {defaults.THREADS})",
+    )
+    p.add_argument(
+        "--conn-max-age",
+        type=whole,
+        default=defaults.CONN_MAX_AGE_S,
+        help="Django CONN_MAX_AGE in seconds (default %(default)s: a connection per request; "
+        "not for ASGI)",
+    )
+    p.add_argument(
+        "--db-pool",
+        metavar="MIN:MAX",
+        help="psycopg connection pool per server process (needs --conn-max-age 0)",
+    )
+    p.add_argument(
+        "--pg-max-connections",
+        type=whole,
+        default=defaults.PG_MAX_CONNECTIONS,
+        help="PostgreSQL max_connections (default %(default)s)",
+    )
+    p.add_argument(
+        "--client-timeout",
+        type=number,
+        default=defaults.CLIENT_TIMEOUT_S,
+        help="seconds before a request counts as a timeout failure (default %(default)g)",
+    )
+    p.add_argument(
+        "--server-cpus",
+        metavar="CPUS",
+        help="pin the server stack (app, PostgreSQL, nginx) to these CPUs, e.g. 0 or 0-1",
+    )
+    p.add_argument("--locust-cpus", metavar="CPUS", help="pin Locust to these CPUs, e.g. 1")
+    add_results_dir(p)
+
+
+def add_run_options(p, view=True):
+    p.add_argument("--profile", default="smoke", help=f"one of {', '.join(config.PROFILES)}")
+    p.add_argument("--users", help="comma-separated user counts, overriding the profile's")
+    p.add_argument(
+        "--load-model",
+        default="closed",
+        choices=config.LOAD_MODELS,
+        help="closed (default): the article's users, who wait 1-2 s after each answer; open: "
+        "iterations started at a fixed rate per step (--rates), whatever the answers",
+    )
+    p.add_argument(
+        "--rates",
+        help="open model: comma-separated iterations/s per step (default: the profile's users "
+        "divided by their mean wait, what they would offer if answered instantly)",
+    )
+    p.add_argument(
+        "--pacing",
+        type=number,
+        help=f"open model: seconds between one user's iteration starts (default "
+        f"{defaults.PACING_S:g}); users per "
+        "step = rate x pacing, and an iteration longer than this lowers the rate started",
+    )
+    p.add_argument("--hold", type=number, help="seconds per step (ramp-up and warm-up included)")
+    p.add_argument("--warmup", type=number, help="seconds discarded after each step's ramp-up")
+    p.add_argument("--spawn-rate", type=number, help="users started per second")
+    add_stack_options(p, view)
+    p.add_argument(
+        "--fresh-stack-per-step",
+        action="store_true",
+        help="start each step on a stack of its own, so no step inherits the previous one's "
+        "backlog (the report says which way ran)",
+    )
+    p.add_argument(
+        "--repeat",
+        type=whole,
+        default=1,
+        help="run every configuration N times, interleaved (A B A B), and report the spread",
+    )
+    p.add_argument(
+        "--scale",
+        choices=["none", "auto"],
+        default="none",
+        help="auto: search the WSGI server's knee first, then run the profile's number of steps "
+        "evenly spaced so that the article's WSGI knee step (300 of 100..700) lands on ours",
+    )
+    add_knee_options(p)
+    add_mode_options(p)
+
+
+def add_knee_options(p):
+    d = KNEE_DEFAULTS
+    group = p.add_argument_group("knee search (--profile knee, --scale auto, or djbench knee)")
+    group.add_argument(
+        "--start",
+        type=whole,
+        help=f"smallest probe (users, or iterations/s for the open model; default {d['start']})",
+    )
+    group.add_argument(
+        "--max-users",
+        type=whole,
+        help=f"largest probe (default {d['max_users']} users; open model: twice the saturated "
+        "iterations/s)",
+    )
+    group.add_argument(
+        "--no-predict",
+        dest="predict",
+        action="store_const",
+        const=False,
+        help="skip the saturation probe that predicts the knee; double from --start instead",
+    )
+    group.add_argument(
+        "--measure", type=number, help=f"seconds measured per probe (default {d['measure']:g})"
+    )
+    group.add_argument(
+        "--p95-slo-ms",
+        type=number,
+        help=f"latency objective (default {d['p95_slo_ms']:g} ms)",
+    )
+    group.add_argument(
+        "--resolution-pct",
+        type=number,
+        help=f"knee resolution, %% of users (default {d['resolution_pct']:g})",
+    )
+    group.add_argument(
+        "--confirm",
+        type=whole,
+        help=f"extra measurements of each knee found (default {d['confirm']}); a count must "
+        "pass them all",
+    )
+
+
+def add_mode_options(p):
+    p.add_argument(
+        "--mode",
+        default="auto",
+        choices=MODES,
+        help="compose: Docker Compose; native: host processes; distributed: the stack on a "
+        "stack host, Locust's workers on load hosts; auto (default): compose when a Docker "
+        "engine answers, else native",
+    )
+    p.add_argument(
+        "--locust-workers",
+        type=whole,
+        help="Locust processes here: 1 (default; 0 in distributed mode) runs one; N > 1 runs "
+        "a master and N workers, one core each",
+    )
+    group = p.add_argument_group("distributed mode (see README, Across machines)")
+    group.add_argument("--stack", metavar="HOST[:PORT]", help="the stack host (djbench stack-host)")
+    group.add_argument("--db", metavar="HOST[:PORT]", help="a database host of its own")
+    group.add_argument(
+        "--master-bind", metavar="ADDRESS", help="where Locust's master listens for workers"
+    )
+    group.add_argument(
+        "--master-port", type=port, default=defaults.LOCUST_MASTER_PORT, help="(default 5557)"
+    )
+    group.add_argument(
+        "--expect-workers",
+        type=whole,
+        default=0,
+        help="Locust workers on load hosts (djbench load-worker) to wait for",
+    )
+    p.add_argument(
+        "--install-missing",
+        action="store_true",
+        help="install what the run lacks (nginx, wrk) with apt-get when running as root; "
+        "otherwise the run stops saying the command (make bench passes it)",
+    )
+
+
+def mode_options(args) -> ModeOptions:
+    return ModeOptions(
+        mode=args.mode,
+        locust_workers=args.locust_workers,
+        stack=args.stack,
+        db=args.db,
+        master_bind=args.master_bind,
+        master_port=args.master_port,
+        expect_workers=args.expect_workers,
+    )
+
+
+def stack_settings(args, view=None):
+    return dict(
+        workers=args.workers,
+        view=view or args.view,
+        client_timeout_s=args.client_timeout,
+        threads=args.threads,
+        conn_max_age=args.conn_max_age,
+        db_pool=args.db_pool,
+        pg_max_connections=args.pg_max_connections,
+        server_cpus=args.server_cpus,
+        locust_cpus=args.locust_cpus,
+    )
