@@ -101,16 +101,18 @@ def _wrk_load(runner, run):
     url = stack.base_url + stack.poll_path
     argv = [find_wrk(), "-t1", f"-c{cfg.users[0]}", "--timeout", f"{cfg.client_timeout_s:g}s"]
     argv += ["--latency", "-s", str(WRK_SCRIPT)]
-    log = run_dir / "logs" / "wrk.log"
+    wrk_log = run_dir / "logs" / "wrk.log"
     measure_s = max(1, round(cfg.hold_s - cfg.warmup_s))
     if cfg.warmup_s >= 1:
-        procs.run("wrk-warmup", argv + [f"-d{cfg.warmup_s:g}s", url], log, cpus=stack.locust_cpus)
+        procs.run(
+            "wrk-warmup", argv + [f"-d{cfg.warmup_s:g}s", url], wrk_log, cpus=stack.locust_cpus
+        )
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wrk = procs.run("wrk", argv + [f"-d{measure_s}s", url], log, cpus=stack.locust_cpus)
+    wrk = procs.run("wrk", argv + [f"-d{measure_s}s", url], wrk_log, cpus=stack.locust_cpus)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if wrk.proc.returncode != 0:
         raise ComponentFailed(f"wrk exited with status {wrk.proc.returncode}:\n{wrk.log_tail()}")
-    summary = _summary(log)
+    summary = _summary(wrk_log)
     summary["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     summary["url"] = url
     summary["connections"] = cfg.users[0]
