@@ -99,13 +99,12 @@ def repeated(cfgs, repeat):
 
 def run_all(cfgs, results_root, runner):
     """Run each configuration in turn; returns the results directories."""
-    run_dirs_ = []
+    done = []
     with bench_lock():
         for cfg in cfgs:
-            run_dir = runner.run(cfg, results_root)
-            run_dirs_.append(run_dir)
-            log.info(f"results: {run_dir}")
-    return run_dirs_
+            done.append(runner.run(cfg, results_root))
+            log.info(f"results: {done[-1]}")
+    return done
 
 
 def knee_all(cfgs, args, settings):

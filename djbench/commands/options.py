@@ -1,6 +1,7 @@
 """Argument types and groups that several subcommands share, and what they turn into."""
 
 import argparse
+import dataclasses
 import math
 import re
 
@@ -231,15 +232,8 @@ def add_mode_options(p):
 
 
 def mode_options(args) -> ModeOptions:
-    return ModeOptions(
-        mode=args.mode,
-        locust_workers=args.locust_workers,
-        stack=args.stack,
-        db=args.db,
-        master_bind=args.master_bind,
-        master_port=args.master_port,
-        expect_workers=args.expect_workers,
-    )
+    """--mode and its options (add_mode_options), named as ModeOptions names them."""
+    return ModeOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ModeOptions)})
 
 
 def stack_settings(args, view=None):
