@@ -1,18 +1,21 @@
 """The server registry: how each server starts, as data. Both runners use it.
 
-argv templates take {host}, {port}, {workers} and {threads}; the Django project is importable
-as ``mysite`` (the runner puts polls_project/ on PYTHONPATH). Django has no ASGI lifespan
+argv templates take {app} (the project's WSGI or ASGI entry point, as module:attribute, for the
+server's interface), {host}, {port}, {workers} and {threads}. Django has no ASGI lifespan
 support, so every ASGI entry turns lifespan off where the server allows it.
 """
 
 from dataclasses import dataclass
+
+# The built-in polls project's entry points (polls_project/mysite).
+POLLS_ENTRY_POINTS = {"wsgi": "mysite.wsgi:application", "asgi": "mysite.asgi:application"}
 
 
 @dataclass(frozen=True)
 class Server:
     name: str
     interface: str  # "wsgi" or "asgi"
-    argv: str  # a template: split on spaces, then {host}, {port}, {workers}, {threads} filled in
+    argv: str  # a template: split on spaces, then the placeholders above filled in
     packages: tuple[str, ...]  # distributions whose versions go into meta.json
     views: tuple[str, ...] = ("sync", "async")
     single_process: bool = False  # no worker option: one process whatever --workers says
@@ -29,9 +32,11 @@ class Server:
         """How many processes serve requests (and each may hold database connections)."""
         return 1 if self.single_process else workers
 
-    def command(self, host, port, workers, threads=1):
+    def command(self, host, port, workers, threads=1, app=None):
+        """app: module:attribute; the polls project's own entry point by default."""
+        app = app or POLLS_ENTRY_POINTS[self.interface]
         return [
-            arg.format(host=host, port=port, workers=workers, threads=threads)
+            arg.format(app=app, host=host, port=port, workers=workers, threads=threads)
             for arg in self.argv.split()
         ]
 
@@ -42,14 +47,13 @@ SERVERS = {
         Server(
             "gunicorn",
             "wsgi",
-            "gunicorn mysite.wsgi:application --bind {host}:{port} --workers {workers}"
-            " --worker-class sync",
+            "gunicorn {app} --bind {host}:{port} --workers {workers} --worker-class sync",
             ("gunicorn",),
         ),
         Server(
             "gunicorn-gthread",
             "wsgi",
-            "gunicorn mysite.wsgi:application --bind {host}:{port} --workers {workers}"
+            "gunicorn {app} --bind {host}:{port} --workers {workers}"
             " --worker-class gthread --threads {threads}",
             ("gunicorn",),
         ),
@@ -57,7 +61,7 @@ SERVERS = {
             "uvicorn",
             "asgi",
             # Without --lifespan off every worker logs that lifespan is unsupported.
-            "uvicorn mysite.asgi:application --host {host} --port {port} --workers {workers}"
+            "uvicorn {app} --host {host} --port {port} --workers {workers}"
             " --lifespan off --no-access-log",
             ("uvicorn", "uvloop", "httptools"),
         ),
@@ -66,7 +70,7 @@ SERVERS = {
             "asgi",
             # uvicorn.workers is deprecated; uvicorn-worker is its maintained successor. Its
             # worker keeps lifespan "auto": Django's refusal costs one info line per worker.
-            "gunicorn mysite.asgi:application --bind {host}:{port} --workers {workers}"
+            "gunicorn {app} --bind {host}:{port} --workers {workers}"
             " --worker-class uvicorn_worker.UvicornWorker",
             ("gunicorn", "uvicorn-worker", "uvicorn", "uvloop", "httptools"),
         ),
@@ -74,7 +78,7 @@ SERVERS = {
             "daphne",
             "asgi",
             # Daphne has no worker processes; -v 0 keeps its per-request access log off.
-            "daphne -b {host} -p {port} -v 0 mysite.asgi:application",
+            "daphne -b {host} -p {port} -v 0 {app}",
             ("daphne", "twisted"),
             single_process=True,
         ),
@@ -83,8 +87,7 @@ SERVERS = {
             "asgi",
             # uvloop, as uvicorn picks by itself; hypercorn's default is plain asyncio. It has
             # no switch for lifespan: each worker logs one warning that Django refuses it.
-            "hypercorn mysite.asgi:application --bind {host}:{port} --workers {workers}"
-            " --worker-class uvloop",
+            "hypercorn {app} --bind {host}:{port} --workers {workers} --worker-class uvloop",
             ("hypercorn", "uvloop"),
         ),
         Server(
@@ -92,16 +95,14 @@ SERVERS = {
             "wsgi",
             # Each worker runs the app in a pool of blocking threads; granian sizes it from its
             # backpressure (backlog 1024 / workers / 2), not from --threads.
-            "granian mysite.wsgi:application --interface wsgi --host {host} --port {port}"
-            " --workers {workers}",
+            "granian {app} --interface wsgi --host {host} --port {port} --workers {workers}",
             ("granian",),
         ),
         Server(
             "granian-asgi",
             "asgi",
             # asginl: ASGI without the lifespan protocol.
-            "granian mysite.asgi:application --interface asginl --host {host} --port {port}"
-            " --workers {workers}",
+            "granian {app} --interface asginl --host {host} --port {port} --workers {workers}",
             ("granian",),
         ),
     )
