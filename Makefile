@@ -34,14 +34,28 @@ FRESH_STACK ?=
 LOAD_MODEL ?=
 RATES ?=
 PACING ?=
+PROJECT ?=
+SETTINGS ?=
+REQUIREMENTS ?=
+APP_PYTHON ?=
+SEED ?=
+DUMP ?=
+LOCUSTFILE ?=
+URLS ?=
 
 PYTHON ?= python3
 VENV := .venv
 DJBENCH := $(VENV)/bin/djbench
+# A value as one shell word, whatever it holds (paths with spaces, a seed command).
+q = '$(subst ','\'',$(1))'
+# The project under test, when it is not the built-in polls project.
+PROJECT_VARS := PROJECT SETTINGS REQUIREMENTS APP_PYTHON SEED DUMP LOCUSTFILE URLS
+project_opt = $(if $($(1)),--$(subst _,-,$(shell echo $(1) | tr A-Z a-z)) $(call q,$($(1))))
+PROJECT_OPTS := $(foreach v,$(PROJECT_VARS),$(call project_opt,$(v)))
 # Only the options that were set reach the CLI, so the profile's defaults apply otherwise; the
 # CLI refuses those that a command cannot use (knee options without a knee search, THREADS
 # without a threaded server...).
-STACK_OPTS := --results-dir $(RESULTS) \
+STACK_OPTS := --results-dir $(call q,$(RESULTS)) $(PROJECT_OPTS) \
 	$(if $(WORKERS),--workers $(WORKERS)) $(if $(THREADS),--threads $(THREADS)) \
 	$(if $(CONN_MAX_AGE),--conn-max-age $(CONN_MAX_AGE)) $(if $(DB_POOL),--db-pool $(DB_POOL)) \
 	$(if $(PG_MAX_CONNECTIONS),--pg-max-connections $(PG_MAX_CONNECTIONS)) \
@@ -86,7 +100,7 @@ why_stack-host := the controller chooses each run (make bench MODE=distributed S
 why_load-worker := $(why_stack-host)
 RUN_VARS := PROFILE WORKERS USERS HOLD WARMUP VIEW THREADS CONN_MAX_AGE DB_POOL PG_MAX_CONNECTIONS \
 	MODE LOCUST_WORKERS SERVER_CPUS LOCUST_CPUS SCALE REPEAT P95_SLO_MS MAX_USERS CONFIRM SERVERS \
-	VIEWS STACK DB MASTER_BIND EXPECT_WORKERS FRESH_STACK LOAD_MODEL RATES PACING
+	VIEWS STACK DB MASTER_BIND EXPECT_WORKERS FRESH_STACK LOAD_MODEL RATES PACING $(PROJECT_VARS)
 
 .DEFAULT_GOAL := help
 .PHONY: help bench bench-wsgi bench-asgi bench-matrix knee calibrate report test lint clean \
@@ -105,6 +119,9 @@ help: ## list the targets
 	@echo "             SERVER_CPUS=0 LOCUST_CPUS=1 (pin the stack and Locust apart)"
 	@echo "             FRESH_STACK=1 (every step on a stack of its own)"
 	@echo "             LOAD_MODEL=closed|open RATES=5,10 (iterations/s) PACING=s (open model)"
+	@echo "             PROJECT=dir (your Django project) SETTINGS=module REQUIREMENTS=file"
+	@echo "             APP_PYTHON=venv/bin/python SEED=\"command args\" DUMP=file"
+	@echo "             LOCUSTFILE=file URLS=file (the scenario; default: pages found on the site)"
 	@echo "  calibrate takes SERVERS=one USERS=N HOLD WARMUP and the stack's variables (WORKERS, VIEW, MODE...)"
 	@echo "  a variable that a target cannot use stops it with one line"
 
@@ -153,7 +170,7 @@ load-worker: $(VENV)/.installed ## Locust workers for a controller: make load-wo
 
 report: $(VENV)/.installed ## comparison report of existing runs: make report RUNS="results/a results/b"
 	$(call refuse,$(RUN_VARS))
-	$(DJBENCH) report --results-dir $(RESULTS) $(RUNS)
+	$(DJBENCH) report --results-dir $(call q,$(RESULTS)) $(RUNS)
 
 test: $(VENV)/.installed ## unit tests and real-stack integration tests (smoke scale)
 	$(DJBENCH) setup --for test

@@ -12,6 +12,7 @@ import psutil
 
 from djbench.contracts import defaults
 from djbench.errors import UserError
+from djbench.project.spec import POLLS, ProjectSpec
 from djbench.stack import nginx
 from djbench.stack.servers import SERVERS
 
@@ -91,6 +92,7 @@ class RunConfig:
     # a fixed rate whatever the answers, users / pacing_s per second (users = rate x pacing_s)
     load_model: str = "closed"
     pacing_s: float = defaults.PACING_S  # open model: seconds between one user's starts
+    project: ProjectSpec = POLLS  # the Django project under test
 
     @property
     def interface(self):
@@ -251,6 +253,7 @@ def build(
     load_model="closed",
     rates=None,
     pacing_s=None,
+    project=POLLS,
 ):
     if server not in SERVERS:
         raise UserError(f"unknown server {server!r}; choose from: {', '.join(SERVERS)}")
@@ -260,6 +263,8 @@ def build(
         raise UserError(f"unknown view variant {view!r}; choose from: {', '.join(VIEWS)}")
     if view not in SERVERS[server].views:
         raise UserError(f"server {server!r} does not support {view} views")
+    if view != "sync" and not project.builtin:
+        raise UserError("--view chooses the polls project's views; a project runs its own")
     if load_model not in LOAD_MODELS:
         raise UserError(f"unknown load model {load_model!r}; choose from: {', '.join(LOAD_MODELS)}")
     p = PROFILES[profile]
@@ -294,6 +299,7 @@ def build(
         fresh_stack_per_step=bool(fresh_stack_per_step),
         load_model=load_model,
         pacing_s=pacing_s,
+        project=project,
     )
     validate(cfg)
     return cfg
@@ -433,6 +439,8 @@ def from_dict(data):
         values[name] = tuple(values[name])
     if values.get("db_pool"):
         values["db_pool"] = tuple(values["db_pool"])
+    if isinstance(values.get("project"), dict):
+        values["project"] = ProjectSpec(**values["project"])
     cfg = RunConfig(**values)
     validate(cfg)
     return cfg

@@ -8,6 +8,7 @@ from djbench import config
 from djbench.analysis.runs.run import read_meta
 from djbench.commands.options import mode_options, names, stack_settings
 from djbench.errors import UserError
+from djbench.project import app as project_app
 from djbench.runners import factory
 from djbench.search import auto_scale
 from djbench.search import probes as knee_runner
@@ -52,7 +53,21 @@ def configs(args, combinations):
     _check_ignored(args, cfgs)
     config.check_range("repeat", args.repeat)
     factory.check_options(mode_options(args))
+    prepare_project(args, cfgs[0].project)
     return cfgs
+
+
+def prepare_project(args, project):
+    """A project of the user's runs natively; its environment is built (or found) now, before
+    anything starts, so that a project that cannot run stops here with one line."""
+    if not project.builtin:
+        if args.mode == "auto":
+            args.mode = "native"
+            log.info("mode: native (a project of yours runs as host processes)")
+        if args.mode != "native":
+            raise UserError(f"--project runs in native mode; --mode {args.mode} runs polls")
+    if args.mode == "native":
+        project_app.prepare(project)
 
 
 def _check_ignored(args, cfgs):

@@ -8,6 +8,8 @@ import re
 from djbench import config
 from djbench.contracts import defaults
 from djbench.errors import UserError
+from djbench.project import spec
+from djbench.project.spec import ProjectSpec
 from djbench.runners.base import ModeOptions
 from djbench.runners.factory import MODES
 from djbench.search.settings import KNEE_DEFAULTS
@@ -99,7 +101,63 @@ def add_stack_options(p, view=True):
         help="pin the server stack (app, PostgreSQL, nginx) to these CPUs, e.g. 0 or 0-1",
     )
     p.add_argument("--locust-cpus", metavar="CPUS", help="pin Locust to these CPUs, e.g. 1")
+    add_project_options(p)
     add_results_dir(p)
+
+
+def add_project_options(p):
+    group = p.add_argument_group("your Django project (default: the built-in polls project)")
+    group.add_argument("--project", metavar="DIR", default="", help="a directory with manage.py")
+    group.add_argument(
+        "--settings",
+        metavar="MODULE",
+        default="",
+        help="its settings module (default: the one manage.py sets)",
+    )
+    group.add_argument(
+        "--requirements",
+        metavar="FILE",
+        default="",
+        help="what its environment is built from (default: its requirements.txt, "
+        "else its pyproject.toml's dependencies)",
+    )
+    group.add_argument(
+        "--app-python",
+        metavar="PYTHON",
+        default="",
+        help="run it in an environment you have (djbench adds missing servers)",
+    )
+    group.add_argument(
+        "--seed",
+        metavar='"COMMAND ARGS"',
+        default="",
+        help="a management command that loads its data, run after migrate",
+    )
+    group.add_argument(
+        "--dump",
+        metavar="FILE",
+        default="",
+        help="a pg_dump (plain or custom format) restored instead of a seed",
+    )
+    group.add_argument(
+        "--locustfile",
+        metavar="FILE",
+        default="",
+        help="your Locust file: its user classes are the scenario",
+    )
+    group.add_argument(
+        "--urls",
+        metavar="FILE",
+        default="",
+        help="one path per line with an optional weight: a GET scenario",
+    )
+
+
+def project_spec(args) -> ProjectSpec:
+    """The project options, checked (absolute paths, files that exist)."""
+    given = {name: getattr(args, option[2:].replace("-", "_")) for name, option in
+             spec.OPTIONS.items()}  # fmt: skip
+    return spec.check(ProjectSpec(**given))
 
 
 def add_run_options(p, view=True):
@@ -247,4 +305,5 @@ def stack_settings(args, view=None):
         pg_max_connections=args.pg_max_connections,
         server_cpus=args.server_cpus,
         locust_cpus=args.locust_cpus,
+        project=project_spec(args),
     )

@@ -4,8 +4,10 @@ processes; its settings come from load/recording.py's locust_options in the envi
 import signal
 
 from djbench.contracts.files import LOCUST_CSV_PREFIX, TIMELINE
+from djbench.contracts.urls import URLS_ENV
 from djbench.load.recording import locust_options
 from djbench.paths import BIN, IMPORT_ROOT, LOCUSTFILES
+from djbench.project.scenario import locustfiles
 from djbench.system.processes import free_port
 from djbench.system.waiting import poll_until
 
@@ -18,7 +20,11 @@ def start_locust(run, workers, bind, expect_remote=0, port=None):
     # HOME: Locust would read ~/.locust.conf; the run's settings are all in locust_options.
     # PYTHONPATH: the locustfiles import contracts/ from this checkout.
     env = {**locust_options(cfg), "HOME": run.tmp, "PYTHONPATH": str(IMPORT_ROOT)}
-    argv = _locust_argv(stack.base_url, run.run_dir)
+    scenario = run.meta.get("scenario", {})
+    if scenario.get("urls_file"):
+        env[URLS_ENV] = scenario["urls_file"]
+    files = ",".join(locustfiles(scenario))
+    argv = _locust_argv(stack.base_url, run.run_dir, files)
     expected = workers + expect_remote if workers > 1 or expect_remote else 0
     if expected:
         port = port or free_port(bind)
@@ -36,7 +42,7 @@ def start_locust(run, workers, bind, expect_remote=0, port=None):
     )  # fmt: skip
     local = []
     for i in range(workers if expected else 0):
-        worker_argv = [str(BIN / "locust"), "-f", ",".join(map(str, LOCUSTFILES)), "--worker",
+        worker_argv = [str(BIN / "locust"), "-f", files, "--worker",
                        "--master-host", bind, "--master-port", str(port)]  # fmt: skip
         local.append(run.procs.start(
             f"locust-worker-{i + 1}", worker_argv, log.with_name(f"locust-worker-{i + 1}.log"),
@@ -69,10 +75,11 @@ class LocustProcesses:
         return f"locust exited with status {status}:\n{self.master.log_tail()}"
 
 
-def _locust_argv(base_url, run_dir):
-    """Paths and host only: the load's settings come from locust_options() in the environment."""
+def _locust_argv(base_url, run_dir, files=None):
+    """Paths and host only: the load's settings come from locust_options() in the environment.
+    files: the scenario's Locust files, comma-separated (default: the polls scenario's)."""
     return [
-        str(BIN / "locust"), "-f", ",".join(map(str, LOCUSTFILES)),
+        str(BIN / "locust"), "-f", files or ",".join(map(str, LOCUSTFILES)),
         "--headless", "--only-summary", "--csv-full-history", "--exit-code-on-error", "0",
         "--host", base_url, "--csv", str(run_dir / LOCUST_CSV_PREFIX),
         "--timeline", str(run_dir / TIMELINE), "--request-log-dir", str(run_dir),

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Protocol
 
 from djbench import config
+from djbench.analysis.runs.metrics import read_requests
 from djbench.config import RunConfig
 from djbench.contracts import defaults
 from djbench.errors import ComponentFailed, UserError
 from djbench.load import integrity, progress
 from djbench.load.recording import record_integrity, recorded_run, stop_timeout, write_meta
+from djbench.scenario import invariant
 from djbench.system import run_dirs as results
 from djbench.system.leftovers import LiveRun
 from djbench.system.log import log
@@ -36,6 +38,7 @@ class Stack:
     poll_path: str  # a poll form that verification voted on
     check: Callable[[], None]  # raises ComponentFailed when a part of the stack died
     locust_cpus: set | None = None  # CPUs for load-generator processes started on this host
+    query: Callable[[str], object] | None = None  # one value of a query of the run's database
 
 
 @dataclass
@@ -227,8 +230,37 @@ def check_integrity(run: Run, votes: Votes) -> None:
         reason = votes.error or "the load did not start"
         run.meta["warnings"].append(f"integrity not checked: {reason}")
         return
+    if not run.cfg.project.builtin:
+        return project_integrity(run)
     users_at_stop = max(run.cfg.users) if votes.cut_off else 0
     try:
         record_integrity(run.meta, integrity.check(run.run_dir, votes.added, users_at_stop))
     except Exception as e:  # a broken request log
         run.meta["warnings"].append(f"integrity not checked: {e}")
+
+
+def project_integrity(run: Run) -> None:
+    """A user's project: the invariant its Locust file declares, checked against the run's
+    successful requests; without one, integrity is not checked, and the run says so."""
+    declared = run.meta.get("scenario", {}).get("invariant")
+    if not declared:
+        run.meta["integrity"] = {"ok": True, "checked": False, "message": (
+            "integrity not checked: the scenario declares no invariant (a Locust file can, "
+            "with DJBENCH_INVARIANT)")}  # fmt: skip
+        return
+    try:
+        successes = invariant.successes_by_name(read_requests(run.run_dir))
+        result = invariant.check(declared, run.stack.query, successes)
+    except Exception as e:  # a broken request log
+        run.meta["warnings"].append(f"integrity not checked: {e}")
+        return
+    relation = "=" if result["relation"] == "equals" else ">="
+    result["checked"] = True
+    result["message"] = (
+        f"invariant {'holds' if result['ok'] else 'BROKEN'}: {result['sql']} gave "
+        f"{result['got']}, expected {relation} {result['expected']} ({result['expected_from']})"
+        + (f": {result['error']}" if result["error"] else "")
+    )
+    run.meta["integrity"] = result
+    if not result["ok"]:
+        run.meta["warnings"].append(result["message"])

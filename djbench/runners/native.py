@@ -73,6 +73,7 @@ class NativeRunner(Runner):
                     locust_cpus=parse_cpus(run.cfg.locust_cpus),
                     components=host.components,
                     connect_db=host.cluster.connect,
+                    query=host.cluster.query_one,
                 )
             finally:
                 run.procs.stop_all()  # before the temp dir holding their files goes

@@ -4,14 +4,14 @@ host (remote/stack_host.py) on its own address."""
 
 import os
 import secrets
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from djbench.config import nginx_proxy_timeout, parse_cpus
 from djbench.errors import ComponentFailed
-from djbench.paths import BIN, DJANGO_DIR
+from djbench.project import app as project_app
+from djbench.project import data, scenario
 from djbench.stack import nginx, postgres
 from djbench.stack.servers import SERVERS
 from djbench.stack.verify import verify_stack
@@ -35,7 +35,11 @@ class HostStack:
     cluster: postgres.Cluster
     poll_path: str
 
+    builtin: bool = True  # the polls project, whose votes are counted
+
     def total_votes(self):
+        if not self.builtin:
+            return 0  # a project of the user's has no votes; its invariant is its own
         return self.cluster.query_one("SELECT COALESCE(SUM(votes), 0) FROM polls_choice")
 
     def check(self, procs):
@@ -61,7 +65,7 @@ class SeededDatabases:
 
     @staticmethod
     def _key(cfg):
-        return cfg.questions, cfg.choices  # all that makes one set-up differ from another
+        return cfg.questions, cfg.choices, cfg.project  # all that makes one set-up differ
 
     def get(self, cfg):
         return self.made.get(self._key(cfg))
@@ -86,8 +90,14 @@ def start_stack(cfg, logs, tmp, procs, meta, seeded=None):
         if seeded is not None:
             pg_proc = seeded.keep(cfg, pg, pg_proc, procs, logs)
     base_url, web = start_web(cfg, logs, tmp, procs, meta, pg.env(), set_up=False)
-    stack = HostStack(base_url, {"postgres": pg_proc, **web}, pg, poll_path="")
-    stack.poll_path = _started(verify_stack, base_url, stack.total_votes)
+    stack = HostStack(base_url, {"postgres": pg_proc, **web}, pg, "", cfg.project.builtin)
+    if cfg.project.builtin:
+        meta["scenario"] = {"kind": "polls"}
+        stack.poll_path = _started(verify_stack, base_url, stack.total_votes)
+    else:
+        app, files = _run_files(cfg, tmp, pg.env(), "127.0.0.1")
+        found = scenario.prepare(app, files, base_url, logs.parent, meta)
+        stack.poll_path = found["pages"][0]["path"] if "pages" in found else "/"
     meta["startup_s"] = round(time.monotonic() - t0, 2)
     log.info(
         f"stack ready in {meta['startup_s']:.1f} s: postgres, {cfg.server}, nginx on {base_url}"
@@ -124,48 +134,49 @@ def _start_cluster(cfg, pg, procs, logs, create):
     return pg_proc
 
 
-def _app_env(cfg, db_env, listen):
-    return {
-        **db_env,
-        "PYTHONPATH": str(DJANGO_DIR),
-        "DJANGO_SETTINGS_MODULE": "mysite.settings",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),
-        "DJANGO_DEBUG": "0",
-        "DJANGO_ALLOWED_HOSTS": f"127.0.0.1,localhost,{listen}",
-        "POLLS_VIEWS": cfg.view,
-        **cfg.app_env(),  # DB_CONN_MAX_AGE, DB_POOL
-    }
+def _hosts(listen):
+    return ["127.0.0.1", "localhost", listen]
+
+
+def _run_files(cfg, tmp, db_env, listen):
+    """The project (prepared once per command) and what this run writes beside it."""
+    app = project_app.prepare(cfg.project)
+    files = project_app.run_files(app, cfg, tmp, db_env, _hosts(listen))
+    if cfg.project.builtin:
+        files.env["POLLS_VIEWS"] = cfg.view
+    return app, files
 
 
 def set_up_database(cfg, logs, tmp, procs, db_env, listen="127.0.0.1"):
-    """migrate + seed the database db_env names."""
-    env = _app_env(cfg, db_env, listen)
-    manage = [sys.executable, str(DJANGO_DIR / "manage.py")]
-    for args in (
-        ["migrate", "--noinput"],
-        ["seed_polls", "--questions", str(cfg.questions), "--choices", str(cfg.choices)],
-    ):
-        step = procs.run(args[0], manage + args, logs / "setup.log", env=env, cwd=tmp)
-        if step.proc.returncode:
-            raise ComponentFailed(f"manage.py {args[0]} failed:\n{step.log_tail()}")
+    """The project's database set up in the cluster db_env names: a dump restored, migrate,
+    the seed."""
+    logs.mkdir(exist_ok=True)
+    app, files = _run_files(cfg, tmp, db_env, listen)
+    return data.set_up(app, files, cfg, procs, logs, tmp)
 
 
 def start_web(cfg, logs, tmp, procs, meta, db_env, listen="127.0.0.1", set_up=True):
-    """migrate + seed the database db_env names (unless set_up is False: done already), then
-    the app server (on loopback) and nginx (on `listen`): (nginx's URL, {"server": ...,
-    "nginx": ...})."""
+    """Set up the database db_env names (unless set_up is False: done already), collect static
+    files, then the app server (on loopback) and nginx (on `listen`): (nginx's URL,
+    {"server": ..., "nginx": ...})."""
     os.chmod(tmp, 0o755)
     logs.mkdir(exist_ok=True)
     stack_cpus = parse_cpus(cfg.server_cpus)
-    env = _app_env(cfg, db_env, listen)
+    app, files = _run_files(cfg, tmp, db_env, listen)
     if set_up:
         set_up_database(cfg, logs, tmp, procs, db_env, listen)
+    data.collect_static(app, files, procs, logs, tmp)
+    _record_project(meta, app, files, cfg)
 
     app_port = free_port()
-    argv = SERVERS[cfg.server].command("127.0.0.1", app_port, cfg.workers, cfg.threads)
-    argv[0] = str(BIN / argv[0])
-    app = procs.start("server", argv, logs / "server.log", env=env, cwd=tmp, cpus=stack_cpus)
-    _started(wait_http, f"http://127.0.0.1:{app_port}/polls/", app)
+    server = SERVERS[cfg.server]
+    argv = server.command("127.0.0.1", app_port, cfg.workers, cfg.threads,
+                          app=files.entry_points[server.interface])  # fmt: skip
+    argv[0] = str(app.env.bin / argv[0])
+    proc = procs.start("server", argv, logs / "server.log", env=files.env, cwd=tmp,
+                       cpus=stack_cpus)  # fmt: skip
+    probe = "/polls/" if cfg.project.builtin else "/"
+    _started(wait_http, f"http://127.0.0.1:{app_port}{probe}", proc)
 
     nginx_bin = nginx.find_binary()
     meta["versions"]["nginx"] = nginx.version(nginx_bin)
@@ -181,11 +192,41 @@ def start_web(cfg, logs, tmp, procs, meta, db_env, listen="127.0.0.1", set_up=Tr
         "NGINX_LISTEN": f"{listen}:{web_port}",
         "NGINX_PROXY_TIMEOUT": nginx_proxy_timeout(cfg.client_timeout_s),
     }
-    conf.write_text(nginx.render(settings))
+    conf.write_text(nginx.render(settings, files=_served_files(app, files)))
     web = nginx.start(procs, nginx_bin, conf, logs / "nginx.error.log", cpus=stack_cpus)
     base_url = f"http://{listen}:{web_port}"
-    _started(wait_http, base_url + "/polls/", web)
-    return base_url, {"server": app, "nginx": web}
+    _started(wait_http, base_url + probe, web)
+    return base_url, {"server": proc, "nginx": web}
+
+
+def _served_files(app, files):
+    """URL prefix -> directory for nginx: STATIC_URL and MEDIA_URL where they are paths here."""
+    served = {}
+    for url, root, wanted in ((app.info["static_url"], files.static_root, app.static),
+                              (app.info["media_url"], files.media_root, True)):  # fmt: skip
+        if wanted and url and url.startswith("/") and url != "/":
+            served[url if url.endswith("/") else url + "/"] = root
+    return served
+
+
+def _record_project(meta, app, files, cfg):
+    """The project, its environment and what the run set, in meta.json; the versions that ran
+    are the project environment's."""
+    meta["project"] = {
+        **app.summary(),
+        "overrides": files.overrides + ["DATABASE_URL (environment)"],
+        "notes": files.notes,
+        "asgi_generated": files.asgi_generated,
+        "entry_points": files.entry_points,
+        "served_by_nginx": {url: str(d) for url, d in _served_files(app, files).items()},
+    }
+    server = SERVERS[cfg.server]
+    for name in ("Django", "asgiref", "psycopg", "psycopg-pool", *server.packages):
+        meta["versions"][name] = app.env.version(name)
+    meta["versions"]["python"] = app.info["python"]
+    for note in files.notes:
+        if note not in meta["notes"]:
+            meta["notes"].append(note)
 
 
 def _started(check, *args):

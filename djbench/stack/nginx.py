@@ -20,13 +20,27 @@ SETTINGS = {
 }
 
 
-def render(values, template=NGINX_TEMPLATE):
-    """Substitute ${NAME} placeholders (as envsubst does); fail on any left unset."""
+FILE_LOCATIONS = "        # djbench: static and media locations\n"
+
+
+def render(values, template=NGINX_TEMPLATE, files=None):
+    """Substitute ${NAME} placeholders (as envsubst does); fail on any left unset. files: URL
+    prefix -> directory, served by nginx itself as a production deployment does."""
     text = template.read_text()
     missing = sorted(set(re.findall(r"\$\{([A-Z0-9_]+)\}", text)) - set(values))
     if missing:
         raise ValueError(f"nginx template needs values for: {', '.join(missing)}")
-    return re.sub(r"\$\{([A-Z0-9_]+)\}", lambda m: str(values[m.group(1)]), text)
+    text = re.sub(r"\$\{([A-Z0-9_]+)\}", lambda m: str(values[m.group(1)]), text)
+    return text.replace(FILE_LOCATIONS, file_locations(files or {}))
+
+
+def file_locations(files):
+    """One location a prefix: ^~ so that no other location takes a file's request."""
+    return "".join(
+        f'        location ^~ {prefix} {{\n            alias "{directory}/";\n'
+        "            expires 1h;\n        }\n"
+        for prefix, directory in files.items()
+    )
 
 
 def find_binary():

@@ -76,14 +76,23 @@ def _virtualization():
 
 
 def git_revision():
+    return git_revision_of(ROOT) or "unknown"
+
+
+def git_revision_of(path):
+    """The commit checked out at path, +dirty with uncommitted changes; None outside git."""
+
     def git(*args):
-        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        try:
+            out = subprocess.run(["git", *args], cwd=path, capture_output=True, text=True)
+        except OSError:  # no git here
+            return ""
         return out.stdout.strip() if out.returncode == 0 else ""
 
     rev = git("rev-parse", "HEAD")
-    if rev and git("status", "--porcelain", "--untracked-files=no"):
+    if rev and git("status", "--porcelain", "--untracked-files=no", "--", "."):
         rev += "+dirty"
-    return rev or "unknown"
+    return rev or None
 
 
 def versions(server_packages):

@@ -1,0 +1,190 @@
+"""The project's own Python environment: built by uv from the project's requirements plus the
+servers under test at the versions djbench pins, cached by what it was built from; or one the
+user already has, to which only the missing servers are added.
+
+The harness (Locust, pandas) keeps its own environment, so a project on another Django, or with
+pins of its own, runs as it is deployed."""
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from djbench.errors import UserError
+from djbench.paths import BIN, ROOT
+from djbench.project.spec import ProjectSpec
+from djbench.stack.servers import SERVERS
+from djbench.system.log import log
+
+COMPLETE = ".djbench-complete"  # written last: an environment without it is rebuilt
+# The PostgreSQL driver a project gets when its requirements name none.
+DRIVERS = ("psycopg", "psycopg2", "psycopg2-binary")
+# uvicorn's own event loop and HTTP parser come with its "standard" extra, as deployed.
+EXTRAS = {"uvicorn": "uvicorn[standard]", "psycopg": "psycopg[binary,pool]"}
+
+
+@dataclass
+class AppEnvironment:
+    python: Path  # the project's interpreter
+    source: str  # what it was built from: a requirements file, pyproject.toml, or "yours"
+    built: bool  # False: the user's own (--app-python)
+    key: str = ""
+    added: list = field(default_factory=list)  # distributions djbench added to it
+    freeze: dict = field(default_factory=dict)  # distribution -> version, as installed
+
+    @property
+    def bin(self):
+        return self.python.parent
+
+    def version(self, name):
+        return self.freeze.get(_canonical(name))
+
+
+def _canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pins():
+    """djbench's pins (constraints.txt), by canonical distribution name."""
+    pinned = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        name, _, version = line.partition("==")
+        if version:
+            pinned[_canonical(name)] = (name, version.strip())
+    return pinned
+
+
+def server_requirements():
+    """Every server of the registry, at djbench's versions."""
+    pinned, wanted = pins(), []
+    for server in SERVERS.values():
+        for package in server.packages:
+            name, version = pinned[_canonical(package)]
+            line = f"{EXTRAS.get(_canonical(package), name)}=={version}"
+            if line not in wanted:
+                wanted.append(line)
+    return wanted
+
+
+def requirements(spec: ProjectSpec):
+    """(requirement lines, where they came from): --requirements, else the project's
+    requirements.txt, else its pyproject.toml's dependencies."""
+    if spec.requirements:
+        return [f"-r {spec.requirements}"], spec.requirements
+    listed = spec.root / "requirements.txt"
+    if listed.is_file():
+        return [f"-r {listed}"], str(listed)
+    pyproject = spec.root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+        except (tomllib.TOMLDecodeError, KeyError, TypeError):
+            deps = None
+        if deps is not None:
+            return list(deps), f"{pyproject} [project.dependencies]"
+    raise UserError(
+        f"no requirements for {spec.root}: give --requirements FILE, or add a requirements.txt "
+        "or a pyproject.toml with [project] dependencies"
+    )
+
+
+def _uv():
+    found = BIN / "uv" if (BIN / "uv").exists() else shutil.which("uv")
+    if not found:
+        raise UserError("uv was not found: reinstall djbench (make .venv/.installed)")
+    return str(found)
+
+
+def _cache_root():
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return Path(os.environ.get("DJBENCH_ENVS") or base / "djbench" / "envs")
+
+
+def _fingerprint(lines):
+    """What an environment is built from: the requirement lines, the files they name, the
+    servers' pins and this Python."""
+    digest = hashlib.sha256(sys.version.encode())
+    for line in [*lines, *server_requirements()]:
+        digest.update(line.encode() + b"\0")
+        if line.startswith("-r "):
+            digest.update(Path(line[3:]).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _install(python, lines, cwd, what):
+    argv = [_uv(), "pip", "install", "--python", str(python), "--quiet"]
+    for line in lines:
+        argv += line.split(" ", 1) if line.startswith("-r ") else [line]
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+    if done.returncode:
+        lines = [ln for ln in done.stderr.strip().splitlines() if ln.strip()]
+        raise UserError(f"{what} did not install: " + " | ".join(lines[-3:] or ["(no output)"]))
+
+
+def _freeze(python):
+    out = subprocess.run([_uv(), "pip", "list", "--python", str(python), "--format", "json"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return {_canonical(d["name"]): d["version"] for d in json.loads(out)}
+
+
+def _missing_driver(freeze):
+    if any(name in freeze for name in DRIVERS):
+        return []
+    name, version = pins()["psycopg"]
+    return [f"{EXTRAS['psycopg']}=={version}"]
+
+
+def ensure(spec: ProjectSpec) -> AppEnvironment:
+    """The project's environment, built (or reused) now; one UserError line if it cannot be."""
+    if spec.app_python:
+        return _users_own(spec)
+    lines, source = requirements(spec)
+    key = _fingerprint(lines)
+    root = _cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / key
+    with open(root / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another run building the same one: wait for it
+        if not (path / COMPLETE).exists():
+            _build(path, lines, spec, source)
+        env = AppEnvironment(path / "bin" / "python", source, True, key)
+        env.added = json.loads((path / COMPLETE).read_text())
+    env.freeze = _freeze(env.python)
+    return env
+
+
+def _build(path, lines, spec, source):
+    log.info(f"building {spec.name}'s environment from {source} (cached in {path})")
+    shutil.rmtree(path, ignore_errors=True)
+    subprocess.run([_uv(), "venv", "--quiet", "--python", sys.executable, str(path)],
+                   check=True, capture_output=True)  # fmt: skip
+    try:
+        python = path / "bin" / "python"
+        _install(python, lines + server_requirements(), spec.root, f"the requirements ({source})")
+        added = _missing_driver(_freeze(python))
+        if added:
+            _install(python, added, spec.root, "the PostgreSQL driver")
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    (path / COMPLETE).write_text(json.dumps(server_requirements() + added))
+
+
+def _users_own(spec):
+    """--app-python: the user's environment, with only what the run lacks added, said."""
+    python = Path(spec.app_python)
+    have = _freeze(python)
+    wanted = [line for line in server_requirements()
+              if _canonical(line.split("==")[0].split("[")[0]) not in have]  # fmt: skip
+    wanted += _missing_driver(have)
+    if wanted:
+        log.info(f"adding to {python.parent.parent}: {', '.join(wanted)}")
+        _install(python, wanted, spec.root, "the servers djbench adds")
+    return AppEnvironment(python, "yours", False, added=wanted, freeze=_freeze(python))

@@ -1,0 +1,105 @@
+"""The settings module a run writes over the project's: the benchmark owns the database, DEBUG,
+the hosts, where static and media files go and where errors are logged, and nothing else."""
+
+import re
+import urllib.parse
+
+HEADER = '''"""Written by djbench for one run: the settings of {settings}, with what the benchmark
+owns set below. The project's files are not modified."""
+
+import os
+
+from {settings} import *  # noqa: F403
+
+'''
+
+# Under load the cause of a 500 (PostgreSQL's "too many clients") must reach the server log,
+# whatever DEBUG says.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "{asctime} {levelname} {name}: {message}", "style": "{"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        name: {"handlers": ["stderr"], "level": "ERROR", "propagate": False}
+        for name in ("django.request", "django.db.backends", "django.security")
+    },
+}
+
+
+def render(app, cfg, static_root, media_root):
+    """(the module's text, the names of the settings it sets)."""
+    database = {
+        "ENGINE": "django.db.backends.postgresql",
+        **{
+            key: f'os.environ["POSTGRES_{env}"]'
+            for key, env in (
+                ("HOST", "HOST"),
+                ("PORT", "PORT"),
+                ("NAME", "DB"),
+                ("USER", "USER"),
+                ("PASSWORD", "PASSWORD"),
+            )
+        },  # fmt: skip
+        "CONN_MAX_AGE": cfg.conn_max_age,
+    }
+    if cfg.db_pool:
+        database["OPTIONS"] = {"pool": {"min_size": cfg.db_pool[0], "max_size": cfg.db_pool[1]}}
+    settings = {
+        "DEBUG": "False",
+        "ALLOWED_HOSTS": 'os.environ["DJBENCH_ALLOWED_HOSTS"].split(",")',
+        "DATABASES": "{'default': {"
+        + ", ".join(
+            f"{k!r}: {v if str(v).startswith('os.environ') else repr(v)}"
+            for k, v in database.items()
+        )
+        + "}}",  # fmt: skip
+        "STATIC_ROOT": repr(str(static_root)),
+        "MEDIA_ROOT": repr(str(media_root)),
+        "LOGGING": repr(LOGGING),
+    }
+    if not app.info["has_secret_key"]:
+        settings["SECRET_KEY"] = 'os.environ["DJANGO_SECRET_KEY"]'
+    body = "".join(f"{name} = {value}\n" for name, value in settings.items())
+    return HEADER.format(settings=app.settings) + body, list(settings)
+
+
+def database_url(db_env):
+    """DATABASE_URL for projects that read it (dj-database-url, django-environ)."""
+    quote = urllib.parse.quote
+    return (
+        f"postgres://{quote(db_env['POSTGRES_USER'])}:{quote(db_env['POSTGRES_PASSWORD'])}"
+        f"@{db_env['POSTGRES_HOST']}:{db_env['POSTGRES_PORT']}/{quote(db_env['POSTGRES_DB'])}"
+    )
+
+
+def write_asgi(app, where):
+    """The project's wsgi module with wsgi replaced by asgi, as the ASGI entry point of a project
+    that has none (Django's own asgi.py is exactly that): returns it as module:attribute."""
+    source = open(app.info["wsgi_file"]).read()
+    converted = re.sub("wsgi", "asgi", re.sub("WSGI", "ASGI", source))
+    (where / "djbench_asgi.py").write_text(converted)
+    return "djbench_asgi:" + app.info["wsgi"].partition(":")[2]
+
+
+def notes(app, cfg):
+    """The project's own settings that the run replaced and that change what is measured."""
+    lines = []
+    own = app.info["database"].get("CONN_MAX_AGE") or 0
+    if own != cfg.conn_max_age:
+        lines.append(
+            f"the project sets CONN_MAX_AGE={own}; this run uses {cfg.conn_max_age} "
+            "(--conn-max-age)"
+        )
+    if own and cfg.interface == "asgi":
+        lines.append(
+            f"the project's CONN_MAX_AGE={own} is unsafe under an ASGI server (Django documents "
+            "persistent connections as unsupported there): measure it with --conn-max-age "
+            f"{own} to see its effect"
+        )
+    if app.info["debug"]:
+        lines.append("the project's DEBUG=True is turned off for the run")
+    if len(app.info["databases"]) > 1:
+        others = ", ".join(d for d in app.info["databases"] if d != "default")
+        lines.append(f"only the default database is set up; the project's {others} are dropped")
+    return lines
