@@ -104,7 +104,12 @@ def _starting(**_kwargs):
 GOLDEN = (5**0.5 - 1) / 2
 
 
-class PollVoter(USER_CLASSES[os.environ.get("USER_CLASS", defaults.USER_CLASS)]):
+class BenchUser(USER_CLASSES[os.environ.get("USER_CLASS", defaults.USER_CLASS)]):
+    """What every scenario's user does between its requests: the wait (--wait) or the open
+    model's pacing (--pacing), and the client timeout (--client-timeout). Scenarios subclass
+    it (pages.py too), so these options are defined here once."""
+
+    abstract = True  # not a user class of its own for Locust
     spawned = 0  # users started in this process: the next one's phase
     iteration_started = 0.0
 
@@ -122,12 +127,20 @@ class PollVoter(USER_CLASSES[os.environ.get("USER_CLASS", defaults.USER_CLASS)])
             self.client.client.network_timeout = timeout
         else:  # requests takes its timeout per request
             self.client.request = _with_timeout(self.client.request, timeout)
-        self.load_questions()
+        self.prepare()
         pacing = self.environment.parsed_options.pacing
         if pacing > 0:
-            phase = (PollVoter.spawned * GOLDEN) % 1
-            PollVoter.spawned += 1
+            phase = (BenchUser.spawned * GOLDEN) % 1
+            BenchUser.spawned += 1
             gevent.sleep(phase * pacing)
+
+    def prepare(self):
+        """What a user of the scenario does once before its first iteration."""
+
+
+class PollVoter(BenchUser):
+    def prepare(self):
+        self.load_questions()
 
     def load_questions(self):
         self.question_ids = []
