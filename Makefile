@@ -50,8 +50,12 @@ DJBENCH := $(VENV)/bin/djbench
 q = '$(subst ','\'',$(1))'
 # The project under test, when it is not the built-in polls project.
 PROJECT_VARS := PROJECT SETTINGS REQUIREMENTS APP_PYTHON SEED DUMP LOCUSTFILE URLS
-project_opt = $(if $($(1)),--$(subst _,-,$(shell echo $(1) | tr A-Z a-z)) $(call q,$($(1))))
-PROJECT_OPTS := $(foreach v,$(PROJECT_VARS),$(call project_opt,$(v)))
+PROJECT_OPTS := $(if $(PROJECT),--project $(call q,$(PROJECT))) \
+	$(if $(SETTINGS),--settings $(call q,$(SETTINGS))) \
+	$(if $(REQUIREMENTS),--requirements $(call q,$(REQUIREMENTS))) \
+	$(if $(APP_PYTHON),--app-python $(call q,$(APP_PYTHON))) \
+	$(if $(SEED),--seed $(call q,$(SEED))) $(if $(DUMP),--dump $(call q,$(DUMP))) \
+	$(if $(LOCUSTFILE),--locustfile $(call q,$(LOCUSTFILE))) $(if $(URLS),--urls $(call q,$(URLS)))
 # Only the options that were set reach the CLI, so the profile's defaults apply otherwise; the
 # CLI refuses those that a command cannot use (knee options without a knee search, THREADS
 # without a threaded server...).

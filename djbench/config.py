@@ -121,7 +121,7 @@ class RunConfig:
     def failure_definition(self):
         return {
             "http_status": ">= 400",
-            "vote_must_redirect": True,
+            "vote_must_redirect": self.project.builtin,  # a project's scenario has no votes
             "client_timeout_s": self.client_timeout_s,
             "nginx_proxy_read_timeout_s": nginx_proxy_timeout(self.client_timeout_s),
         }

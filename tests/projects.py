@@ -249,12 +249,12 @@ class ApiUser(FastHttpUser):
 
     @task(3)
     def read(self):
-        self.client.get("/api/items/", name="GET /api/items/")
+        self.client.get("/api/items/")
 
     @task
     def write(self):
         self.client.post("/api/items/", json={{"name": f"bench {{random.random()}}"}},
-                         headers={{"Authorization": "Token {token}"}}, name="POST /api/items/")
+                         headers={{"Authorization": "Token {token}"}})
 '''
 
 TOKEN = "0123456789abcdef0123456789abcdef01234567"

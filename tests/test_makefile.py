@@ -125,6 +125,24 @@ CASES = [
     (["calibrate", "PG_MAX_CONNECTIONS=2"], "pg-max-connections must be at least 4, got 2"),
     (["calibrate", "VIEW=turbo"], "unknown view variant 'turbo'; choose from: sync, async"),
     (["calibrate", "LOCUST_WORKERS=0"], "locust-workers must be positive, got 0"),
+    # Paths with spaces arrive as one argument each, the project's variables included.
+    (
+        ["bench-wsgi", "RESULTS=/tmp/my results", "PROJECT=/no such dir"],
+        "--project /no such dir: not a directory",
+    ),
+    (["bench", "SEED=loaddata a b.json"], "--seed need --project (the polls project is built in)"),
+    (
+        ["knee", "URLS=/x y", "DUMP=/d e"],
+        "--dump, --urls need --project (the polls project is built in)",
+    ),
+    (
+        ["calibrate", "LOCUSTFILE=/no file.py"],
+        "--locustfile need --project (the polls project is built in)",
+    ),
+    (
+        ["report", "RUNS=results/a", "PROJECT=x"],
+        "make report does not use PROJECT: it only reads existing runs",
+    ),
     (
         ["calibrate", "FRESH_STACK=1"],
         "make calibrate does not use FRESH_STACK: calibrate starts a stack for each client already",

@@ -15,11 +15,12 @@ from djbench.analysis.pages.html import figure, render
 from djbench.analysis.report import article
 from djbench.analysis.report.checks import HISTORY_TOLERANCE, run_warnings
 from djbench.analysis.report.knee_report import knee_text
+from djbench.analysis.report.project import details, headline, project_of
 from djbench.analysis.report.table import (
-    LEGEND,
     NO_REQUESTS,
     fmt,
     knee_sentence,
+    legend,
     table_blocks,
     table_markdown,
     write_table,
@@ -292,10 +293,18 @@ def _run_context(run):
     }
 
 
-def _context(runs, reference, charts, out, found, v):
-    source = reference["source"].iloc[0]
+def _project_context(project, runs):
+    rows = details(project, runs)
+    return {"headline": headline(project), "rows": rows,
+            "rows_md": markdown_table(["Field", "Value"], rows)}  # fmt: skip
+
+
+def _context(runs, reference, charts, out, found, v, project):
+    source = reference["source"].iloc[0] if len(reference) else ""
+    subject = f"{project['name']} (Django)" if project else "Django"
     return {
-        "title": "Django under WSGI and ASGI: how many users each server handles",
+        "title": f"{subject} under WSGI and ASGI: how many users each server handles",
+        "project": project and _project_context(project, runs),
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "source": source,
         "verdict": v,
@@ -311,7 +320,7 @@ def _context(runs, reference, charts, out, found, v):
         "thresholds": KNEE_THRESHOLDS,
         "table_blocks": table_blocks(runs, reference),
         "table_md": table_markdown(runs, reference),
-        "legend": LEGEND,
+        "legend": legend(runs),
         "failure_definitions": _failure_definitions(runs),
         "notes": NOTES,
         "charts": [figure(chart, out) for chart in charts],
@@ -344,12 +353,15 @@ def build(run_dirs: list[Path], out_dir: Path, knee_dirs: list[Path] = ()) -> Pa
     runs = distinct_labels([load_run(d) for d in run_dirs])
     _check_comparable(runs)
     found = searches_for(runs, [Path(d) for d in knee_dirs])
+    project = project_of(runs)
     reference = article.load_reference()
+    if project:  # the article measured polls: its numbers sit beside polls runs only
+        reference = reference.iloc[0:0]
     with output_dir(out_dir) as out_dir:
         write_table(runs, reference, out_dir)
         v = verdict(runs, found)
         charts = write_charts(runs, reference, out_dir / "charts", v.slo_ms)
-        context = _context(runs, reference, charts, out_dir, found, v)
+        context = _context(runs, reference, charts, out_dir, found, v, project)
         for name in ("report.html", "report.md"):
             render(name, context, out_dir / name)
     return out_dir / "report.html"

@@ -39,9 +39,10 @@ def _users_union(runs: list[Run]) -> list[int]:
     return sorted(planned | {int(u) for run in runs for u in run.steps["users"]})
 
 
-def _our_value(run: Run, users: int, column: str = ARTICLE) -> float | None:
-    """Failure % of the run's step at `users` (first such step), NaN without requests, None if
-    the step never ran."""
+def _our_value(run: Run, users: int, column: str | None = None) -> float | None:
+    """Failure % of the run's step at `users` (first such step; the run's own measure unless
+    `column`), NaN without requests, None if the step never ran."""
+    column = column or run.measure
     rows = run.steps[run.steps["users"] == users]
     if rows.empty:
         return None
@@ -105,6 +106,10 @@ LEGEND = (
     f"results page is one failed sample. Blank: step not run. {NO_REQUESTS}: no request "
     "completed in the step's measured window."
 )
+PROJECT_LEGEND = (
+    f"Each request counts once. Blank: step not run. {NO_REQUESTS}: no request completed in the "
+    "step's measured window."
+)
 OTHER_INTRO = (
     "The same steps counted two other ways: per request (the form, the vote and the results "
     "page each count; our log's own accounting) and per vote attempted (the share of "
@@ -119,6 +124,8 @@ def table_blocks(runs: list[Run], reference: pd.DataFrame) -> list[dict]:
     ref_users = sorted(int(u) for u in reference["users"].unique())
     header = ["Failure % / users", *map(str, users)]
     other = {"intro": OTHER_INTRO, "header": header, "rows": _other_rows(runs, users)}
+    if not all(run.polls for run in runs):  # per request already, and no article beside it
+        return [{"intro": "", "header": header, "rows": _our_rows(runs, users)}]
     if users == ref_users:
         rows = _our_rows(runs, users) + _article_rows(reference, users)
         return [{"intro": "", "header": header, "rows": rows}, other]
@@ -134,6 +141,10 @@ def table_blocks(runs: list[Run], reference: pd.DataFrame) -> list[dict]:
     ]
 
 
+def legend(runs: list[Run]) -> str:
+    return LEGEND if all(run.polls for run in runs) else PROJECT_LEGEND
+
+
 def table_markdown(runs: list[Run], reference: pd.DataFrame) -> str:
     parts = []
     for i, block in enumerate(table_blocks(runs, reference)):
@@ -141,7 +152,7 @@ def table_markdown(runs: list[Run], reference: pd.DataFrame) -> str:
             parts.append(block["intro"])
         parts.append(markdown_table(block["header"], block["rows"]))
         if i == 0:
-            parts.append(LEGEND)
+            parts.append(legend(runs))
     return "\n\n".join(parts) + "\n"
 
 
@@ -166,7 +177,7 @@ def _condition(threshold_pct: float) -> str:
 
 
 def _describe(run: Run, name: str, threshold_pct: float) -> str:
-    value = run.knee(threshold_pct, ARTICLE)
+    value = run.knee(threshold_pct, run.measure)
     if value is not None:
         return f"{name}: about {value} users {_condition(threshold_pct)}"
     if run.steps.empty:
@@ -184,7 +195,7 @@ def _lower_bound_notes(runs: list[Run], threshold_pct: float) -> list[str]:
     # A run that never breached has a knee at least as large as its largest step, not equal to it.
     notes = []
     for run in runs:
-        value = run.knee(threshold_pct, ARTICLE)
+        value = run.knee(threshold_pct, run.measure)
         if value is not None and value == _last_users(run):
             notes.append(
                 f"{run.phrase} stayed {_condition(threshold_pct)} up to its largest step, "
@@ -194,6 +205,8 @@ def _lower_bound_notes(runs: list[Run], threshold_pct: float) -> list[str]:
 
 
 def _article_sentence(reference: pd.DataFrame, threshold_pct: float) -> str:
+    if reference.empty:  # a project of the user's: the article did not measure it
+        return ""
     if threshold_pct == 0:
         h = article.HEADLINE
         return f"The article: about {h['wsgi']} and {h['asgi']} (+{h['increase_pct']} %)."
@@ -216,8 +229,8 @@ def knee_sentence(runs: list[Run], threshold_pct: float, reference: pd.DataFrame
     asgi = next((r for r in runs if r.interface == "asgi"), None)
     pair = [r for r in (wsgi, asgi) if r is not None]
     others = [r for r in runs if all(r is not p for p in pair)]
-    kw = wsgi.knee(threshold_pct, ARTICLE) if wsgi else None
-    ka = asgi.knee(threshold_pct, ARTICLE) if asgi else None
+    kw = wsgi.knee(threshold_pct, wsgi.measure) if wsgi else None
+    ka = asgi.knee(threshold_pct, asgi.measure) if asgi else None
     if kw is not None and ka is not None:
         # A knee at the largest step is a lower bound, and so is the ratio's side it stands on.
         w_open, a_open = kw == _last_users(wsgi), ka == _last_users(asgi)
@@ -238,4 +251,4 @@ def knee_sentence(runs: list[Run], threshold_pct: float, reference: pd.DataFrame
         text += " Other runs: " + "; ".join(_describe(r, r.label, threshold_pct) for r in others)
         text += "."
     notes = _lower_bound_notes(runs, threshold_pct)
-    return " ".join([text, *notes, _article_sentence(reference, threshold_pct)])
+    return " ".join(filter(None, [text, *notes, _article_sentence(reference, threshold_pct)]))

@@ -173,7 +173,11 @@ def caveats(runs: list[Run], searches: dict[str, list[Search]], slo_ms: float) -
             continue
         last = run.steps.sort_values("step").iloc[-1]
         offered = int(last["users"]) / mean_wait_s(run.path)
-        if not math.isnan(last["iterations_per_s"]):
+        if not run.polls:  # a scenario of the user's: what an iteration is, is its own
+            loops.append(
+                f"{run.label} {_rate(last['rps'])} requests/s at {int(last['users'])} users"
+            )
+        elif not math.isnan(last["iterations_per_s"]):
             loops.append(
                 f"{run.label} {_rate(last['iterations_per_s'])} vote iterations/s at "
                 f"{int(last['users'])} users, where an instant server would see {_rate(offered)}"

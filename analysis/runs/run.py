@@ -42,6 +42,17 @@ class Run:
         """The article's way of naming a setup: 'WSGI (gunicorn)'."""
         return f"{self.interface.upper()} ({self.server}{_view_suffix(self.meta)})"
 
+    @property
+    def polls(self) -> bool:
+        """The built-in polls project (runs recorded before projects were are polls)."""
+        return (self.meta.get("project") or {}).get("builtin", True)
+
+    @property
+    def measure(self) -> str:
+        """The failure % the table and the knees use: the article's accounting for polls, per
+        request for a project of the user's, which has no votes to count samples by."""
+        return "article_failure_pct" if self.polls else "failure_pct"
+
     def knee(self, threshold_pct: float, column: str = "failure_pct") -> int | None:
         return knee(self.steps, threshold_pct, column)
 

@@ -125,14 +125,18 @@ def write_meta(run_dir, meta):
 @contextmanager
 def recorded_run(cfg, results_root, mode):
     """Create the run's directory and meta.json; on exit, whatever happened, finish both."""
-    run_dir = results.new_dir(results_root, f"{cfg.server}-{cfg.view}-{cfg.profile}")
+    project = cfg.project
+    # A project of the user's has its own views: its name takes the view variant's place.
+    what = cfg.view if project.builtin else re.sub(r"[^\w.-]+", "-", project.name)
+    run_dir = results.new_dir(results_root, f"{cfg.server}-{what}-{cfg.profile}")
     meta = _base_meta(cfg, run_dir, mode)
     write_meta(run_dir, meta)
     results.reserve_space(run_dir)
     processes = f"{cfg.processes} process" + ("es" if cfg.processes > 1 else "")
+    views = f"{cfg.view} views" if project.builtin else f"project {project.name}"
     log.info(
         f"run {run_dir.name} ({mode}): {cfg.server} ({cfg.interface.upper()}, {processes}, "
-        f"{cfg.view} views), {_load(cfg)}, {cfg.hold_s:g} s per step"
+        f"{views}), {_load(cfg)}, {cfg.hold_s:g} s per step"
     )
     for line in meta["notes"]:
         log.info(f"note: {line}")

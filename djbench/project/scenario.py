@@ -29,8 +29,8 @@ def prepare(app, files, base_url, run_dir, meta):
     if spec.locustfile:
         scenario = {"kind": "locustfile", "locustfile": spec.locustfile,
                     "invariant": invariant.read(spec.locustfile)}  # fmt: skip
-        # Its requests are the file's own: it is checked by its run (every failure counts).
-        pages = [("/", 1)]
+        # Its requests are the file's own, known only as it runs: every failure counts.
+        pages = []
     else:
         if spec.urls:
             pages, kind, source = urls_file.read(spec.urls), "urls", spec.urls

@@ -66,7 +66,10 @@ def render(app, cfg, static_root, media_root):
 
 def database_url(db_env):
     """DATABASE_URL for projects that read it (dj-database-url, django-environ)."""
-    quote = urllib.parse.quote
+
+    def quote(text):
+        return urllib.parse.quote(text, safe="")  # a "/" or "@" in a password too
+
     return (
         f"postgres://{quote(db_env['POSTGRES_USER'])}:{quote(db_env['POSTGRES_PASSWORD'])}"
         f"@{db_env['POSTGRES_HOST']}:{db_env['POSTGRES_PORT']}/{quote(db_env['POSTGRES_DB'])}"

@@ -97,7 +97,7 @@ def start_stack(cfg, logs, tmp, procs, meta, seeded=None):
     else:
         app, files = _run_files(cfg, tmp, pg.env(), "127.0.0.1")
         found = scenario.prepare(app, files, base_url, logs.parent, meta)
-        stack.poll_path = found["pages"][0]["path"] if "pages" in found else "/"
+        stack.poll_path = found["pages"][0]["path"] if found.get("pages") else "/"
     meta["startup_s"] = round(time.monotonic() - t0, 2)
     log.info(
         f"stack ready in {meta['startup_s']:.1f} s: postgres, {cfg.server}, nginx on {base_url}"
