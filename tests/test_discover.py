@@ -76,6 +76,15 @@ def test_discovery_keeps_the_public_pages_and_says_why_it_dropped_the_others(dja
     assert found.sources["/articles/1/"] == ["links"]
     assert found.sources["/contact/"] == ["routes"]
     assert "/deep/end/" not in found.sources  # a link 4 deep
+    # 12 kept: 3 in the sitemap, 7 linked (not /sitemap-only/ nor the 4 routes alone), 9 routes.
+    assert found.summary() == (
+        "discovered 12 pages (3 from sitemap, 7 from links, 9 from routes); dropped 8"
+    )
+    record = found.record()
+    assert record["pages"][0] == {"path": "/sitemap-only/", "weight": 1,
+                                  "found_by": ["sitemap", "routes"]}  # fmt: skip
+    assert record["dropped"][2] == {"path": "/backoffice/", "found_by": ["links"],
+                                    "reason": "the admin (mounted at /backoffice/)"}  # fmt: skip
 
 
 def test_discovery_is_bounded(django_site):
