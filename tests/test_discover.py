@@ -103,6 +103,13 @@ def test_without_the_urlconf_the_django_defaults_apply(django_site):
     assert found.pages == [("/sitemap-only/", 1), ("/about/", 1), ("/", 1)]
 
 
+def test_a_redirect_to_the_projects_login_url_needs_a_login(django_site):
+    # A project whose LOGIN_URL holds no "login": say it is /about/, where /old/ redirects.
+    site = discover.Site(routes=["/old/", "/broken/"], login_url="/about/")
+    found = discover.discover(django_site.base_url, site, max_depth=0)
+    assert dict(found.dropped)["/old/"] == "needs a login (answered 301 to /about/)"
+
+
 def test_the_discovered_list_is_a_urls_file_to_pass_back(django_site, tmp_path):
     found = discover.discover(django_site.base_url, site_info(django_site))
     urls_file.write(tmp_path / "urls", found.pages)

@@ -132,7 +132,8 @@ class _Probe:
             return answer.error
         if 300 <= answer.status < 400:
             where = answer.location
-            if self.site.login_url in where or "login" in where.lower():
+            login = self.site.login_url
+            if (login and login != "/" and login in where) or "login" in where.lower():
                 return f"needs a login (answered {answer.status} to {where})"
             return f"answered {answer.status}, a redirect to {where}"
         if answer.status in (401, 403):
