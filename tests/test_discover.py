@@ -138,9 +138,9 @@ PAGES = [ROOT / "locustfiles" / n for n in ("pages.py", "step_load.py", "request
                                            "distributed.py")]  # fmt: skip
 
 
-def run_pages(base_url, run_dir, urls):
+def run_pages(base_url, run_dir, urls, user_class="fast"):
     cfg = config.build("gunicorn", users=(3,), hold_s=3, warmup_s=0.5, spawn_rate=10)
-    cfg = config.with_overrides(cfg, wait_s=(0.0, 0.05))
+    cfg = config.with_overrides(cfg, wait_s=(0.0, 0.05), user_class=user_class)
     argv = locust._locust_argv(base_url, run_dir)
     argv[argv.index("-f") + 1] = ",".join(map(str, PAGES))
     env = {**os.environ, **locust_options(cfg), "PYTHONPATH": str(ROOT), URLS_ENV: str(urls)}
@@ -148,11 +148,12 @@ def run_pages(base_url, run_dir, urls):
                           timeout=120)  # fmt: skip
 
 
-def test_the_get_scenario_runs_under_locust_into_the_request_log(django_site, tmp_path):
+@pytest.mark.parametrize("user_class", ["fast", "http"])
+def test_the_get_scenario_runs_under_locust_into_the_request_log(django_site, tmp_path, user_class):
     urls = tmp_path / "urls"
     urls.write_text("/ 3\n/about/\n/broken/ 1\n")
     seen_before = django_site.access_log.stat().st_size
-    done = run_pages(django_site.base_url, tmp_path, urls)
+    done = run_pages(django_site.base_url, tmp_path, urls, user_class)
     assert done.returncode == 0, done.stderr[-2000:]
 
     requests = read_requests(tmp_path)
