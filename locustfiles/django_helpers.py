@@ -1,8 +1,8 @@
-"""Helpers for a Locust file of a Django project: a form post with its CSRF token, and logging
-in as a user the seed created. They take a user's `self.client`, of an HttpUser or a
-FastHttpUser alike.
+"""Helpers for a Locust file of a Django project: a form post with its CSRF token, the CSRF
+headers of a JSON request, and logging in as a user the seed created. They take a user's
+`self.client`, of an HttpUser or a FastHttpUser alike.
 
-    from django_helpers import form_post, login
+    from django_helpers import csrf_headers, form_post, login
 
     class Editor(FastHttpUser):
         def on_start(self):
@@ -11,6 +11,8 @@ FastHttpUser alike.
         @task
         def comment(self):
             form_post(self.client, "/articles/1/comment/", {"text": "Nice"}, name="comment")
+            self.client.post("/api/likes/", json={"article": 1},
+                             headers=csrf_headers(self.client, "/api/likes/"))
 
 djbench puts this directory on the Locust processes' PYTHONPATH, so the import works from a
 Locust file anywhere.
@@ -51,6 +53,19 @@ def form_post(client, path, data, name=None, cookie_name=CSRF_COOKIE, **kwargs):
                **kwargs.pop("headers", {})}  # fmt: skip
     return client.post(path, data={**data, "csrfmiddlewaretoken": token}, name=name,
                        headers=headers, **kwargs)  # fmt: skip
+
+
+def csrf_headers(client, path, cookie_name=CSRF_COOKIE):
+    """The headers a JSON (or any non-form) request to `path` needs past Django's CSRF check,
+    from the CSRF cookie the client holds (set by any page that rendered a form, the login
+    page included): X-CSRFToken and Referer. Empty when the client holds no such cookie.
+
+        client.post("/api/items/", json={...}, headers=csrf_headers(client, "/api/items/"))
+    """
+    token = csrf_token(client, "", cookie_name)
+    if token is None:
+        return {}
+    return {"X-CSRFToken": token, "Referer": urljoin(client.base_url or "", path)}
 
 
 def login(client, username, password, login_path="/accounts/login/", cookie_name=CSRF_COOKIE):

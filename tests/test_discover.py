@@ -76,6 +76,15 @@ def test_discovery_keeps_the_public_pages_and_says_why_it_dropped_the_others(dja
     assert found.sources["/articles/1/"] == ["links"]
     assert found.sources["/contact/"] == ["routes"]
     assert "/deep/end/" not in found.sources  # a link 4 deep
+    # 12 kept: 3 in the sitemap, 7 linked (not /sitemap-only/ nor the 4 routes alone), 9 routes.
+    assert found.summary() == (
+        "discovered 12 pages (3 from sitemap, 7 from links, 9 from routes); dropped 8"
+    )
+    record = found.record()
+    assert record["pages"][0] == {"path": "/sitemap-only/", "weight": 1,
+                                  "found_by": ["sitemap", "routes"]}  # fmt: skip
+    assert record["dropped"][2] == {"path": "/backoffice/", "found_by": ["links"],
+                                    "reason": "the admin (mounted at /backoffice/)"}  # fmt: skip
 
 
 def test_discovery_is_bounded(django_site):
@@ -92,6 +101,13 @@ def test_without_the_urlconf_the_django_defaults_apply(django_site):
     found = discover.discover(django_site.base_url, max_pages=10, max_depth=0)
     # Only / by links, the sitemap's three, no routes; the admin is not where it is expected.
     assert found.pages == [("/sitemap-only/", 1), ("/about/", 1), ("/", 1)]
+
+
+def test_a_redirect_to_the_projects_login_url_needs_a_login(django_site):
+    # A project whose LOGIN_URL holds no "login": say it is /about/, where /old/ redirects.
+    site = discover.Site(routes=["/old/", "/broken/"], login_url="/about/")
+    found = discover.discover(django_site.base_url, site, max_depth=0)
+    assert dict(found.dropped)["/old/"] == "needs a login (answered 301 to /about/)"
 
 
 def test_the_discovered_list_is_a_urls_file_to_pass_back(django_site, tmp_path):
@@ -122,9 +138,9 @@ PAGES = [ROOT / "locustfiles" / n for n in ("pages.py", "step_load.py", "request
                                            "distributed.py")]  # fmt: skip
 
 
-def run_pages(base_url, run_dir, urls):
+def run_pages(base_url, run_dir, urls, user_class="fast"):
     cfg = config.build("gunicorn", users=(3,), hold_s=3, warmup_s=0.5, spawn_rate=10)
-    cfg = config.with_overrides(cfg, wait_s=(0.0, 0.05))
+    cfg = config.with_overrides(cfg, wait_s=(0.0, 0.05), user_class=user_class)
     argv = locust._locust_argv(base_url, run_dir)
     argv[argv.index("-f") + 1] = ",".join(map(str, PAGES))
     env = {**os.environ, **locust_options(cfg), "PYTHONPATH": str(ROOT), URLS_ENV: str(urls)}
@@ -132,11 +148,12 @@ def run_pages(base_url, run_dir, urls):
                           timeout=120)  # fmt: skip
 
 
-def test_the_get_scenario_runs_under_locust_into_the_request_log(django_site, tmp_path):
+@pytest.mark.parametrize("user_class", ["fast", "http"])
+def test_the_get_scenario_runs_under_locust_into_the_request_log(django_site, tmp_path, user_class):
     urls = tmp_path / "urls"
     urls.write_text("/ 3\n/about/\n/broken/ 1\n")
     seen_before = django_site.access_log.stat().st_size
-    done = run_pages(django_site.base_url, tmp_path, urls)
+    done = run_pages(django_site.base_url, tmp_path, urls, user_class)
     assert done.returncode == 0, done.stderr[-2000:]
 
     requests = read_requests(tmp_path)

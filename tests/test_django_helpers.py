@@ -1,6 +1,7 @@
 """The Locust file helpers against a real Django form with CSRF enforced (tests/django_site.py),
 with both of Locust's clients: a form post carries its token, a login through Django's auth
-form makes the next posts the user's, and what fails is marked failed for the run to count.
+form makes the next posts the user's, a JSON POST passes with the CSRF headers, and what fails
+is marked failed for the run to count.
 
 Run in a subprocess: Locust patches the interpreter with gevent."""
 
@@ -21,7 +22,7 @@ import json, sys
 from locust import FastHttpUser, HttpUser, events, task
 from locust.env import Environment
 
-from django_helpers import csrf_token, form_post, login
+from django_helpers import csrf_headers, csrf_token, form_post, login
 
 kind, base_url, password = sys.argv[1:]
 
@@ -53,6 +54,10 @@ out["wrong_password"] = login(client, "alice", "not-it")
 out["login"] = login(client, "alice", password)
 answer = form_post(client, "/mine/", {"name": f"mine-{kind}"}, name="mine", allow_redirects=False)
 out["mine"] = answer.status_code
+out["json_bare"] = client.post("/api/items/", json={"name": "no"}, name="json").status_code
+headers = csrf_headers(client, "/api/items/")
+answer = client.post("/api/items/", json={"name": f"json-{kind}"}, name="json", headers=headers)
+out["json"] = answer.status_code
 out["logged"] = logged
 print(json.dumps(out))
 """
@@ -80,7 +85,10 @@ def test_form_post_and_login_with_either_client(django_site, kind):
     assert out["from_cookie"]  # the csrftoken cookie the form page set, when no input holds it
     assert out["mine_anonymous"] is None  # redirected to the login page: nothing posted
     assert (out["wrong_password"], out["login"], out["mine"]) == (False, True, 302)
-    assert django_site.items()[len(before) :] == [(f"anon-{kind}", ""), (f"mine-{kind}", USERNAME)]
+    assert (out["json_bare"], out["json"]) == (403, 201)  # the CSRF headers let a JSON POST in
+    assert django_site.items()[len(before) :] == [
+        (f"anon-{kind}", ""), (f"mine-{kind}", USERNAME), (f"json-{kind}", USERNAME),
+    ]  # fmt: skip
     assert out["logged"] == [
         ["POST", "bare", 403, out["logged"][0][3]],
         ["GET", "/form/", 200, ""],
@@ -93,5 +101,7 @@ def test_form_post_and_login_with_either_client(django_site, kind):
         ["POST", "/accounts/login/", 302, ""],
         ["GET", "mine", 200, ""],
         ["POST", "mine", 302, ""],
+        ["POST", "json", 403, out["logged"][10][3]],
+        ["POST", "json", 201, ""],
     ]  # fmt: skip
     assert "403" in out["logged"][0][3]

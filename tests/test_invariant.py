@@ -168,3 +168,31 @@ def test_check_reports_what_it_could_not_compare(query_one):
     record = invariant.check({"sql": "SELECT sum(total) / 4.0 FROM shop_order", "equals": 4},
                              query_one, {})  # fmt: skip
     assert (record["ok"], record["got"]) == (True, 4)  # 4.0: a whole number
+
+
+@pytest.mark.integration
+def test_check_on_postgresql(pg_env):
+    # The harness's own throwaway PostgreSQL: count() answers an int, sum() a Decimal.
+    import psycopg
+
+    connect = {"host": pg_env["POSTGRES_HOST"], "port": pg_env["POSTGRES_PORT"],
+               "dbname": pg_env["POSTGRES_DB"], "user": pg_env["POSTGRES_USER"],
+               "password": pg_env["POSTGRES_PASSWORD"], "autocommit": True}  # fmt: skip
+    with psycopg.connect(**connect) as db:
+        db.execute("CREATE TABLE shop_order (id serial PRIMARY KEY, quantity integer)")
+        db.execute("INSERT INTO shop_order (quantity) SELECT 2 FROM generate_series(1, 5)")
+
+        def query_one(sql):
+            return db.execute(sql).fetchone()[0]
+
+        successes = invariant.successes_by_name(REQUESTS)  # 3 successful POSTs
+        declared = {"sql": "SELECT count(*) FROM shop_order",
+                    "equals": "successes:POST /api/orders/", "plus": 2}  # fmt: skip
+        assert invariant.check(declared, query_one, successes)["ok"]  # 5 = 3 + 2
+        declared = {"sql": "SELECT sum(quantity) FROM shop_order", "at_least": 11}
+        record = invariant.check(declared, query_one, successes)
+        assert (record["got"], record["ok"]) == (10, False)
+        record = invariant.check({"sql": "SELECT count(*) FROM shop_orders", "equals": 0},
+                                 query_one, successes)  # fmt: skip
+        assert record["error"] == 'relation "shop_orders" does not exist'
+        db.execute("DROP TABLE shop_order")

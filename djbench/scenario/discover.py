@@ -21,6 +21,7 @@ MAX_DEPTH = 3  # links followed from `/`
 MAX_SITEMAPS = 10  # the sitemaps of a sitemap index that are read
 KEPT_TYPES = ("text/html", "application/xhtml+xml", "application/json")
 SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+SOURCES = ("sitemap", "links", "routes")
 
 
 def routes_script():
@@ -52,6 +53,22 @@ class Discovery:
     pages: list  # [(path, weight)]: the scenario, as a URLS file holds it
     dropped: list  # [(path, reason)]
     sources: dict  # path -> where it was found: "sitemap", "links", "routes"
+
+    def summary(self):
+        """One line for the console: what was kept, found where, and how much was dropped."""
+        found = {s: sum(s in self.sources[p] for p, _ in self.pages) for s in SOURCES}
+        where = ", ".join(f"{n} from {s}" for s, n in found.items() if n)
+        return (f"discovered {len(self.pages)} pages ({where or 'none'}); "
+                f"dropped {len(self.dropped)}")  # fmt: skip
+
+    def record(self):
+        """For meta.json and the report: each page and each dropped one, found where."""
+        return {
+            "pages": [{"path": p, "weight": w, "found_by": self.sources[p]}
+                      for p, w in self.pages],
+            "dropped": [{"path": p, "reason": why, "found_by": self.sources[p]}
+                        for p, why in self.dropped],
+        }  # fmt: skip
 
 
 def discover(base_url, site=None, max_pages=MAX_PAGES, max_depth=MAX_DEPTH):
@@ -115,7 +132,8 @@ class _Probe:
             return answer.error
         if 300 <= answer.status < 400:
             where = answer.location
-            if self.site.login_url in where or "login" in where.lower():
+            login = self.site.login_url
+            if (login and login != "/" and login in where) or "login" in where.lower():
                 return f"needs a login (answered {answer.status} to {where})"
             return f"answered {answer.status}, a redirect to {where}"
         if answer.status in (401, 403):

@@ -12,6 +12,7 @@ import re
 
 # What a regex route may hold to be one literal path once its anchors are removed.
 REGEX_META = re.compile(r"[.^$*+?{}\[\]|()\\]")
+ESCAPED = re.compile(r"\\([/.\-_~:=&%])")  # escaped characters that stand for themselves
 
 
 def literal(pattern):
@@ -25,8 +26,9 @@ def literal(pattern):
         return None if pattern.converters else str(pattern)
     if isinstance(pattern, RegexPattern):
         text = str(pattern).removeprefix("^").removesuffix("$").removesuffix(r"\Z")
-        text = re.sub(r"\\([/.\-_~])", r"\1", text)  # escaped characters that stand for themselves
-        return None if REGEX_META.search(text) else text
+        if REGEX_META.search(ESCAPED.sub("", text)):
+            return None
+        return ESCAPED.sub(r"\1", text)
     return None
 
 
