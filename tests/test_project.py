@@ -58,6 +58,24 @@ def test_bad_project_options_get_one_line(shop, given, line):
     assert str(e.value) == line.format(manage=manage)
 
 
+def test_a_locust_file_needs_a_user_class(shop):
+    locustfile = shop / "locustfile.py"
+    locustfile.write_text("from locust import task\n\n\nclass Helper:\n    pass\n")
+    with pytest.raises(UserError) as e:
+        check(ProjectSpec(path=str(shop), locustfile=str(locustfile)))
+    assert str(e.value) == (
+        f"--locustfile {locustfile} defines no Locust user class (a class extending HttpUser, "
+        "FastHttpUser or User)"
+    )
+    locustfile.write_text("import locust\n\n\nclass Reader(locust.FastHttpUser):\n    pass\n")
+    assert check(ProjectSpec(path=str(shop), locustfile=str(locustfile))).locustfile == str(
+        locustfile
+    )
+    locustfile.write_text("class Reader(:\n")
+    with pytest.raises(UserError, match=r"--locustfile .*, line 1: "):
+        check(ProjectSpec(path=str(shop), locustfile=str(locustfile)))
+
+
 def test_the_polls_project_takes_no_project_options():
     assert check(POLLS) is POLLS
     with pytest.raises(UserError, match=r"^--seed, --urls need --project"):

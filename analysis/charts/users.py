@@ -25,6 +25,8 @@ TITLES = {
     "latency": "Response time p50 / p95 / p99 vs users, with the p95 objective",
     "cpu": "Mean CPU per component vs users, stacked, with the machine's capacity",
 }
+# A project of the user's: no article to draw beside it, and no votes.
+PROJECT_TITLES = {"failure_pct": "Failure % vs users", "rps": "Requests/s vs users"}
 
 COLORS = [
     "#1f77b4",
@@ -240,7 +242,8 @@ def write_charts(
     }
     if cpu_columns(runs):
         figures["cpu"] = cpu_chart(runs)
-    return [save(fig, name, TITLES[name], charts_dir) for name, fig in figures.items()]
+    titles = TITLES if len(reference) else {**TITLES, **PROJECT_TITLES}
+    return [save(fig, name, titles[name], charts_dir) for name, fig in figures.items()]
 
 
 def probes_chart(label: str, searches: list[dict], slo_ms: float) -> Figure:

@@ -6,7 +6,7 @@ import signal
 from djbench.contracts.files import LOCUST_CSV_PREFIX, TIMELINE
 from djbench.contracts.urls import URLS_ENV
 from djbench.load.recording import locust_options
-from djbench.paths import BIN, IMPORT_ROOT, LOCUSTFILES
+from djbench.paths import BIN, IMPORT_ROOT, LOCUSTFILES, ROOT
 from djbench.project.scenario import locustfiles
 from djbench.system.processes import free_port
 from djbench.system.waiting import poll_until
@@ -18,8 +18,10 @@ def start_locust(run, workers, bind, expect_remote=0, port=None):
     cfg, stack = run.cfg, run.stack
     log = run.run_dir / "logs" / "locust.log"
     # HOME: Locust would read ~/.locust.conf; the run's settings are all in locust_options.
-    # PYTHONPATH: the locustfiles import contracts/ from this checkout.
-    env = {**locust_options(cfg), "HOME": run.tmp, "PYTHONPATH": str(IMPORT_ROOT)}
+    # PYTHONPATH: the locustfiles import contracts/ from this checkout; a user's Locust file
+    # imports django_helpers from locustfiles/ (Locust takes each file's folder off the path).
+    env = {**locust_options(cfg), "HOME": run.tmp,
+           "PYTHONPATH": f"{IMPORT_ROOT}:{ROOT / 'locustfiles'}"}  # fmt: skip
     scenario = run.meta.get("scenario", {})
     if scenario.get("urls_file"):
         env[URLS_ENV] = scenario["urls_file"]

@@ -2,6 +2,7 @@
 migrate, the seed command, collectstatic. Each step's failure names it with its last lines."""
 
 from djbench.errors import ComponentFailed
+from djbench.project import services
 from djbench.project.spec import seed_argv
 from djbench.stack import postgres
 
@@ -33,7 +34,11 @@ def _manage(app, files, args, procs, logs, cwd):
     argv = [str(app.env.python), str(app.spec.root / "manage.py"), *args]
     step = procs.run(args[0], argv, logs / "setup.log", env=files.env, cwd=cwd)
     if step.proc.returncode:
-        raise ComponentFailed(f"manage.py {' '.join(args)} failed:\n{step.log_tail()}")
+        tail = step.log_tail()
+        why = services.hint(tail)
+        raise ComponentFailed(
+            f"manage.py {' '.join(args)} failed{': ' + why if why else ''}:\n{tail}"
+        )
 
 
 def _restore(dump, env, procs, logs, cwd):

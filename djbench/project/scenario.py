@@ -6,6 +6,7 @@ import subprocess
 
 from djbench.errors import ComponentFailed
 from djbench.paths import ROOT
+from djbench.project import services
 from djbench.scenario import discover, invariant, urls_file, verify
 from djbench.system.log import log
 
@@ -42,8 +43,16 @@ def prepare(app, files, base_url, run_dir, meta):
     try:
         verify.verify(base_url, [path for path, _ in pages])
     except RuntimeError as e:
-        raise ComponentFailed(f"verification: {e}") from None
+        why = services.hint(_tail(run_dir / "logs" / "server.log"))
+        raise ComponentFailed(f"verification: {e}" + (f"; {why}" if why else "")) from None
     return scenario
+
+
+def _tail(path, lines=40):
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
 
 
 def _discover(app, files, base_url, run_dir, meta):

@@ -1,5 +1,6 @@
 """What the user says about the project under test, checked before anything starts."""
 
+import ast
 import re
 import shlex
 from dataclasses import dataclass, fields
@@ -91,9 +92,30 @@ def check(spec: ProjectSpec) -> ProjectSpec:
             raise UserError(f"--seed {spec.seed!r}: {e}") from None
         if not words:
             raise UserError("--seed is empty: give a management command and its arguments")
+    if values["locustfile"]:
+        _check_user_class(values["locustfile"])
     checked = ProjectSpec(**values)
     settings_module(checked)  # a manage.py that names none fails here, before anything starts
     return checked
+
+
+def _check_user_class(locustfile):
+    """A Locust file without a user class would start a Locust that runs nothing: refused now.
+    Read, not imported (it may need what only the load's environment has)."""
+    try:
+        tree = ast.parse(Path(locustfile).read_text(), filename=locustfile)
+    except SyntaxError as e:
+        raise UserError(f"--locustfile {locustfile}, line {e.lineno}: {e.msg}") from None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and any(
+            (b.id if isinstance(b, ast.Name) else getattr(b, "attr", "")).endswith("User")
+            for b in node.bases
+        ):
+            return
+    raise UserError(
+        f"--locustfile {locustfile} defines no Locust user class (a class extending HttpUser, "
+        "FastHttpUser or User)"
+    )
 
 
 def settings_module(spec: ProjectSpec) -> str:

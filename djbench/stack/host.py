@@ -11,7 +11,7 @@ from pathlib import Path
 from djbench.config import nginx_proxy_timeout, parse_cpus
 from djbench.errors import ComponentFailed
 from djbench.project import app as project_app
-from djbench.project import data, scenario
+from djbench.project import data, scenario, services
 from djbench.stack import nginx, postgres
 from djbench.stack.servers import SERVERS
 from djbench.stack.verify import verify_stack
@@ -176,7 +176,11 @@ def start_web(cfg, logs, tmp, procs, meta, db_env, listen="127.0.0.1", set_up=Tr
     proc = procs.start("server", argv, logs / "server.log", env=files.env, cwd=tmp,
                        cpus=stack_cpus)  # fmt: skip
     probe = "/polls/" if cfg.project.builtin else "/"
-    _started(wait_http, f"http://127.0.0.1:{app_port}{probe}", proc)
+    try:
+        wait_http(f"http://127.0.0.1:{app_port}{probe}", proc)
+    except RuntimeError as e:
+        why = services.hint(str(e))
+        raise ComponentFailed(f"{why}:\n{e}" if why else str(e)) from None
 
     nginx_bin = nginx.find_binary()
     meta["versions"]["nginx"] = nginx.version(nginx_bin)
