@@ -82,11 +82,14 @@ def test_a_step_that_fails_names_itself(site, tmp_path, broken):
         (root / "urls.txt").write_text("/\n/nowhere/ 2\n")
         expected = ("verification: 1 of the scenario's 2 pages failed before load: /nowhere/ "
                     "answered 404")  # fmt: skip
-    else:  # a data loader that needs a Redis nobody started
+    else:  # a data loader that needs a Redis nobody started, failing as redis-py says it
         command = root / "items" / "management" / "commands" / "load_items.py"
         command.write_text(command.read_text().replace(
             "        Item.objects.bulk_create",
-            "        import socket\n        socket.create_connection(('127.0.0.1', 6379))\n"
+            "        import socket\n        try:\n"
+            "            socket.create_connection(('127.0.0.1', 6379))\n"
+            "        except OSError as e:\n            raise ConnectionError(\n"
+            "                f'Error {e.errno} connecting to 127.0.0.1:6379. {e.strerror}.')\n"
             "        Item.objects.bulk_create"))  # fmt: skip
         expected = ("manage.py load_items --count 12 failed: the project needs Redis, which "
                     "djbench does not start")  # fmt: skip
