@@ -99,6 +99,12 @@ class RunConfig:
         return SERVERS[self.server].interface
 
     @property
+    def variant(self):
+        """What names a run's directory beside its server: the polls project's view variant, or
+        a project of the user's (which has its own views)."""
+        return self.view if self.project.builtin else re.sub(r"[^\w.-]+", "-", self.project.name)
+
+    @property
     def processes(self):
         return SERVERS[self.server].processes(self.workers)
 

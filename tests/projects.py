@@ -182,8 +182,18 @@ def pages_on_django_42(root: Path) -> dict:
     return {"seed": "load_items --count 12", "urls": str(root / "urls.txt")}
 
 
+SHOP_VIEWS = PAGES_VIEWS.replace(
+    """    return HttpResponse("<html><body><a href='/'>home</a> about</body></html>")""",
+    """    return render(request, "about.html")""",
+)
+# Written by the data loader: a file a deployment keeps in MEDIA_ROOT.
+SEEDED_MEDIA = "from django.conf import settings\n        from pathlib import Path\n        " \
+    "Path(settings.MEDIA_ROOT, 'seeded.txt').write_text('seeded')"  # fmt: skip
+
+
 def static_settings_package(root: Path) -> dict:
-    """Static files, a settings package (shop/settings/dev.py), no asgi.py, a data loader."""
+    """Static files, a settings package (shop/settings/dev.py), no asgi.py, a data loader that
+    writes a media file, a template directory given relative to the project's directory."""
     _write(root, {
         "requirements.txt": f"Django==5.2.19\n{PSYCOPG}\n",
         "manage.py": MANAGE.format(settings="shop.settings.dev"),
@@ -194,12 +204,16 @@ def static_settings_package(root: Path) -> dict:
                  '"django.contrib.sessions", "django.contrib.messages", '
                  '"django.contrib.staticfiles", "items"]',
             package="shop", conn_max_age=60, extra=""),
-        "shop/settings/dev.py": "from .base import *  # noqa: F403\n\nDEBUG = True\n",
+        "shop/settings/dev.py": "from .base import *  # noqa: F403\n\nDEBUG = True\n"
+                                'MEDIA_URL = "/media/"\n'
+                                'TEMPLATES[0]["DIRS"] = ["shop/templates"]  # as run from here\n',
+        "shop/templates/about.html": "<html><body><a href='/'>home</a> about us</body></html>\n",
         "shop/urls.py": 'from django.urls import include, path\n\n'
                         'urlpatterns = [path("", include("items.urls"))]\n',
         "shop/wsgi.py": WSGI.format(settings="shop.settings.dev"),
         "items/static/items/site.css": "body { color: #123456; }\n",
-        **_app("items", PAGES_VIEWS, PAGES_URLS, {"items/templates/items/home.html": HOME}),
+        **_app("items", SHOP_VIEWS, PAGES_URLS, {"items/templates/items/home.html": HOME},
+               extra_seed=SEEDED_MEDIA),
     })  # fmt: skip
     return {"seed": "load_items --count 5"}
 

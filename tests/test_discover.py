@@ -53,8 +53,7 @@ def test_the_routes_script_lists_the_urlconfs_routes_without_parameters(django_s
 # not followed), then the routes no link or sitemap gave.
 KEPT = [
     "/sitemap-only/", "/about/", "/", "/articles/", "/api/items/", "/articles/1/",
-    "/articles/?page=2", "/articles/1/comments/", "/contact/", "/accounts/login/", "/blog/",
-    "/form/",
+    "/articles/?page=2", "/articles/1/comments/", "/contact/", "/blog/", "/form/",
 ]  # fmt: skip
 DROPPED = [
     ("/private/", "needs a login (answered 302 to /accounts/login/?next=/private/)"),
@@ -63,6 +62,7 @@ DROPPED = [
     ("/static/site.css", "static files (served by nginx at /static/)"),
     ("/old/", "answered 301, a redirect to /about/"),
     ("/robots.txt", "answered text/plain, not HTML or JSON"),
+    ("/accounts/login/", "an account page (login, logout, password, sign-up)"),
     ("/sitemap.xml", "answered application/xml, not HTML or JSON"),
     ("/mine/", "needs a login (answered 302 to /accounts/login/?next=/mine/)"),
 ]
@@ -76,9 +76,10 @@ def test_discovery_keeps_the_public_pages_and_says_why_it_dropped_the_others(dja
     assert found.sources["/articles/1/"] == ["links"]
     assert found.sources["/contact/"] == ["routes"]
     assert "/deep/end/" not in found.sources  # a link 4 deep
-    # 12 kept: 3 in the sitemap, 7 linked (not /sitemap-only/ nor the 4 routes alone), 9 routes.
+    # 11 kept: 3 in the sitemap, 7 linked (not /sitemap-only/ nor the 4 routes alone), 8 routes;
+    # the login page is a route too, dropped as an account page.
     assert found.summary() == (
-        "discovered 12 pages (3 from sitemap, 7 from links, 9 from routes); dropped 8"
+        "discovered 11 pages (3 from sitemap, 7 from links, 8 from routes); dropped 9"
     )
     record = found.record()
     assert record["pages"][0] == {"path": "/sitemap-only/", "weight": 1,
@@ -94,7 +95,7 @@ def test_discovery_is_bounded(django_site):
     assert linked == ["/about/", "/", "/articles/", "/private/"]  # in the order first found
     assert found.pages == [("/sitemap-only/", 1), ("/about/", 1), ("/", 1), ("/articles/", 1)]
     over = [p for p, why in found.dropped if why == "over the bound of 4 pages"]
-    assert over == ["/contact/", "/api/items/", "/accounts/login/", "/blog/", "/form/"]
+    assert over == ["/contact/", "/api/items/", "/blog/", "/form/"]
 
 
 def test_without_the_urlconf_the_django_defaults_apply(django_site):
@@ -178,3 +179,14 @@ def test_the_get_scenario_refuses_a_bad_urls_file_in_one_line(tmp_path):
     done = run_pages("http://127.0.0.1:9", tmp_path, urls)
     assert done.returncode != 0
     assert f"pages.py: {urls}: line 2: 'http://example.org/' is a URL" in done.stderr
+
+
+def test_other_admins_and_account_pages_are_not_requested():
+    probe = discover._Probe("http://127.0.0.1:1", discover.Site())
+    assert probe.excluded("/cms-admin/pages/") == "an admin (under /cms-admin/)"
+    assert probe.excluded("/accounts/password_reset/done/") == (
+        "an account page (login, logout, password, sign-up)"
+    )
+    assert probe.excluded("/users/sign-up/") == probe.excluded("/logout/") is not None
+    assert probe.excluded("/blog/an-admin-story/") is None  # only a first segment names an admin
+    assert probe.excluded("/login-tips/") is None

@@ -113,7 +113,9 @@ def test_servers_are_added_at_the_versions_djbench_pins():
     pins = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().split())
     wanted = environment.server_requirements()
     assert f"gunicorn=={pins['gunicorn']}" in wanted
-    assert f"uvicorn[standard]=={pins['uvicorn']}" in wanted  # uvloop and httptools, as deployed
+    assert f"uvicorn=={pins['uvicorn']}" in wanted
+    assert f"uvloop=={pins['uvloop']}" in wanted and f"httptools=={pins['httptools']}" in wanted
+    assert not any(line.startswith(("python-dotenv", "uvicorn[")) for line in wanted)
     assert f"granian=={pins['granian']}" in wanted
     assert len(wanted) == len(set(wanted))
 

@@ -65,7 +65,7 @@ def test_requirements_that_do_not_install(site, tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-@pytest.mark.parametrize("broken", ["migrate", "seed", "page", "redis"])
+@pytest.mark.parametrize("broken", ["migrate", "seed", "page", "discovered", "redis"])
 def test_a_step_that_fails_names_itself(site, tmp_path, broken):
     root, options = site
     if broken == "migrate":
@@ -82,6 +82,15 @@ def test_a_step_that_fails_names_itself(site, tmp_path, broken):
         (root / "urls.txt").write_text("/\n/nowhere/ 2\n")
         expected = ("verification: 1 of the scenario's 2 pages failed before load: /nowhere/ "
                     "answered 404")  # fmt: skip
+    elif broken == "discovered":  # no URLS: a page the site links to fails
+        del options["urls"]
+        views = root / "items" / "views.py"
+        broken_view = 'def about(request):\n    raise ValueError("about is broken")\n'
+        views.write_text(views.read_text().replace("def about(request):\n", broken_view))
+        expected = (
+            "discovery: 1 of the site's pages answered 5xx (/about/); the server log's last "
+            "error: ValueError: about is broken; fix them, or give URLS=file"
+        )
     else:  # a data loader that needs a Redis nobody started, failing as redis-py says it
         command = root / "items" / "management" / "commands" / "load_items.py"
         command.write_text(command.read_text().replace(

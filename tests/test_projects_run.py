@@ -126,18 +126,36 @@ def test_the_report_names_the_project_and_leaves_the_article_out(bench):
     assert "article" not in text.lower()
 
 
-def test_static_files_are_served_by_nginx_not_the_app_server(built, tmp_path):
+def _served(stack, tmp, path):
+    """(what nginx answered for path, what the app server behind it answered)."""
+    upstream = re.search(r"server (127\.0\.0\.1:\d+);", (Path(tmp) / "nginx.conf").read_text())
+    with urllib.request.urlopen(stack.base_url + path) as answer:
+        body = answer.read()
+    try:
+        urllib.request.urlopen(f"http://{upstream.group(1)}{path}").close()
+        direct = 200
+    except urllib.error.HTTPError as e:
+        direct = e.code
+    return body, direct
+
+
+def test_static_and_media_files_are_served_by_nginx_not_the_app_server(built, tmp_path):
+    """Also in runs in a row (a knee search's probes): the database is set up once and copied,
+    and the media files the seed wrote with it."""
     root, options = built["shop"]
     project = check(ProjectSpec(path=str(root), seed=options["seed"]))
     cfg = config.build("gunicorn", workers=1, project=project)
-    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp, ProcessSet() as procs:
-        recorded = {"versions": {}, "notes": []}
-        stack = host.start_stack(cfg, tmp_path / "logs", Path(tmp), procs, recorded)
-        upstream = re.search(r"server (127\.0\.0\.1:\d+);", (Path(tmp) / "nginx.conf").read_text())
-        css = "/static/items/site.css"
-        with urllib.request.urlopen(stack.base_url + css) as answer:
-            assert answer.read() == b"body { color: #123456; }\n"
-        with pytest.raises(urllib.error.HTTPError) as direct:
-            urllib.request.urlopen(f"http://{upstream.group(1)}{css}")
-        assert direct.value.code == 404  # DEBUG is off: the app server serves no static file
-    assert recorded["project"]["served_by_nginx"] == {"/static/": f"{tmp}/static"}
+    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as kept:
+        seeded = host.SeededDatabases(kept)
+        for attempt in ("set up", "copied"):
+            with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp, ProcessSet() as procs:
+                recorded = {"versions": {}, "notes": []}
+                stack = host.start_stack(cfg, tmp_path / attempt, Path(tmp), procs, recorded,
+                                         seeded)  # fmt: skip
+                assert recorded["postgres"]["copied_from_setup"] is (attempt == "copied")
+                # DEBUG is off: the app server serves no static or media file, nginx does.
+                assert _served(stack, tmp, "/static/items/site.css") == (
+                    b"body { color: #123456; }\n", 404)  # fmt: skip
+                assert _served(stack, tmp, "/media/seeded.txt") == (b"seeded", 404)
+            assert recorded["project"]["served_by_nginx"] == {
+                "/static/": f"{tmp}/static", "/media/": f"{tmp}/media"}  # fmt: skip

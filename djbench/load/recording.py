@@ -126,9 +126,7 @@ def write_meta(run_dir, meta):
 def recorded_run(cfg, results_root, mode):
     """Create the run's directory and meta.json; on exit, whatever happened, finish both."""
     project = cfg.project
-    # A project of the user's has its own views: its name takes the view variant's place.
-    what = cfg.view if project.builtin else re.sub(r"[^\w.-]+", "-", project.name)
-    run_dir = results.new_dir(results_root, f"{cfg.server}-{what}-{cfg.profile}")
+    run_dir = results.new_dir(results_root, f"{cfg.server}-{cfg.variant}-{cfg.profile}")
     meta = _base_meta(cfg, run_dir, mode)
     write_meta(run_dir, meta)
     results.reserve_space(run_dir)

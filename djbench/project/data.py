@@ -19,20 +19,21 @@ def set_up(app, files, cfg, procs, logs, cwd):
     if not spec.dump and (spec.builtin or spec.seed):
         commands.append(seed_argv(spec, cfg.questions, cfg.choices))
     for args in commands:
-        _manage(app, files, args, procs, logs, cwd)
+        _manage(app, files, args, procs, logs)
         steps.append("manage.py " + " ".join(args))
     return steps
 
 
-def collect_static(app, files, procs, logs, cwd):
+def collect_static(app, files, procs, logs):
     """collectstatic into the run's STATIC_ROOT, which nginx serves; nothing without the app."""
     if app.static:
-        _manage(app, files, ["collectstatic", "--noinput"], procs, logs, cwd)
+        _manage(app, files, ["collectstatic", "--noinput"], procs, logs)
 
 
-def _manage(app, files, args, procs, logs, cwd):
+def _manage(app, files, args, procs, logs):
     argv = [str(app.env.python), str(app.spec.root / "manage.py"), *args]
-    step = procs.run(args[0], argv, logs / "setup.log", env=files.env, cwd=cwd)
+    # From the project's directory, as its developers run it: settings may hold relative paths.
+    step = procs.run(args[0], argv, logs / "setup.log", env=files.env, cwd=app.spec.root)
     if step.proc.returncode:
         tail = step.log_tail()
         why = services.hint(tail)

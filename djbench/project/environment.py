@@ -26,8 +26,10 @@ from djbench.system.log import log
 COMPLETE = ".djbench-complete"  # written last: an environment without it is rebuilt
 # The PostgreSQL driver a project gets when its requirements name none.
 DRIVERS = ("psycopg", "psycopg2", "psycopg2-binary")
-# uvicorn's own event loop and HTTP parser come with its "standard" extra, as deployed.
-EXTRAS = {"uvicorn": "uvicorn[standard]", "psycopg": "psycopg[binary,pool]"}
+# uvicorn's event loop and HTTP parser (uvloop, httptools) are in the registry's packages, not
+# from its "standard" extra, which brings python-dotenv too: its `dotenv` module replaces
+# django-dotenv's, which projects import in manage.py.
+EXTRAS = {"psycopg": "psycopg[binary,pool]"}
 
 
 @dataclass

@@ -2,6 +2,7 @@
 pages discovered from the running site (written to the run directory as a URLS file the user
 can edit and pass back); each page verified before load. The polls project's is built in."""
 
+import re
 import subprocess
 
 from djbench.errors import ComponentFailed
@@ -23,7 +24,7 @@ def locustfiles(scenario):
     return [first, *(str(LOCUSTFILES / name) for name in SHARED)]
 
 
-def prepare(app, files, base_url, run_dir, meta):
+def prepare(app, files, base_url, run_dir, meta, timeout):
     """Choose and verify the scenario of a run of a user's project; records it in meta and
     returns it (meta["scenario"])."""
     spec = app.spec
@@ -36,12 +37,12 @@ def prepare(app, files, base_url, run_dir, meta):
         if spec.urls:
             pages, kind, source = urls_file.read(spec.urls), "urls", spec.urls
         else:
-            pages, kind, source = _discover(app, files, base_url, run_dir, meta)
+            pages, kind, source = _discover(app, files, base_url, run_dir, meta, timeout)
         scenario = {"kind": kind, "user_file": "pages.py", "urls_file": source,
                     "pages": [{"path": p, "weight": w} for p, w in pages]}  # fmt: skip
     meta["scenario"] = scenario
     try:
-        verify.verify(base_url, [path for path, _ in pages])
+        verify.verify(base_url, [path for path, _ in pages], timeout=timeout)
     except RuntimeError as e:
         why = services.hint(_tail(run_dir / "logs" / "server.log"))
         raise ComponentFailed(f"verification: {e}" + (f"; {why}" if why else "")) from None
@@ -55,18 +56,35 @@ def _tail(path, lines=40):
         return ""
 
 
-def _discover(app, files, base_url, run_dir, meta):
+def _last_error(path):
+    """The last exception line of a server log (a traceback's last unindented line)."""
+    errors = [line for line in _tail(path, 400).splitlines()
+              if re.match(r"[A-Za-z_][\w.]*(Error|Exception|DoesNotExist)\b", line)]  # fmt: skip
+    return errors[-1].strip() if errors else ""
+
+
+def _discover(app, files, base_url, run_dir, meta, timeout):
     found = _discovered.get(app.spec)
     if found is None:
         routes = subprocess.run([str(app.env.python), "-c", discover.routes_script()],
                                 capture_output=True, text=True, env=files.env,
-                                cwd=run_dir)  # fmt: skip
+                                cwd=app.spec.root)  # fmt: skip
         if routes.returncode:
             last = (routes.stderr.strip().splitlines() or ["(no output)"])[-1]
             raise ComponentFailed(f"listing the project's URL routes failed: {last}")
-        found = discover.discover(base_url, discover.site_from_json(routes.stdout))
+        site = discover.site_from_json(routes.stdout)
+        found = discover.discover(base_url, site, timeout=timeout)
         log.info(found.summary())
         _discovered[app.spec] = found
+    broken = [path for path, why in found.dropped if why.startswith("answered 5")]
+    if broken:  # a site that fails its own pages is not benchmarked on the pages that work
+        shown = ", ".join(broken[:5]) + (f" and {len(broken) - 5} more" if len(broken) > 5 else "")
+        error = _last_error(run_dir / "logs" / "server.log")
+        raise ComponentFailed(
+            f"discovery: {len(broken)} of the site's pages answered 5xx ({shown})"
+            + (f"; the server log's last error: {error}" if error else "")
+            + "; fix them, or give URLS=file with the pages to load"
+        )
     if not found.pages:
         dropped = "; ".join(f"{p} ({why})" for p, why in found.dropped[:5]) or "none found"
         raise ComponentFailed(f"discovery found no page to load: {dropped}; give URLS=file")

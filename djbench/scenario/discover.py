@@ -7,6 +7,7 @@ also says where the admin is mounted and what LOGIN_URL, STATIC_URL and MEDIA_UR
 """
 
 import json
+import re
 import xml.etree.ElementTree as ElementTree
 from collections import deque
 from dataclasses import dataclass, field
@@ -71,11 +72,12 @@ class Discovery:
         }  # fmt: skip
 
 
-def discover(base_url, site=None, max_pages=MAX_PAGES, max_depth=MAX_DEPTH):
+def discover(base_url, site=None, max_pages=MAX_PAGES, max_depth=MAX_DEPTH,
+             timeout=fetch.TIMEOUT_S):  # fmt: skip
     """The Discovery of the site answering at `base_url` (its nginx), with the URLconf's routes
     and settings of `site` (a Site, or the defaults of a Django project when None)."""
     site = site or Site()
-    probe = _Probe(base_url.rstrip("/"), site)
+    probe = _Probe(base_url.rstrip("/"), site, timeout)
     for path in _from_sitemap(probe, max_pages):
         probe.found(path, "sitemap")
     _follow_links(probe, max_pages, max_depth)
@@ -93,11 +95,18 @@ def discover(base_url, site=None, max_pages=MAX_PAGES, max_depth=MAX_DEPTH):
     return Discovery(pages, dropped, probe.sources)
 
 
+# Admins of other apps than Django's, and the pages around a login: not what a site's users load.
+ADMIN_PREFIX = re.compile(r"/[\w-]*admin[\w-]*/", re.I)
+ACCOUNT_PAGE = re.compile(
+    r"/(log-?in|log-?out|sign-?in|sign-?out|sign-?up|register|password[\w-]*)(/|$)", re.I
+)
+
+
 class _Probe:
     """Each candidate page's one GET, and why it is not part of the scenario."""
 
-    def __init__(self, base_url, site):
-        self.base_url, self.site = base_url, site
+    def __init__(self, base_url, site, timeout=fetch.TIMEOUT_S):
+        self.base_url, self.site, self.timeout = base_url, site, timeout
         self.host = urlsplit(base_url).netloc
         self.sources = {}  # path -> [source], in the order found
         self.answers = {}  # path -> fetch.Answer
@@ -109,14 +118,19 @@ class _Probe:
 
     def get(self, path):
         if path not in self.answers:
-            self.answers[path] = fetch.get(self.base_url + path)
+            self.answers[path] = fetch.get(self.base_url + path, timeout=self.timeout)
         return self.answers[path]
 
     def excluded(self, path):
-        """Why `path` is not even requested: the admin, static or media files."""
+        """Why `path` is not even requested: the admin, static or media files, account pages."""
         for prefix in self.site.admin:
             if path.startswith(prefix):
                 return f"the admin (mounted at {prefix})"
+        admin = ADMIN_PREFIX.match(path)
+        if admin:  # another app's admin (Wagtail's /admin/ beside Django's /django-admin/)
+            return f"an admin (under {admin.group(0)})"
+        if ACCOUNT_PAGE.search(path):
+            return "an account page (login, logout, password, sign-up)"
         for name, prefix in (("static", self.site.static_url), ("media", self.site.media_url)):
             if prefix.startswith("/") and prefix != "/" and path.startswith(prefix):
                 return f"{name} files (served by nginx at {prefix})"

@@ -40,7 +40,7 @@ def run(cfg, results_root, run_probe, settings):
     unit = "iterations/s" if open_model else "users"
     if open_model and cfg.pacing_s != int(cfg.pacing_s):
         raise UserError("the open model's knee search needs a whole number of seconds of pacing")
-    knee_dir = results.new_dir(results_root, f"knee-{cfg.server}-{cfg.view}")
+    knee_dir = results.new_dir(results_root, f"knee-{cfg.server}-{cfg.variant}")
     with results.removed_if_unused(knee_dir):
         return _search(cfg, knee_dir, run_probe, settings, unit, open_model)
 

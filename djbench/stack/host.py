@@ -4,6 +4,7 @@ host (remote/stack_host.py) on its own address."""
 
 import os
 import secrets
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from djbench.stack import nginx, postgres
 from djbench.stack.servers import SERVERS
 from djbench.stack.verify import verify_stack
 from djbench.system.log import log
-from djbench.system.processes import free_port, wait_http
+from djbench.system.processes import free_port, wait_http, wait_listening
 
 
 def preflight():
@@ -70,14 +71,21 @@ class SeededDatabases:
     def get(self, cfg):
         return self.made.get(self._key(cfg))
 
-    def keep(self, cfg, pg, pg_proc, procs, logs):
+    def keep(self, cfg, pg, pg_proc, procs, logs, media):
         """Stop the just-seeded cluster (a fast shutdown checkpoints it), keep a copy of its data
-        directory, and start it again: returns its new process."""
+        directory and of the media files the seed wrote, and start it again: returns its new
+        process."""
         procs.stop(pg_proc)
         kept = self.root / str(len(self.made))
         postgres.copy_data_dir(pg.data_dir, kept)
+        if media.is_dir():
+            shutil.copytree(media, _media_of(kept))
         self.made[self._key(cfg)] = (kept, pg.password)
         return _start_cluster(cfg, pg, procs, logs, create=False)
+
+
+def _media_of(kept):
+    return kept.with_name(kept.name + "-media")
 
 
 def start_stack(cfg, logs, tmp, procs, meta, seeded=None):
@@ -88,7 +96,7 @@ def start_stack(cfg, logs, tmp, procs, meta, seeded=None):
     if not meta["postgres"]["copied_from_setup"]:
         set_up_database(cfg, logs, tmp, procs, pg.env())
         if seeded is not None:
-            pg_proc = seeded.keep(cfg, pg, pg_proc, procs, logs)
+            pg_proc = seeded.keep(cfg, pg, pg_proc, procs, logs, tmp / "media")
     base_url, web = start_web(cfg, logs, tmp, procs, meta, pg.env(), set_up=False)
     stack = HostStack(base_url, {"postgres": pg_proc, **web}, pg, "", cfg.project.builtin)
     if cfg.project.builtin:
@@ -96,7 +104,7 @@ def start_stack(cfg, logs, tmp, procs, meta, seeded=None):
         stack.poll_path = _started(verify_stack, base_url, stack.total_votes)
     else:
         app, files = _run_files(cfg, tmp, pg.env(), "127.0.0.1")
-        found = scenario.prepare(app, files, base_url, logs.parent, meta)
+        found = scenario.prepare(app, files, base_url, logs.parent, meta, cfg.client_timeout_s)
         stack.poll_path = found["pages"][0]["path"] if found.get("pages") else "/"
     meta["startup_s"] = round(time.monotonic() - t0, 2)
     log.info(
@@ -123,6 +131,8 @@ def start_database(cfg, logs, tmp, procs, meta, listen="127.0.0.1", seeded=None)
     meta["postgres"] = {"max_connections": pg.max_connections, "copied_from_setup": bool(kept)}
     if kept:
         pg.copy_from(kept[0])
+        if _media_of(kept[0]).is_dir():  # what the seed wrote besides the database
+            shutil.copytree(_media_of(kept[0]), tmp / "media", dirs_exist_ok=True)
     else:
         _started(pg.init, procs, logs / "postgres.log")
     return pg, _start_cluster(cfg, pg, procs, logs, create=not kept)
@@ -165,7 +175,7 @@ def start_web(cfg, logs, tmp, procs, meta, db_env, listen="127.0.0.1", set_up=Tr
     app, files = _run_files(cfg, tmp, db_env, listen)
     if set_up:
         set_up_database(cfg, logs, tmp, procs, db_env, listen)
-    data.collect_static(app, files, procs, logs, tmp)
+    data.collect_static(app, files, procs, logs)
     _record_project(meta, app, files, cfg)
 
     app_port = free_port()
@@ -173,11 +183,15 @@ def start_web(cfg, logs, tmp, procs, meta, db_env, listen="127.0.0.1", set_up=Tr
     argv = server.command("127.0.0.1", app_port, cfg.workers, cfg.threads,
                           app=files.entry_points[server.interface])  # fmt: skip
     argv[0] = str(app.env.bin / argv[0])
-    proc = procs.start("server", argv, logs / "server.log", env=files.env, cwd=tmp,
+    # From the project's directory, as deployed: settings may hold paths relative to it.
+    proc = procs.start("server", argv, logs / "server.log", env=files.env, cwd=app.spec.root,
                        cpus=stack_cpus)  # fmt: skip
     probe = "/polls/" if cfg.project.builtin else "/"
     try:
-        wait_http(f"http://127.0.0.1:{app_port}{probe}", proc)
+        if cfg.project.builtin:
+            wait_http(f"http://127.0.0.1:{app_port}{probe}", proc)
+        else:  # its first page may take long (caches, thumbnails): verification waits for it
+            wait_listening("127.0.0.1", app_port, proc)
     except RuntimeError as e:
         why = services.hint(str(e))
         raise ComponentFailed(f"{why}:\n{e}" if why else str(e)) from None
@@ -199,7 +213,7 @@ def start_web(cfg, logs, tmp, procs, meta, db_env, listen="127.0.0.1", set_up=Tr
     conf.write_text(nginx.render(settings, files=_served_files(app, files)))
     web = nginx.start(procs, nginx_bin, conf, logs / "nginx.error.log", cpus=stack_cpus)
     base_url = f"http://{listen}:{web_port}"
-    _started(wait_http, base_url + probe, web)
+    _started(wait_listening, listen, web_port, web)
     return base_url, {"server": proc, "nginx": web}
 
 

@@ -167,6 +167,22 @@ class ProcessSet:
         self.stop_all()
 
 
+def wait_listening(host, port, managed, timeout=60.0):
+    """Wait until host:port accepts a connection, or fail with the process's log tail."""
+
+    def listening():
+        if not managed.alive():
+            raise RuntimeError(f"{managed.name} exited during start-up:\n{managed.log_tail()}")
+        try:
+            socket.create_connection((host, port), timeout=2).close()
+        except OSError:
+            return False
+        return True
+
+    timed_out = f"{managed.name} did not listen on {host}:{port} within {timeout:g} s"
+    poll_until(listening, timeout, 0.1, lambda: RuntimeError(timed_out))
+
+
 def wait_http(url, managed, timeout=60.0):
     """Wait until url answers (any HTTP status), or fail with the process's log tail."""
 
