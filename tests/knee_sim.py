@@ -18,7 +18,7 @@ class ClosedLoop:
     users who wait `wait_s` after each answer. By Little's law N users then queue for
     N / rate - wait_s per iteration, so a request's mean latency is that over per_iteration,
     never below base_ms. Within a poll, latencies spread evenly from 0.5 to 1.5 times the mean
-    (so a probe's p95 is 1.45 times it).
+    (spread=1; so a probe's p95 is 1.45 times it).
 
     fail(users, t): the share of requests failing at t seconds after the ramp-up; backlog(users,
     t): a factor on latency at t (a transient after the ramp-up, or a queue that only builds as
@@ -34,11 +34,11 @@ class ClosedLoop:
     def __init__(self, rate=35.0, wait_s=1.5, per_iteration=3, base_ms=20.0, fail=None,
                  backlog=None, noise=0.0, seed=0, measure_s=20.0, overhead_s=12.0,
                  p95_slo_ms=1000.0, max_connections=None, per_in_flight=0.45,
-                 peak_ratio=1.5):  # fmt: skip
+                 peak_ratio=1.5, spread=1.0):  # fmt: skip
         self.rate, self.wait_s, self.per_iteration = rate, wait_s, per_iteration
         self.base_ms = base_ms
         self.max_connections, self.per_in_flight = max_connections, per_in_flight
-        self.peak_ratio = peak_ratio
+        self.peak_ratio, self.spread = peak_ratio, spread
         self.fail = fail or self.connection_failures
         self.backlog = backlog or (lambda users, t: 1.0)
         self.noise, self.seed = noise, seed
@@ -94,7 +94,7 @@ class ClosedLoop:
             owed += n * self.fail(users, t)
             failing, owed = math.floor(owed), owed - math.floor(owed)
             for j in range(n):
-                spread = 0.5 + j / max(1, n - 1)
+                spread = 1 + self.spread * (j / max(1, n - 1) - 0.5)
                 jitter = 1 + self.noise * rng.gauss(0, 1) if self.noise else 1
                 times.append(mean * spread * max(0.1, jitter))
                 failed.append(j >= n - failing)

@@ -222,10 +222,12 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
     hi = min(bad) if bad else None
     lo = known_good_below(hi)
     lo_ok, hi_ok = lo is not None, hi is not None
-    if not lo_ok:
+    if low is not None and (lo is None or lo < low) and (hi is None or low < hi):
+        # A predicted bottom above what earlier probes found good: it is measured before it
+        # is trusted, and only if the search ends next to it.
+        lo, lo_ok = min(max(start, low), max_users), False
+    elif not lo_ok:
         lo = start
-        if low is not None and (hi is None or low < hi):
-            lo = min(max(start, low), max_users)
     if not hi_ok and high is not None and high > lo:
         hi = min(max_users, high)
     if guess is not None and not hi_ok:

@@ -218,6 +218,7 @@ def steady_probe(run_dir, measure_s):
     offsets = (ts[after] - step.measure_from).tolist()
     window, cut = early_stop.steady_window(times, failed_after, offsets, measure_s)
     kept = window.times_ms
+    truncation_s = offsets[cut.start - 1] if cut.start else 0.0
     return (
         window,
         cut,
@@ -225,9 +226,9 @@ def steady_probe(run_dir, measure_s):
             "failure_pct": 100 * window.failures / len(kept) if kept else math.nan,
             "p95_ms": steady_state.nearest_rank(list(kept), 0.95),
             "requests": len(kept),
-            "measured_s": round(window.elapsed_s, 2),
+            "measured_s": round(step.end - step.measure_from - truncation_s, 2),
             "unsettled": cut.unsettled,
-            "truncation_s": round(offsets[cut.start - 1], 2) if cut.start else 0.0,
+            "truncation_s": round(truncation_s, 2),
             "truncated_requests": cut.start,
             "ramp_failures": int(failed[ts < step.measure_from].sum()),
             "transient_failures": int(sum(failed_after[: cut.start])),
