@@ -89,3 +89,30 @@ def test_a_probe_that_never_settles_is_no_evidence_and_twice_is_broken():
     knee = search(counted, "p95", start=60, max_users=60)
     assert calls == [60, 60] and (knee.users, knee.bad_users) == (None, 60)
     assert search(sim, "failures_0", start=60, max_users=60).users == 60
+
+
+def test_a_finished_probe_is_measured_from_its_steady_state(tmp_path):
+    # The real stack's reading of a probe run (search/probes.py steady_probe): ramp-up from
+    # 100 s to 104 s, window to 124 s. 3 requests fail during the ramp-up (not counted); after
+    # it, 100 requests of 500 ms, the first two failing, then 400 of 100 ms, one every 0.04 s.
+    # MSER-5 cuts the latency at request 100 (the rest has no spread: the least score) and the
+    # failures at 5 (their batch); the window opens after request 99, 3.96 s into the window.
+    from djbench.search.probes import steady_probe
+
+    (tmp_path / "timeline.csv").write_text(
+        "step,users,start,measure_from,end,complete,target_iter_s\n1,50,100,104,124,1,\n"
+    )
+    rows = ["ts,name,method,status,ok,cause,response_time_ms,iteration"]
+    rows += [f"{100 + i:.3f},index,GET,500,0,http_500,50.0,{i}" for i in range(3)]
+    for i in range(500):
+        ok = 0 if i < 2 else 1
+        rows.append(f"{104 + i * 0.04:.3f},detail,GET,200,{ok},,{500.0 if i < 100 else 100.0},1")
+    (tmp_path / "requests-h-1.csv").write_text("\n".join(rows) + "\n")
+    window, cut, steady = steady_probe(tmp_path, 20.0)
+    assert (cut.latency_start, cut.failures_start, cut.start) == (100, 5, 100)
+    assert steady == {
+        "failure_pct": 0.0, "p95_ms": 100.0, "requests": 400, "measured_s": 16.04,
+        "unsettled": (), "truncation_s": 3.96, "truncated_requests": 100, "ramp_failures": 3,
+        "transient_failures": 2,
+    }  # fmt: skip
+    assert window.requests == 400 and window.failures == 0

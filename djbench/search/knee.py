@@ -15,10 +15,10 @@ that prediction their first probe is the top of the range, which settles "never 
 probe for a server that copes. Then bisection (geometric while the bracket spans more than a
 factor two) narrows it to the resolution, `resolution_pct` of the bad end.
 
-Each probe is measured from its steady state (search/steady_state.py); a probe that never
-settled gives no verdict on the objectives of the series that did not (latency: p95;
-failures: the other two), and a count that did not settle twice counts as broken for them: its
-latency or failures were still moving, which is not coping.
+Each probe is measured from its steady state (search/steady_state.py); a probe whose series
+never settled gives no verdict on the objectives judged on it (latency: p95; the failures'
+series always settles, see there), and a count that did not settle twice counts as broken for
+them: its latency was still moving, which is not coping.
 
 A probe stops early once its verdict on the objective it was measured for can no longer change
 (search/early_stop.py); its other verdicts may stay unsettled, and a later objective measures
