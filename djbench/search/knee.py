@@ -138,7 +138,7 @@ def extrapolate_users(users, p95_ms, rate, wait_s, p95_slo_ms):
 
 def predict_failures(rate, wait_s, per_in_flight, peak_ratio, limit):
     """Where the failure knees should lie: the users at which PostgreSQL's open connections reach
-    `limit` (max_connections less the reserved ones), from a closed-loop saturation probe.
+    `limit` (max_connections less the sampler's), from a closed-loop saturation probe.
 
     per_in_flight: connections open per request in flight there (mean over mean); peak_ratio:
     their peak over their mean. By Little's law N users with a wait Z at the saturated rate X
