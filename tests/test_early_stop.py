@@ -89,7 +89,7 @@ def test_the_sequential_tests_error_rates_hold_on_simulated_probes():
     # Nearly every probe is decided within 4,000 requests (20 s at 200 requests/s), and the
     # right way; at 1 %, in the indifference zone, either verdict is fine.
     assert at_p0[True] >= 0.9 and at_p1[False] >= 0.9
-    # The test can fail: a stricter alpha is broken by the same runs.
+    # Not vacuous: at p0 some runs are called broken (the bound above is what is tested).
     assert at_p0[False] > 0.005
 
 
