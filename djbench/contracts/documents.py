@@ -41,8 +41,12 @@ def _knee_steady_state(data: dict) -> dict:
     """knee.json 1 -> 2: version 2 records each probe's steady-state truncation and the failure
     prediction. A version-1 search measured after a fixed warm-up (truncation_s None: not
     decided) and predicted no failure knee."""
-    probes = [{"truncation_s": None, "unsettled": [], **p} for p in data.get("probes", [])]
-    upgraded = {**data, "probes": probes} if "probes" in data else dict(data)
+    upgraded = dict(data)
+    if isinstance(data.get("probes"), list):  # a malformed file is left for its reader to refuse
+        upgraded["probes"] = [
+            {"truncation_s": None, "unsettled": [], **p} if isinstance(p, dict) else p
+            for p in data["probes"]
+        ]
     if isinstance(data.get("prediction"), dict):
         upgraded["prediction"] = {"failures": None, **data["prediction"]}
     return upgraded
