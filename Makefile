@@ -113,7 +113,7 @@ RUN_VARS := PROFILE WORKERS USERS HOLD WARMUP VIEW THREADS CONN_MAX_AGE DB_POOL 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 	@echo "  variables: PROFILE=article|quick|smoke USERS=100,200 WORKERS=N HOLD=seconds"
-	@echo "             WARMUP=seconds (discarded after each ramp-up; knee probes: 5)"
+	@echo "             WARMUP=seconds (discarded after each ramp-up; knee probes: 0, MSER-5 decides)"
 	@echo "             VIEW=sync|async MODE=auto|native|compose|distributed LOCUST_WORKERS=N"
 	@echo "             STACK=host:port DB=host:port MASTER_BIND=addr EXPECT_WORKERS=N (distributed)"
 	@echo "             SERVERS=\"a b\" VIEWS=\"sync async\" (bench-matrix) THREADS=N"

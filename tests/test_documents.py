@@ -37,7 +37,7 @@ def raw(path):
 
 def test_names_and_versions():
     assert [(k.name, k.file, k.version) for k in LOADERS] == [
-        ("meta", "meta.json", 1), ("knee", "knee.json", 1),
+        ("meta", "meta.json", 1), ("knee", "knee.json", 2),
         ("calibration", "calibrate.json", 1),
     ]  # fmt: skip
     with pytest.raises(AssertionError, match="one upgrade per version"):
@@ -57,7 +57,7 @@ def test_a_current_meta_json_loads_without_its_stamp(tmp_path):
 
 def test_stamping_twice_keeps_one_stamp():
     once = documents.stamp(KNEE, {"a": 1})
-    assert documents.stamp(KNEE, once) == {"schema": {"name": "knee", "version": 1}, "a": 1}
+    assert documents.stamp(KNEE, once) == {"schema": {"name": "knee", "version": 2}, "a": 1}
 
 
 def test_the_calibration_writer_stamps_calibrate_json(tmp_path, monkeypatch):
@@ -92,7 +92,7 @@ def test_the_knee_search_stamps_knee_json(tmp_path, monkeypatch):
                 "resolution_pct": 50.0, "confirm": 0, "predict": False}  # fmt: skip
     knee_dir = knee_runner.run(cfg, tmp_path, run_probe, settings)
     on_disk = raw(knee_dir / "knee.json")
-    assert on_disk["schema"] == {"name": "knee", "version": 1}
+    assert on_disk["schema"] == {"name": "knee", "version": 2}
     assert load_knee(knee_dir) == {k: v for k, v in on_disk.items() if k != "schema"}
     assert load_knee(knee_dir)["server"] == "gunicorn"
 
@@ -104,13 +104,20 @@ def _committed(name):
 @pytest.mark.parametrize("kind", LOADERS, ids=lambda k: k.name)
 def test_committed_unversioned_files_load_as_they_are(kind):
     # Written before documents carried a version: read as version 0, and the upgrade to 1
-    # changes nothing, so their numbers recompute exactly.
+    # changes nothing, so their numbers recompute exactly. knee.json 2 adds what a search
+    # decided about steady state and failures: an old search says it decided nothing.
     paths = _committed(kind.file)
     assert len(paths) >= {"meta": 20, "knee": 4, "calibration": 1}[kind.name]
     for path in paths:
         data = raw(path)
         assert "schema" not in data, path
-        assert LOADERS[kind](path) == data, path
+        loaded = LOADERS[kind](path)
+        if kind is KNEE:
+            assert [p.pop("truncation_s") for p in loaded["probes"]] == [None] * len(data["probes"])
+            assert [p.pop("unsettled") for p in loaded["probes"]] == [[]] * len(data["probes"])
+            if isinstance(data.get("prediction"), dict):
+                assert loaded["prediction"].pop("failures") is None
+        assert loaded == data, path
 
 
 def test_an_old_file_is_upgraded_one_version_at_a_time(tmp_path):
@@ -140,21 +147,24 @@ def test_a_newer_file_is_refused_by_the_cli_in_one_line(tmp_path, command, name)
     _newer(tmp_path / "results" / "x", name, source)
     done = djbench(command, "results/x", timeout=120, cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
+    reads = 2 if name == "knee" else 1
     assert done.stderr == (
         f"djbench: error: results/x/{name}.json: schema version 7 is newer than this djbench "
-        "reads (1); upgrade djbench\n"
+        f"reads ({reads}); upgrade djbench\n"
     )
     assert [p.name for p in (tmp_path / "results").iterdir()] == ["x"]  # nothing written
 
 
 @pytest.mark.parametrize("kind", LOADERS, ids=lambda k: k.name)
 def test_a_newer_file_is_refused_by_its_loader(tmp_path, kind):
-    (tmp_path / kind.file).write_text(json.dumps({"schema": {"name": kind.name, "version": 2}}))
+    newer = kind.version + 1
+    schema = {"name": kind.name, "version": newer}
+    (tmp_path / kind.file).write_text(json.dumps({"schema": schema}))
     with pytest.raises(DocumentError) as info:
         LOADERS[kind](tmp_path)
     assert str(info.value) == (
-        f"{tmp_path / kind.file}: schema version 2 is newer than this djbench reads (1); "
-        "upgrade djbench"
+        f"{tmp_path / kind.file}: schema version {newer} is newer than this djbench reads "
+        f"({kind.version}); upgrade djbench"
     )
 
 

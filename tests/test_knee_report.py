@@ -31,7 +31,7 @@ def test_knee_report_states_each_objective(tmp_path):
         "- at most 1 % failures: never broken up to 640 users (the knee is higher)",
         "- p95 under 1000 ms: broken already at the smallest count searched, 10 users",
     ]
-    assert "| 2 | 320 | 2.5 | 9000 |  |  |  | probes/b |" in text
+    assert "| 2 | 320 | 2.5 | 9000 | fixed warm-up |  |  |  | probes/b |" in text
     assert "No prediction: the search doubled from its start." in text
     assert (tmp_path / "probes.png").read_bytes().startswith(b"\x89PNG")
 
@@ -67,8 +67,39 @@ def test_knee_report_gives_prediction_probe_times_and_what_was_spent(tmp_path):
         "Spent: 2.5 min in all, 2 probes (+1 saturation), 1 stopped early; 35 s measured of "
         "99 s of probe runs" in text
     )
-    assert "| 1 | 10 | 0.0 | 1200 | 20.4 | 33 |  | probes/a |" in text
+    assert "| 1 | 10 | 0.0 | 1200 | fixed warm-up | 20.4 | 33 |  | probes/a |" in text
     assert (
-        "| 2 | 320 | 2.5 | 9000 | 4.6 | 20 | yes: no failures broken, p95 broken | probes/b |"
-        in text
+        "| 2 | 320 | 2.5 | 9000 | fixed warm-up | 4.6 | 20 | yes: no failures broken, p95 broken "
+        "| probes/b |" in text
+    )
+
+
+def test_knee_report_of_version_2_gives_steady_state_failure_prediction_and_the_test(tmp_path):
+    from djbench.contracts import documents
+
+    saturation = {"users": 20, "measured_s": 10.0, "duration_s": 18.0, "run_dir": "probes/s",
+                  "iterations_per_s": 45.0, "iteration_s": 0.444, "p95_ms": 231.0,
+                  "in_flight_mean": 20.0, "pg_total_mean": 9.0, "pg_total_max": 12.0,
+                  "connection_limit": 199}  # fmt: skip
+    _write(tmp_path, prediction={"saturation": saturation, "guess": 154, "low": 67, "high": 202,
+                                 "failures": {"guess": 399, "low": 289, "high": 510}})  # fmt: skip
+    data = json.loads((tmp_path / "knee.json").read_text())
+    data["settings"].update(ramp_s=4.0, sequential={"test": "sprt", "p0": 0.005, "p1": 0.02,
+                                                    "alpha": 0.05, "beta": 0.05})  # fmt: skip
+    data["probes"][0].update(truncation_s=1.25, unsettled=[], ramp_failures=0)
+    data["probes"][1].update(truncation_s=0.0, unsettled=["latency"], ramp_failures=7,
+                             transient_failures=2)  # fmt: skip
+    (tmp_path / "knee.json").write_text(json.dumps(documents.stamp(documents.KNEE, data)))
+    write_knee_report(tmp_path)
+    text = (tmp_path / "knee.md").read_text()
+    # 9 connections for 20 in flight: 0.45; 12 / 9 = 1.33
+    assert (
+        "PostgreSQL's 199 connections: 0.45 per request in flight, peaks 1.33 times their mean; "
+        "by Little's law they run out near 399 users, between 289 and 510" in text
+    )
+    assert "Wald's SPRT, 0.5% against 2.0% failures, error rates alpha 0.05 and beta 0.05" in text
+    assert "| 1 | 10 | 0.0 | 1200 | 1.2 |" in text
+    assert (
+        "| 2 | 320 | 2.5 | 9000 | 0.0; NOT settled: latency; ramp-up: 7 failed (not counted); "
+        "transient: 2 failed (cut) |" in text
     )

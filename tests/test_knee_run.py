@@ -29,6 +29,15 @@ def test_knee_search_on_the_real_stack(tmp_path):
     saturation = data["prediction"]["saturation"]
     assert saturation["users"] == 20 and saturation["iterations_per_s"] > 0
     assert data["prediction"]["guess"] > 4
+    # gunicorn's connections are bounded by its workers: far fewer per request in flight than
+    # the limit needs, so PostgreSQL's connections are predicted to last far past 4 users.
+    assert saturation["connection_limit"] == 199  # max_connections 200, less the sampler's
+    assert 0 < saturation["pg_total_mean"] <= saturation["pg_total_max"]
+    assert data["prediction"]["failures"]["guess"] > 4
+    assert data["schema"] == {"name": "knee", "version": 2}
+    assert data["settings"]["sequential"] == {
+        "test": "sprt", "p0": 0.005, "p1": 0.02, "alpha": 0.05, "beta": 0.05,
+    }  # fmt: skip
     spent = data["spent"]
     assert (spent["probes"], spent["saturation_probes"], spent["stopped_early"]) == (3, 1, 0)
     assert spent["measured_s"] == pytest.approx(
@@ -54,6 +63,9 @@ def test_knee_search_on_the_real_stack(tmp_path):
         assert int(step["users"]) == probe["users"]
         assert float(step["p95_ms"]) == pytest.approx(probe["p95_ms"])
         assert probe["stopped_early"] is False and probe["duration_s"] > probe["measured_s"]
+        # A few users for 3 s: fewer than ten batches of five requests, too few to cut.
+        assert (probe["truncation_s"], probe["unsettled"], probe["ramp_failures"]) == (0, [], 0)
+        assert probe["sequential"]["requests"] == int(step["requests"])
     text = (knee_dir / "knee.md").read_text()
     assert "- no failures: never broken up to 4 users" in text
     assert "- p95 under 1 ms: broken already at the smallest count searched, 2 users" in text

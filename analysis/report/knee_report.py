@@ -101,16 +101,30 @@ def _verdicts(p):
     )
 
 
+def _steady(p):
+    """Where the probe's steady window opened, and what it left out."""
+    if p.get("truncation_s") is None:
+        return "fixed warm-up"  # a search recorded before steady state was decided
+    cells = [f"{p['truncation_s']:.1f}"]
+    if p.get("unsettled"):
+        cells.append(f"NOT settled: {', '.join(p['unsettled'])}")
+    if p.get("ramp_failures"):
+        cells.append(f"ramp-up: {p['ramp_failures']} failed (not counted)")
+    if p.get("transient_failures"):
+        cells.append(f"transient: {p['transient_failures']} failed (cut)")
+    return "; ".join(cells)
+
+
 def _seconds(p, key, decimals):
     # Searches recorded before probes carried their times leave these cells empty.
     return f"{p[key]:.{decimals}f}" if key in p else ""
 
 
 def _probe_table(probes, unit):
-    header = ["#", unit, "failure %", "p95 (ms)", "measured (s)", "probe (s)", "stopped early",
-              "run"]  # fmt: skip
+    header = ["#", unit, "failure %", "p95 (ms)", "steady from (s)", "measured (s)", "probe (s)",
+              "stopped early", "run"]  # fmt: skip
     rows = [
-        [i, p["users"], f"{p['failure_pct']:.1f}", f"{p['p95_ms']:.0f}",
+        [i, p["users"], f"{p['failure_pct']:.1f}", f"{p['p95_ms']:.0f}", _steady(p),
          _seconds(p, "measured_s", 1), _seconds(p, "duration_s", 0), _verdicts(p), p["run_dir"]]
         for i, p in enumerate(probes, 1)
     ]  # fmt: skip
@@ -133,7 +147,29 @@ def _prediction_lines(prediction, unit, slo):
             f"{prediction['guess']} {unit}, between {prediction['low']} and {prediction['high']}: "
             "the first probe, and the bracket bisection started from."
         )
+    failures = prediction.get("failures")
+    if failures:
+        lines[0] += (
+            f" PostgreSQL's {sat['connection_limit']} connections: "
+            f"{sat['pg_total_mean'] / sat['in_flight_mean']:.2f} per request in flight, peaks "
+            f"{sat['pg_total_max'] / sat['pg_total_mean']:.2f} times their mean; by Little's law "
+            f"they run out near {failures['guess']} {unit}, between {failures['low']} and "
+            f"{failures['high']}: where the failure knees were searched first."
+        )
     return lines
+
+
+def _sequential_line(settings):
+    test = settings.get("sequential")
+    if not test:
+        return []
+    return [
+        f"At most 1 % failures is decided sequentially (Wald's SPRT, {test['p0']:.1%} against "
+        f"{test['p1']:.1%} failures, error rates alpha {test['alpha']:g} and beta "
+        f"{test['beta']:g}); each probe is measured from its steady state (MSER-5 on its "
+        f"requests after a ramp-up of at most {settings.get('ramp_s', '?'):g} s).",
+        "",
+    ]
 
 
 def _spent_line(spent):
@@ -170,11 +206,12 @@ def _write(knee_dir, data):
         f"was measured: the search measured each bounded knee "
         f"{data['settings'].get('confirm', 0)} more time(s) to confirm it, and went on below a "
         f"count that failed its confirmation. Each probe measured up to "
-        f"{data['settings'].get('measure_s', '?')} s after its warm-up; one whose verdict could "
+        f"{data['settings'].get('measure_s', '?')} s after its ramp-up; one whose verdict could "
         "no longer change stopped early (which verdicts it settled is listed).",
         "",
         *_prediction_lines(data.get("prediction"), unit, slo),
         "",
+        *_sequential_line(data["settings"]),
         *_spent_line(data.get("spent")),
         _probe_table(probes, unit),
         "",
@@ -212,6 +249,7 @@ def write_knee_page(knee_dir: Path) -> Path:
     chart = save(probes_chart(label, [data], slo), "probes", "Every probe", charts_dir)
     settings = data["settings"]
     probes = data["probes"]
+    after = "its ramp-up, from its steady state on" if "sequential" in settings else "its warm-up"
     first_meta = search.path / probes[0]["run_dir"] / META.file if probes else None
     machines = []
     if first_meta is not None and first_meta.exists():
@@ -226,7 +264,7 @@ def write_knee_page(knee_dir: Path) -> Path:
         "machines": machines,
         "method": (
             f"Each probe ran on a fresh stack, {settings.get('measure_s', '?')} s measured after "
-            f"its warm-up, from {settings.get('start', '?')} users doubling up to "
+            f"{after}, from {settings.get('start', '?')} users doubling up to "
             f"{settings.get('max_users', '?')}, then bisection to "
             f"{settings.get('resolution_pct', '?')} % of the users. A knee is a user count that "
             f"met its objective every time it was measured: each bounded knee was measured "

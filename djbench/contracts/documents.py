@@ -37,10 +37,26 @@ class Kind:
         assert len(self.upgrades) == self.version, f"{self.name}: one upgrade per version"
 
 
+def _knee_steady_state(data: dict) -> dict:
+    """knee.json 1 -> 2: version 2 records each probe's steady-state truncation and the failure
+    prediction. A version-1 search measured after a fixed warm-up (truncation_s None: not
+    decided) and predicted no failure knee."""
+    upgraded = dict(data)
+    if isinstance(data.get("probes"), list):  # a malformed file is left for its reader to refuse
+        upgraded["probes"] = [
+            {"truncation_s": None, "unsettled": [], **p} if isinstance(p, dict) else p
+            for p in data["probes"]
+        ]
+    if isinstance(data.get("prediction"), dict):
+        upgraded["prediction"] = {"failures": None, **data["prediction"]}
+    return upgraded
+
+
 # Version 1 is version 0 with its version stamped: the content did not change, so the upgrade
 # from 0 adds nothing.
 META = Kind("meta", "meta.json", 1, upgrades=(_as_is,))  # a run: djbench/load/recording.py
-KNEE = Kind("knee", "knee.json", 1, upgrades=(_as_is,))  # a knee search: djbench/search/probes.py
+# A knee search: djbench/search/probes.py.
+KNEE = Kind("knee", "knee.json", 2, upgrades=(_as_is, _knee_steady_state))
 CALIBRATION = Kind("calibration", "calibrate.json", 1, upgrades=(_as_is,))  # report/calibration.py
 
 

@@ -10,10 +10,15 @@ predict_users), so bisection starts from a bracket instead of doubling from a sm
 prediction is only a starting point: the search measures the ends of the bracket it settles on,
 and moves the bracket when an end was wrong: halving below a bad bottom; above a good top, to
 where Little's law on that probe puts the p95 knee (extrapolate_users), at most double. The
-failure objectives have no prediction: their first probe is the top of the range, which
-settles "never broken" in one probe for a server that copes, then bisection (geometric while the
-bracket spans more than a factor two) narrows it to the resolution, `resolution_pct` of the bad
-end.
+failure objectives are predicted from PostgreSQL's connection limit (predict_failures); without
+that prediction their first probe is the top of the range, which settles "never broken" in one
+probe for a server that copes. Then bisection (geometric while the bracket spans more than a
+factor two) narrows it to the resolution, `resolution_pct` of the bad end.
+
+Each probe is measured from its steady state (search/steady_state.py); a probe whose series
+never settled gives no verdict on the objectives judged on it (latency: p95; the failures'
+series always settles, see there), and a count that did not settle twice counts as broken for
+them: its latency was still moving, which is not coping.
 
 A probe stops early once its verdict on the objective it was measured for can no longer change
 (search/early_stop.py); its other verdicts may stay unsettled, and a later objective measures
@@ -52,12 +57,20 @@ class Probe:
     duration_s: float = 0.0  # wall time of the whole probe: start-up, load, teardown
     stopped_early: bool = False
     early: dict = field(default_factory=dict)  # objective -> verdict settled when it stopped
+    unsettled: tuple = ()  # series (latency, failures) whose transient MSER-5 found no end to
+    truncation_s: float = 0.0  # the steady window opens this long after the ramp-up ended
+    truncated_requests: int = 0  # requests after the ramp-up dropped as transient
+    ramp_failures: int = 0  # failed during the ramp-up: not counted
+    transient_failures: int = 0  # failed after it, before the steady window: not counted
+    sequential: dict = field(default_factory=dict)  # the 1 % test's counts when it ended
 
 
 def meets(probe, objective, p95_slo_ms):
     """True, False, or None when the probe stopped before settling this objective."""
     if probe.stopped_early:
         return probe.early.get(objective)
+    if early_stop.SERIES[objective] in probe.unsettled:
+        return None
     if probe.failure_pct != probe.failure_pct:  # NaN: no evidence is not evidence of coping
         return False
     if objective == "failures_0":
@@ -123,6 +136,30 @@ def extrapolate_users(users, p95_ms, rate, wait_s, p95_slo_ms):
     return round(rate * (wait_s + iteration_s * p95_slo_ms / p95_ms))
 
 
+def predict_failures(rate, wait_s, per_in_flight, peak_ratio, limit):
+    """Where the failure knees should lie: the users at which PostgreSQL's open connections reach
+    `limit` (max_connections less the sampler's), from a closed-loop saturation probe.
+
+    per_in_flight: connections open per request in flight there (mean over mean); peak_ratio:
+    their peak over their mean. By Little's law N users with a wait Z at the saturated rate X
+    keep N - X Z requests in flight, holding per_in_flight times that many connections on
+    average. guess: the peak reaches the limit at the saturation probe's peak ratio; low: with
+    peaks 1.5 times as far out (at least twice the mean): bursts grow with the queue; high: the
+    mean reaches it. None when the probe saw no connections. A server whose connections are
+    bounded by its workers (gunicorn's sync workers) is predicted far past any range searched,
+    which is also what it does.
+    """
+    if not (per_in_flight > 0 and peak_ratio > 0 and limit > 0):
+        return None
+    queued = rate * wait_s
+    peak = max(1.0, peak_ratio)
+    return _ordered(
+        queued + limit / (per_in_flight * max(2.0, 1.5 * peak)),
+        queued + limit / (per_in_flight * peak),
+        queued + limit / per_in_flight,
+    )
+
+
 def predict_rate(rate):
     """The p95 knee in iterations/s (open model): below the saturated rate X, where the queue
     stays short, and above it the backlog grows for as long as the probe lasts."""
@@ -151,8 +188,11 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
     stop_confirming = partial(stop_early, met=False)
 
     def verdicts(users):
-        found = (meets(p, objective, p95_slo_ms) for p in cache.get(users, []))
-        return [v for v in found if v is not None]
+        probes = cache.get(users, [])
+        found = [v for p in probes if (v := meets(p, objective, p95_slo_ms)) is not None]
+        # Twice without settling: still moving at that load, which is not coping.
+        moving = sum(early_stop.SERIES[objective] in p.unsettled for p in probes)
+        return found + [False] if moving >= 2 else found
 
     def good(users, times=1):
         while len(verdicts(users)) < times:
@@ -182,10 +222,12 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
     hi = min(bad) if bad else None
     lo = known_good_below(hi)
     lo_ok, hi_ok = lo is not None, hi is not None
-    if not lo_ok:
+    if low is not None and (lo is None or lo < low) and (hi is None or low < hi):
+        # A predicted bottom above what earlier probes found good: it is measured before it
+        # is trusted, and only if the search ends next to it.
+        lo, lo_ok = min(max(start, low), max_users), False
+    elif not lo_ok:
         lo = start
-        if low is not None and (hi is None or low < hi):
-            lo = min(max(start, low), max_users)
     if not hi_ok and high is not None and high > lo:
         hi = min(max_users, high)
     if guess is not None and not hi_ok:
@@ -236,12 +278,12 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
 
 
 def search_all(measure, start, max_users, resolution_pct=10.0, p95_slo_ms=1000.0, confirm=1,
-               prediction=None, grow_p95=None):  # fmt: skip
+               prediction=None, grow_p95=None, failure_prediction=None):  # fmt: skip
     """The knee of every objective, and every probe in the order measured.
 
     The p95 knee first, from the prediction (and grow_p95: search's grow for it); then the
-    failure knees, each starting at the top of the range unless an earlier probe already broke
-    it.
+    failure knees, each from failure_prediction's guess, or else the top of the range, unless an
+    earlier probe already broke it.
     """
     cache, measured = {}, []
 
@@ -261,15 +303,15 @@ def search_all(measure, start, max_users, resolution_pct=10.0, p95_slo_ms=1000.0
         bad = [q.users for q in measured if meets(q, objective, p95_slo_ms) is False]
         # Probes stopped early for p95 without a failure: not settled, but the likeliest
         # bottom of the bracket (measured again if the search ends next to it).
-        clean = [
-            q.users
-            for q in measured
-            if q.failure_pct == 0 and q.users < min(bad, default=max_users)
-        ]
-        knees[objective] = search(
-            recorded, objective, **common, guess=None if bad else max_users,
-            low=max(clean, default=None),
-        )  # fmt: skip
+        fp = failure_prediction
+        below = min(bad, default=max_users if fp is None else fp.guess)
+        clean = [q.users for q in measured if q.failure_pct == 0 and q.users < below]
+        if fp is not None and fp.low < below:
+            clean.append(fp.low)
+        bracket = {"guess": None if bad else max_users, "low": max(clean, default=None)}
+        if fp is not None and not bad:
+            bracket.update(guess=fp.guess, high=fp.high)
+        knees[objective] = search(recorded, objective, **common, **bracket)
     return {objective: knees[objective] for objective in OBJECTIVES}, measured
 
 

@@ -7,22 +7,33 @@ progress.follow does) and True ends the load early, keeping what was measured; a
 cannot stop early may ignore it (the probe then runs its full time). Whether probes share a warm
 stack is the runner's business: the search only needs each probe to start from a stack with no
 backlog left over from the previous one.
+
+Each probe is measured from its steady state: its ramp-up is short (the spawn rate scales with
+the users, RAMP_S), the failures during it are counted apart and not judged, and MSER-5
+(search/steady_state.py) decides where the transient after it ended, both live (the early stop
+judges only the steady window so far) and once the probe is over (its recorded figures).
 """
 
 import math
 import time
 
 from djbench import config
-from djbench.analysis.runs.metrics import step_metrics
+from djbench.analysis.runs.metrics import read_requests, read_timeline, step_metrics
 from djbench.contracts import documents
 from djbench.errors import UserError
 from djbench.load.tail import RequestTail
-from djbench.search import early_stop, knee
+from djbench.sampling.system import PG_SAMPLER_CONNECTIONS
+from djbench.search import early_stop, knee, steady_state
 from djbench.system import run_dirs as results
 from djbench.system.log import log
 
 DEFAULT_MAX_USERS = 640  # closed model; the open model's default is twice the saturated rate
 SATURATION_S = 10.0  # measured by the saturation probe: its rate settles within seconds
+SATURATION_SETTLE_S = 2.0  # its fixed warm-up: 20 users ramp in under half a second
+# A probe's ramp-up takes at most this long: the spawn rate scales with the users (at least
+# the configured rate). Ramping 640 users at 50/s took 13 s of every large probe; what the
+# faster ramp disturbs is the transient that MSER-5 cuts off, and its failures are not judged.
+RAMP_S = 4.0
 # No early stop this close to the window's end: the probe ends by itself, and a stop signal
 # that reaches Locust while it shuts down on its own kills it (exit status -2) instead.
 END_MARGIN_S = 3.0
@@ -53,10 +64,17 @@ def _search(cfg, knee_dir, run_probe, settings, unit, open_model):
         f"measured {settings['confirm']} more time(s) to confirm it; "
         f"{settings['measure_s']:g} s measured per probe unless its verdict is settled earlier"
     )
-    saturation = prediction = None
+    saturation = prediction = failure_prediction = None
     if settings.get("predict", True):
         saturation = _saturation(cfg, knee_dir, run_probe)
         prediction = _predict(cfg, saturation, settings["p95_slo_ms"])
+        failure_prediction = _predict_failures(cfg, saturation)
+        if failure_prediction is not None:
+            log.info(
+                f"prediction: PostgreSQL's {saturation['connection_limit']} connections full "
+                f"at about {failure_prediction.guess} {unit} (bracket {failure_prediction.low}.."
+                f"{failure_prediction.high})"
+            )
         if prediction is None:
             log.info(
                 "prediction: the saturation probe measured nothing usable; doubling from start"
@@ -80,21 +98,20 @@ def _search(cfg, knee_dir, run_probe, settings, unit, open_model):
         began = time.monotonic()
         run_dir = run_probe(probe_cfg, knee_dir / "probes", stop=watcher)
         duration = time.monotonic() - began
-        step = step_metrics(run_dir).iloc[0]
+        window, _, steady = steady_probe(run_dir, settings["measure_s"])
         early = {}
         if watcher.snapshot is not None:
-            verdicts = early_stop.settled(knee.OBJECTIVES, watcher.snapshot, settings["p95_slo_ms"])
+            window = watcher.snapshot
+            verdicts = early_stop.settled(knee.OBJECTIVES, window, settings["p95_slo_ms"])
             early = {name: v for name, v in verdicts.items() if v is not None}
         probe = knee.Probe(
             load,
-            float(step["failure_pct"]),
-            float(step["p95_ms"]),
-            str(run_dir.relative_to(knee_dir)),
-            requests=int(step["requests"]),
-            measured_s=round(float(step["window_s"]), 2),
+            run_dir=str(run_dir.relative_to(knee_dir)),
             duration_s=round(duration, 2),
             stopped_early=watcher.snapshot is not None,
             early=early,
+            sequential=early_stop.sequential_record(window),
+            **{**steady, "unsettled": window.unsettled},
         )
         log.info(probe_line(probe, unit))
         return probe
@@ -108,6 +125,7 @@ def _search(cfg, knee_dir, run_probe, settings, unit, open_model):
         settings["confirm"],
         prediction,
         _grow(cfg, saturation, settings["p95_slo_ms"]) if prediction else None,
+        failure_prediction,
     )
     wall_s = time.monotonic() - started
     search = {
@@ -117,10 +135,14 @@ def _search(cfg, knee_dir, run_probe, settings, unit, open_model):
         "workers": cfg.workers,
         "load_model": cfg.load_model,
         "unit": unit,
-        "settings": settings,
+        "settings": {**settings, "ramp_s": RAMP_S, "sequential": early_stop.SEQUENTIAL},
         "prediction": None
         if saturation is None
-        else {"saturation": saturation, **(prediction.__dict__ if prediction else {})},
+        else {
+            "saturation": saturation,
+            **(prediction.__dict__ if prediction else {}),
+            "failures": failure_prediction.__dict__ if failure_prediction else None,
+        },
         "probes": [p.__dict__ for p in probes],
         "knees": {name: {**k.__dict__, "bounded": k.bounded} for name, k in knees.items()},
         "spent": spent(probes, saturation, wall_s),
@@ -154,6 +176,11 @@ def spent(probes, saturation, wall_s):
 
 def probe_line(probe, unit):
     how = f"{probe.measured_s:.1f} s measured, {probe.duration_s:.0f} s in all"
+    how = f"steady from {probe.truncation_s:.1f} s after the ramp-up; " + how
+    if probe.unsettled:
+        how = f"{' and '.join(probe.unsettled)} NOT settled (MSER-5); " + how
+    if probe.ramp_failures:
+        how += f"; {probe.ramp_failures} failed during the ramp-up (not counted)"
     if probe.stopped_early:
         settled = ", ".join(f"{k} {'met' if v else 'broken'}" for k, v in probe.early.items())
         how = f"stopped early ({settled}); " + how
@@ -165,14 +192,48 @@ def probe_line(probe, unit):
 
 def _probe_cfg(cfg, load, measure_s):
     users = config.users_for_rates((load,), cfg.pacing_s)[0] if cfg.load_model == "open" else load
-    # Every probe measures the same time, whatever its ramp-up takes.
-    hold = _lead_in_s(cfg, users) + measure_s
-    return config.with_overrides(cfg, users=(users,), hold_s=hold, profile="knee")
+    spawn_rate = max(cfg.spawn_rate, users / RAMP_S)
+    probe_cfg = config.with_overrides(cfg, users=(users,), spawn_rate=spawn_rate, profile="knee")
+    # Every probe runs the same time after its ramp-up (and any warm-up given), whatever the
+    # ramp takes; MSER-5 decides how much of it is steady.
+    hold = _lead_in_s(probe_cfg, users) + measure_s
+    return config.with_overrides(probe_cfg, hold_s=hold)
 
 
 def _lead_in_s(cfg, users):
-    """Ramp-up and warm-up: the seconds of a probe before its measured window opens."""
+    """Ramp-up and warm-up: the seconds of a probe before its steady-state rule starts."""
     return cfg.warmup_s + users / cfg.spawn_rate
+
+
+def steady_probe(run_dir, measure_s):
+    """What a finished probe measured from its steady state: its request log from the window's
+    opening (ramp-up and warm-up over) to its end, truncated by MSER-5."""
+    step = next(read_timeline(run_dir).itertuples())  # a probe is a run of one step
+    requests = read_requests(run_dir)
+    ts = requests["ts"].to_numpy(dtype=float)
+    failed = (requests["ok"] != 1).to_numpy()
+    after = (ts >= step.measure_from) & (ts < step.end)
+    times = requests["response_time_ms"].to_numpy(dtype=float)[after].tolist()
+    failed_after = failed[after].tolist()
+    offsets = (ts[after] - step.measure_from).tolist()
+    window, cut = early_stop.steady_window(times, failed_after, offsets, measure_s)
+    kept = window.times_ms
+    truncation_s = offsets[cut.start - 1] if cut.start else 0.0
+    return (
+        window,
+        cut,
+        {
+            "failure_pct": 100 * window.failures / len(kept) if kept else math.nan,
+            "p95_ms": steady_state.nearest_rank(list(kept), 0.95),
+            "requests": len(kept),
+            "measured_s": round(step.end - step.measure_from - truncation_s, 2),
+            "unsettled": cut.unsettled,
+            "truncation_s": round(truncation_s, 2),
+            "truncated_requests": cut.start,
+            "ramp_failures": int(failed[ts < step.measure_from].sum()),
+            "transient_failures": int(sum(failed_after[: cut.start])),
+        },
+    )
 
 
 def _saturation(cfg, knee_dir, run_probe):
@@ -183,7 +244,8 @@ def _saturation(cfg, knee_dir, run_probe):
         load_model="closed",
         users=(users,),
         wait_s=(0.0, 0.0),
-        hold_s=_lead_in_s(cfg, users) + SATURATION_S,
+        warmup_s=max(cfg.warmup_s, SATURATION_SETTLE_S),
+        hold_s=users / cfg.spawn_rate + max(cfg.warmup_s, SATURATION_SETTLE_S) + SATURATION_S,
         profile="knee-saturation",
     )
     log.info(f"saturation probe: {users} users with no wait")
@@ -192,6 +254,14 @@ def _saturation(cfg, knee_dir, run_probe):
     step = step_metrics(run_dir).iloc[0]
     started_iter_s = float(step["started_iter_s"])
     iterations = started_iter_s * float(step["window_s"])
+    connections = {
+        key: float(step[column]) if column in step.index else math.nan
+        for key, column in (
+            ("in_flight_mean", "inflight_mean"),
+            ("pg_total_mean", "pg_total_mean"),
+            ("pg_total_max", "pg_total_max"),
+        )
+    }
     return {
         "run_dir": str(run_dir.relative_to(knee_dir)),
         "users": users,
@@ -200,6 +270,9 @@ def _saturation(cfg, knee_dir, run_probe):
         "p95_ms": float(step["p95_ms"]),
         "failure_pct": float(step["failure_pct"]),
         "requests_per_iteration": float(step["requests"]) / iterations if iterations else math.nan,
+        **connections,
+        # What the app may open: the sampler holds one of PostgreSQL's slots.
+        "connection_limit": cfg.pg_max_connections - PG_SAMPLER_CONNECTIONS,
         "measured_s": round(float(step["window_s"]), 2),
         "duration_s": round(time.monotonic() - began, 2),
     }
@@ -221,6 +294,23 @@ def _predict(cfg, saturation, p95_slo_ms):
     )
 
 
+def _predict_failures(cfg, saturation):
+    """Where PostgreSQL's connections run out (closed model only: in the open model a load is a
+    rate, and the users in flight are not N - X Z)."""
+    if cfg.load_model == "open":
+        return None
+    in_flight, mean = saturation["in_flight_mean"], saturation["pg_total_mean"]
+    if not (in_flight > 0 and mean > 0):
+        return None
+    return knee.predict_failures(
+        saturation["iterations_per_s"],
+        cfg.mean_wait_s,
+        mean / in_flight,
+        saturation["pg_total_max"] / mean,
+        saturation["connection_limit"],
+    )
+
+
 def _grow(cfg, saturation, p95_slo_ms):
     """Above a count that met the p95 objective, where Little's law puts the knee (closed
     model only: the open model's load does not queue into its own rate)."""
@@ -231,8 +321,9 @@ def _grow(cfg, saturation, p95_slo_ms):
 
 
 class Watcher:
-    """The stop(run_dir) callable of one probe: a Snapshot of its measured window so far, asked
-    of stop_early (a pure function, djbench/search/early_stop.py) at every poll."""
+    """The stop(run_dir) callable of one probe: a Snapshot of its steady window so far (MSER-5
+    on its requests since the ramp-up ended), asked of stop_early (a pure function,
+    djbench/search/early_stop.py) at every poll once that series has settled."""
 
     def __init__(self, probe_cfg, measure_s, stop_early, clock=time.time):
         self.warmup_s = _lead_in_s(probe_cfg, probe_cfg.users[0])
@@ -240,6 +331,7 @@ class Watcher:
         self.tail = None
         self.rows = []  # (ts, ok, response_time_ms): all of a probe's, a short run
         self.snapshot = None  # the one the probe stopped on
+        self.truncation = None  # the steady-state rule's answer at the last poll
 
     def __call__(self, run_dir):
         if self.tail is None:
@@ -253,15 +345,17 @@ class Watcher:
         measure_from = min(row[0] for row in rows) + self.warmup_s
         if self.clock() - measure_from > self.measure_s - END_MARGIN_S:
             return False
-        window = sorted(row for row in rows if row[0] >= measure_from)  # several logs: by time
-        if not window:
+        after = sorted(row for row in rows if row[0] >= measure_from)  # several logs: by time
+        if not after:
             return False
-        snapshot = early_stop.Snapshot(
-            tuple(ms for _, _, ms in window),
-            sum(1 for _, ok, _ in window if not ok),
-            window[-1][0] - measure_from,
+        snapshot, self.truncation = early_stop.steady_window(
+            [ms for _, _, ms in after],
+            [not ok for _, ok, _ in after],
+            [ts - measure_from for ts, _, _ in after],
             self.measure_s,
         )
+        if not snapshot.requests:
+            return False
         if self.stop_early(snapshot):
             self.snapshot = snapshot
             return True

@@ -2,7 +2,7 @@
 
 from djbench import config
 from djbench.errors import UserError
-from djbench.search.probes import DEFAULT_MAX_USERS
+from djbench.search.probes import DEFAULT_MAX_USERS, RAMP_S
 
 # None on the command line means "not given", so that a knee option given to a run that searches
 # no knee is refused instead of ignored.
@@ -15,6 +15,11 @@ KNEE_DEFAULTS = {
     "confirm": 1,
     "predict": True,  # --no-predict: double from --start instead
 }
+
+
+def _ramp_s(cfg, users):
+    """A probe's ramp-up: its spawn rate scales with the users (search/probes.py)."""
+    return min(users / cfg.spawn_rate, RAMP_S)
 
 
 def given(args):
@@ -39,8 +44,8 @@ def knee_settings(args, cfgs=()):
         config.check_range(
             "p95-slo-ms", d["p95_slo_ms"], high=timeout_ms, why=" (the client timeout)"
         )
-        longest = cfg.warmup_s + d["max_users"] / cfg.spawn_rate + d["measure"]
-        least = (1 + d["confirm"]) * (cfg.warmup_s + d["start"] / cfg.spawn_rate + d["measure"])
+        longest = cfg.warmup_s + _ramp_s(cfg, d["max_users"]) + d["measure"]
+        least = (1 + d["confirm"]) * (cfg.warmup_s + _ramp_s(cfg, d["start"]) + d["measure"])
         if longest > config.DAY_S or least * len(cfgs) > config.DAY_S:
             raise UserError(
                 f"this knee search would take more than a day ({config.DAY_S} s); lower "
