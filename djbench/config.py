@@ -259,7 +259,8 @@ def build(
     if view not in VIEWS:
         raise UserError(f"unknown view variant {view!r}; choose from: {', '.join(VIEWS)}")
     if view not in SERVERS[server].views:
-        raise UserError(f"server {server!r} does not support {view} views")
+        why = SERVERS[server].why_not
+        raise UserError(f"server {server!r} does not support {view} views{': ' * bool(why)}{why}")
     if load_model not in LOAD_MODELS:
         raise UserError(f"unknown load model {load_model!r}; choose from: {', '.join(LOAD_MODELS)}")
     p = PROFILES[profile]
