@@ -47,7 +47,7 @@ def test_one_run_in_words():
         "per second."
     )
     assert lines[2].startswith("Open connections follow the requests inside the app (196.0 open")
-    assert "99 % of the open connections were not running a query" in lines[2]
+    assert "so the 99 % of the open connections not running a query at a given moment" in lines[2]
     assert (
         lines[3] == "Each sync view ran in a thread of its own: up to 43 at once in one "
         "process, on 44 threads."
@@ -57,7 +57,10 @@ def test_one_run_in_words():
 
 def test_a_sync_worker_in_words():
     lines = mechanism.run_lines(make_run("gunicorn", "wsgi", GUNICORN))
-    assert "one process was running 0.9 requests at once on average (at most 1" in lines[0]
+    assert (
+        "ran the app with 1 thread each on average (at most 1); one process was running 0.9 "
+        "requests at once on average (at most 1" in lines[0]
+    )
     assert "295.5 waited outside the app" in lines[0]
     assert "No process ran more than one request at once" in lines[3]
     assert not any("max_connections (" in line for line in lines)

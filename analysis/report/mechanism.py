@@ -29,9 +29,10 @@ def _n(value, decimals=1) -> str:
 
 def _process_sentence(s) -> str:
     processes = int(round(float(s["server_processes"])))
+    threads = _n(s["threads_per_process_mean"], 0)
     sentence = (
         f"At {int(s['users'])} users, {processes} server process{'es' * (processes != 1)} ran "
-        f"the app with {_n(s['threads_per_process_mean'], 0)} threads each on average (at most "
+        f"the app with {threads} thread{'s' * (threads != '1')} each on average (at most "
         f"{_n(s['threads_per_process_max'], 0)}); one process was running "
         f"{_n(s['inflight_per_process_mean'])} requests at once on average (at most "
         f"{_n(s['inflight_per_process_max'], 0)} in a once-a-second sample), "
@@ -78,9 +79,10 @@ def _why_sentences(run: Run, s) -> list[str]:
         idle_pct = 100 * (1 - active / total)
         out.append(
             f"Open connections follow the requests inside the app ({_n(total)} open against "
-            f"{_n(app)} requests in Django): each request holds a connection of its own from its "
-            f"first query until it ends (CONN_MAX_AGE 0), and {idle_pct:.0f} % of the open "
-            "connections were not running a query at a given moment."
+            f"{_n(app)} requests in Django): a request holds a connection of its own from its "
+            f"first query until it ends (CONN_MAX_AGE 0), so the {idle_pct:.0f} % of the open "
+            "connections not running a query at a given moment belonged to requests busy "
+            "outside PostgreSQL."
         )
     per_process_max = float(s["inflight_per_process_max"])
     if per_process_max <= 1 and float(s["inflight_mean"]) > app + 0.05:
