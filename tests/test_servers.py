@@ -28,9 +28,9 @@ EXPECTED_ARGV = {
         "--workers", "3", "--worker-class", "gevent",
     ],
     "uwsgi": [
-        "uwsgi", "--http11-socket", "127.0.0.1:8000", "--module", "mysite.wsgi:application",
+        "uwsgi", "--http-socket", "127.0.0.1:8000", "--module", "mysite.wsgi:application",
         "--master", "--processes", "3", "--die-on-term", "--lazy-apps", "--enable-threads",
-        "--need-app", "--listen", "2048", "--disable-logging",
+        "--need-app", "--listen", "2048", "--disable-logging", "--add-header", "Connection:close",
     ],
     "uvicorn": [
         "uvicorn", "mysite.asgi:application", "--host", "127.0.0.1", "--port", "8000",

@@ -77,10 +77,14 @@ SERVERS = {
             # The pyuwsgi wheel. --die-on-term: uWSGI 2.0 reloads on SIGTERM otherwise;
             # --lazy-apps loads the app in each worker (no state shared across a fork);
             # --enable-threads lets the app's own threads run (psycopg's pool has some);
-            # --listen 2048 is gunicorn's backlog (uWSGI's own is 100).
-            "uwsgi --http11-socket {host}:{port} --module {app} --master --processes {workers}"
+            # --listen 2048 is gunicorn's backlog (uWSGI's own is 100). Connection: close, as
+            # gunicorn's sync workers answer: without it nginx reuses a connection uWSGI has
+            # closed (a POST then fails), and with --http11-socket's keep-alive a worker waits
+            # on an idle nginx connection while requests queue (the app mostly idle, as
+            # server_processes.csv showed).
+            "uwsgi --http-socket {host}:{port} --module {app} --master --processes {workers}"
             " --die-on-term --lazy-apps --enable-threads --need-app --listen 2048"
-            " --disable-logging",
+            " --disable-logging --add-header Connection:close",
             ("pyuwsgi",),
         ),
         Server(
