@@ -5,7 +5,8 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 COPY constraints.txt ./
-RUN pip install -c constraints.txt Django "psycopg[binary,pool]" gunicorn "uvicorn[standard]" uvicorn-worker daphne hypercorn granian locust
+RUN pip install -c constraints.txt Django "psycopg[binary,pool]" gunicorn "uvicorn[standard]" uvicorn-worker gevent pyuwsgi daphne \
+    hypercorn granian locust
 
 COPY djbench ./djbench
 COPY polls_project ./polls_project

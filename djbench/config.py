@@ -269,7 +269,8 @@ def build(
     if view not in VIEWS:
         raise UserError(f"unknown view variant {view!r}; choose from: {', '.join(VIEWS)}")
     if view not in SERVERS[server].views:
-        raise UserError(f"server {server!r} does not support {view} views")
+        why = SERVERS[server].why_not
+        raise UserError(f"server {server!r} does not support {view} views{': ' * bool(why)}{why}")
     if view != "sync" and not project.builtin:
         raise UserError("--view chooses the polls project's views; a project runs its own")
     if load_model not in LOAD_MODELS:

@@ -31,8 +31,8 @@ def run_cli(args, env=None):
 USABLE = ",".join(map(str, sorted(os.sched_getaffinity(0))))
 MOST_USERS, WHY_USERS = config.max_users()
 THREADS_MAX = Path("/proc/sys/kernel/threads-max").read_text().strip()
-SERVER_NAMES = "gunicorn, gunicorn-gthread, uvicorn, gunicorn-uvicorn, daphne, hypercorn, "
-SERVER_NAMES += "granian-wsgi, granian-asgi"
+SERVER_NAMES = "gunicorn, gunicorn-gthread, gunicorn-gevent, uwsgi, uvicorn, gunicorn-uvicorn, "
+SERVER_NAMES += "gunicorn-asgi, daphne, hypercorn, granian-wsgi, granian-asgi"
 RUN = ["run", "--server", "gunicorn"]
 KNEE = ["run", "--server", "gunicorn", "--profile", "knee"]
 
@@ -41,6 +41,12 @@ CASES = [
     (
         ["run", "--server", "nope"],
         f"unknown server 'nope'; choose from: {SERVER_NAMES}",
+    ),
+    (
+        ["run", "--server", "gunicorn-gevent", "--view", "async"],
+        "server 'gunicorn-gevent' does not support async views: its greenlets share one OS "
+        "thread, so the thread an async view's ORM call runs in sees the view's event loop and "
+        "Django refuses the query (SynchronousOnlyOperation)",
     ),
     (
         [*RUN, "--profile", "huge"],

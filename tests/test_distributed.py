@@ -140,6 +140,14 @@ def test_a_smoke_run_across_four_hosts(hosts, tmp_path):
     assert float(rows(run_dir / "system.csv")[0]["cpus"]) >= 1
     assert max(int(r["total"]) for r in rows(run_dir / "pg_activity.csv")) >= 0
     assert {"machine_cpu_pct", "pg_total_max"} <= set(run.steps.columns)
+    # The stack host's server processes too: the mechanism's columns, as in native mode.
+    assert {
+        "server_processes",
+        "inflight_per_process_mean",
+        "pg_idle_mean",
+        "pg_opened_per_s",
+    } <= set(run.steps.columns)
+    assert (run.steps["server_processes"] == m["processes"]).all()
     for name in ("postgres.log", "server.log", "nginx.error.log"):
         assert (run_dir / "logs" / name).exists(), name
 

@@ -23,6 +23,15 @@ EXPECTED_ARGV = {
         "gunicorn", "mysite.wsgi:application", "--bind", "127.0.0.1:8000",
         "--workers", "3", "--worker-class", "gthread", "--threads", "6",
     ],
+    "gunicorn-gevent": [
+        "gunicorn", "mysite.wsgi:application", "--bind", "127.0.0.1:8000",
+        "--workers", "3", "--worker-class", "gevent",
+    ],
+    "uwsgi": [
+        "uwsgi", "--http-socket", "127.0.0.1:8000", "--module", "mysite.wsgi:application",
+        "--master", "--processes", "3", "--die-on-term", "--lazy-apps", "--enable-threads",
+        "--need-app", "--listen", "2048", "--disable-logging", "--add-header", "Connection:close",
+    ],
     "uvicorn": [
         "uvicorn", "mysite.asgi:application", "--host", "127.0.0.1", "--port", "8000",
         "--workers", "3", "--lifespan", "off", "--no-access-log",
@@ -30,6 +39,10 @@ EXPECTED_ARGV = {
     "gunicorn-uvicorn": [
         "gunicorn", "mysite.asgi:application", "--bind", "127.0.0.1:8000",
         "--workers", "3", "--worker-class", "uvicorn_worker.UvicornWorker",
+    ],
+    "gunicorn-asgi": [
+        "gunicorn", "mysite.asgi:application", "--bind", "127.0.0.1:8000",
+        "--workers", "3", "--worker-class", "asgi", "--asgi-lifespan", "off",
     ],
     "daphne": ["daphne", "-b", "127.0.0.1", "-p", "8000", "-v", "0", "mysite.asgi:application"],
     "hypercorn": [
@@ -66,7 +79,7 @@ def test_server_and_its_packages_are_installed(name):
 
 def test_interfaces():
     wsgi = {name for name, s in SERVERS.items() if s.interface == "wsgi"}
-    assert wsgi == {"gunicorn", "gunicorn-gthread", "granian-wsgi"}
+    assert wsgi == {"gunicorn", "gunicorn-gthread", "gunicorn-gevent", "uwsgi", "granian-wsgi"}
     assert {s.interface for s in SERVERS.values()} == {"wsgi", "asgi"}
 
 
@@ -80,11 +93,29 @@ def test_daphne_is_one_process_whatever_the_workers():
             assert config.build(name, workers=5).processes == 5
 
 
-def test_every_server_takes_both_view_variants():
+def test_every_server_but_gevent_takes_both_view_variants():
     # Django runs async views under WSGI too (an event loop per request): slower, supported.
     for name in SERVERS:
-        for view in config.VIEWS:
+        for view in SERVERS[name].views:
             assert config.build(name, view=view).view == view
+    assert {n: s.views for n, s in SERVERS.items() if s.views != config.VIEWS} == {
+        "gunicorn-gevent": ("sync",)
+    }
+    with pytest.raises(UserError) as err:
+        config.build("gunicorn-gevent", view="async")
+    assert str(err.value) == (
+        "server 'gunicorn-gevent' does not support async views: its greenlets share one OS "
+        "thread, so the thread an async view's ORM call runs in sees the view's event loop and "
+        "Django refuses the query (SynchronousOnlyOperation)"
+    )
+
+
+def test_the_servers_people_deploy_record_their_own_packages():
+    assert SERVERS["gunicorn-gevent"].packages == ("gunicorn", "gevent", "greenlet")
+    assert SERVERS["uwsgi"].packages == ("pyuwsgi",)
+    assert SERVERS["gunicorn-asgi"].packages == ("gunicorn", "uvloop")
+    # gunicorn's ASGI worker came with gunicorn 24.
+    assert int(importlib.metadata.version("gunicorn").split(".")[0]) >= 24
 
 
 def test_threads_default_validation_and_record():
@@ -193,6 +224,16 @@ def test_matrix_runs_every_server_with_every_view():
     ]  # fmt: skip
     cfgs = benchmark.configs(args, benchmark.combinations(args, args.views))
     assert [(c.server, c.view) for c in cfgs] == benchmark.combinations(args, args.views)
+    # A view variant a server cannot run is left out of the matrix, with a note.
+    args = parse("matrix", "--servers", "gunicorn-gevent,uwsgi")
+    assert benchmark.combinations(args, "sync,async") == [
+        ("gunicorn-gevent", "sync"), ("uwsgi", "sync"), ("uwsgi", "async")
+    ]  # fmt: skip
+    # ... unless nothing is left: then the refusal says why.
+    args = parse("matrix", "--servers", "gunicorn-gevent")
+    assert benchmark.combinations(args, "async") == [("gunicorn-gevent", "async")]
+    with pytest.raises(UserError, match="does not support async views: its greenlets"):
+        benchmark.configs(args, benchmark.combinations(args, "async"))
     assert benchmark.combinations(parse("matrix"), "sync,async") == [
         ("gunicorn", "sync"), ("gunicorn", "async"), ("uvicorn", "sync"), ("uvicorn", "async")
     ]  # fmt: skip
@@ -203,6 +244,7 @@ MATRIX_ERRORS = [
     (["--servers", " , "], "no servers given"),
     (["--views", ""], "no views given"),
     (["--views", "sync,turbo"], "unknown view variant 'turbo'"),
+    (["--servers", "gunicorn-gevent", "--views", "async"], "does not support async views: its"),
     (["--threads", "0"], "threads must be positive"),
     (["--db-pool", "4"], "expected MIN:MAX"),
     (["--db-pool", "1:4", "--conn-max-age", "30"], "--db-pool needs --conn-max-age 0"),

@@ -12,7 +12,7 @@ from djbench.analysis.errors import AnalysisError
 from djbench.analysis.files import output_dir
 from djbench.analysis.markdown import markdown_table
 from djbench.analysis.pages.html import figure, render
-from djbench.analysis.report import article
+from djbench.analysis.report import article, mechanism
 from djbench.analysis.report.checks import HISTORY_TOLERANCE, run_warnings
 from djbench.analysis.report.knee_report import knee_text
 from djbench.analysis.report.project import details, headline, project_of
@@ -68,6 +68,14 @@ NOTES = [
     "the sampler's own connection is left out of the counts but takes one of max_connections. "
     "Native mode only for now: a compose run records the machine (system.csv) but not "
     "PostgreSQL's connections.",
+    "By state, the connections are active (running a query), idle, or idle in a transaction; "
+    "connections opened per second are PostgreSQL's own count of sessions (pg_stat_database) "
+    "over the window.",
+    "Threads and requests in the app per server process are sampled once a second from the "
+    "server's processes (server_processes.csv; native and distributed modes): a process runs "
+    "the app when it loaded it (gunicorn's or uWSGI's master does not), and a middleware of the "
+    "polls project counts the requests inside Django in each process, whose mean over a window "
+    "is exact (it keeps the integral), its maximum that of the once-a-second samples.",
 ]
 
 
@@ -97,6 +105,23 @@ def _mean_max(step: pd.Series, prefix: str) -> str:
     return "" if math.isnan(mean) else f"{mean:.0f} / {high:.0f}"
 
 
+SERVER_HEADERS = ["App processes x threads (mean)", "Requests in the app per process mean / max"]
+
+
+def _pg_states(step: pd.Series) -> list[str]:
+    idle, in_tx = step["pg_idle_mean"], step["pg_idle_in_transaction_mean"]
+    states = "" if math.isnan(idle) else f"{idle:.1f} / {in_tx:.1f}"
+    return [states, fmt(step["pg_opened_per_s"], 0)]
+
+
+def _server_cells(step: pd.Series) -> list[str]:
+    processes, threads = step["server_processes"], step["threads_per_process_mean"]
+    shape = "" if math.isnan(processes) else f"{processes:.0f} x {threads:.1f}"
+    mean, high = step["inflight_per_process_mean"], step["inflight_per_process_max"]
+    inflight = "" if math.isnan(mean) else f"{mean:.2f} / {high:.0f}"
+    return [shape, inflight]
+
+
 def step_table(run: Run) -> tuple[list[str], list[list[str]]]:
     """Header and formatted rows of a run's per-step table, planned-but-not-run steps included."""
     cpu = [c for c in run.steps.columns if c.startswith("cpu_")]
@@ -108,6 +133,10 @@ def step_table(run: Run) -> tuple[list[str], list[list[str]]]:
     header += ["PostgreSQL refusals"] if refusals else []
     pg = "pg_total_mean" in run.steps.columns
     header += ["PostgreSQL connections mean / max", "running a query mean / max"] if pg else []
+    states = "pg_idle_mean" in run.steps.columns
+    header += ["idle / idle in transaction mean", "opened/s"] if states else []
+    server = "server_processes" in run.steps.columns
+    header += SERVER_HEADERS if server else []
     header += [f"CPU {c.removeprefix('cpu_').removesuffix('_pct')} (%)" for c in cpu]
     machine = [c for c in ("machine_cpu_pct", "machine_steal_pct") if c in run.steps.columns]
     header += [MACHINE_HEADERS[c] for c in machine]
@@ -126,6 +155,8 @@ def step_table(run: Run) -> tuple[list[str], list[list[str]]]:
             + ["LIMITED" if s["generator_limited"] else "ok"]
             + ([str(int(s["pg_refused"]))] if refusals else [])
             + ([_mean_max(s, "pg_total"), _mean_max(s, "pg_active")] if pg else [])
+            + (_pg_states(s) if states else [])
+            + (_server_cells(s) if server else [])
             + [fmt(s[c], 0) for c in cpu]
             + [fmt(s[c], 0) for c in machine]
         )
@@ -288,6 +319,7 @@ def _run_context(run):
         "metadata": metadata,
         "metadata_md": markdown_table(["Field", "Value"], metadata),
         "warnings": run_warnings(run),
+        "mechanism": mechanism.run_lines(run) + mechanism.stack_lines(run),
         "steps": steps,
         "steps_md": markdown_table(*steps),
     }
@@ -311,6 +343,7 @@ def _context(runs, reference, charts, out, found, v, project):
         "verdict_md": _verdict_markdown(v),
         "runs": [_run_context(run) for run in runs],
         "knees": [knee_sentence(runs, t, reference) for t in KNEE_THRESHOLDS],
+        "comparisons": mechanism.comparison_lines(runs),
         "knee_intro": KNEE_INTRO,
         "knee_sections": _knee_sections(runs, found, v.slo_ms, out),
         "repetitions": [

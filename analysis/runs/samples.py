@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from djbench.analysis.files import numeric, read_csv
+from djbench.analysis.runs import mechanism
 from djbench.contracts.files import PG_ACTIVITY, PG_ACTIVITY_COLUMNS, SYSTEM, SYSTEM_COLUMNS
 
 # Per-step columns, only for runs that have the samples. machine_*: % of one core, all CPUs
@@ -60,4 +61,6 @@ def step_columns(run_dir: Path, timeline: pd.DataFrame) -> dict[str, list[float]
                 getattr(rows[source], how)() if len(rows) else np.nan
                 for rows in (_in_window(pg, start, end) for start, end in windows)
             ]
+    # Threads and requests in flight per server process, PostgreSQL's connections by state.
+    out.update(mechanism.step_columns(run_dir, windows, pg))
     return out

@@ -164,7 +164,22 @@ def combinations(args, views=None):
     servers = names(args.servers, "servers")
     if views is None:
         return [(server, args.view) for server in servers]
-    return [(server, view) for server in servers for view in names(views, "views")]
+    pairs = [(server, view) for server in servers for view in names(views, "views")]
+    runnable = [(s, v) for s, v in pairs if not _cannot_run(s, v)]
+    if not runnable:
+        return pairs  # nothing left: the first pair's refusal says why
+    for server, view in pairs:
+        if _cannot_run(server, view):
+            log.info(
+                f"note: {server} does not run {view} views ({SERVERS[server].why_not}); "
+                f"the matrix leaves that run out"
+            )
+    return runnable
+
+
+def _cannot_run(server, view):
+    """A known server with a known view variant that it cannot run (an unknown name is not)."""
+    return server in SERVERS and view in config.VIEWS and view not in SERVERS[server].views
 
 
 def benchmark(args, pairs, compare):

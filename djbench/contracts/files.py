@@ -46,9 +46,18 @@ SYSTEM = "system.csv"
 SYSTEM_COLUMNS = ["ts", "cpus", "user_pct", "system_pct", "iowait_pct", "steal_pct", "idle_pct",
                   "mem_used_mb", "mem_available_mb"]  # fmt: skip
 
-# PostgreSQL's client connections once a second, from pg_stat_activity (native mode).
+# PostgreSQL's client connections once a second, from pg_stat_activity (native mode), by
+# state, and `sessions`: pg_stat_database's count of sessions ever opened (PostgreSQL 14+),
+# whose growth is the connections opened per second. Older runs lack the last three columns.
 PG_ACTIVITY = "pg_activity.csv"
 PG_ACTIVITY_COLUMNS = ["ts", "active", "total", "max_connections"]
+PG_STATE_COLUMNS = ["idle", "idle_in_transaction", "sessions"]
+
+# The app server's processes once a second (djbench/sampling/server_processes.py): threads of
+# each, and for those running the app (`serving` 1) the requests inside Django now and their
+# mean since the process's previous row (polls_project/mysite/inflight.py; empty without it).
+SERVER_PROCESSES = "server_processes.csv"
+SERVER_PROCESS_COLUMNS = ["ts", "pid", "serving", "threads", "inflight", "inflight_mean"]
 
 # Locust workers as the master saw them (distributed runs): workers.csv, one row per event
 # (joined, refused, lost, back), and workers.json, each worker's hello and clock offset.

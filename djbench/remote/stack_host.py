@@ -23,9 +23,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 from djbench import config
-from djbench.contracts.files import PG_ACTIVITY, RESOURCES, SYSTEM
+from djbench.contracts.files import PG_ACTIVITY, RESOURCES, SERVER_PROCESSES, SYSTEM
 from djbench.errors import ComponentFailed, UserError
 from djbench.sampling.resources import Sampler
+from djbench.sampling.server_processes import ServerProcessSampler
 from djbench.sampling.system import PgActivitySampler, SystemSampler
 from djbench.stack import host as host_stack
 from djbench.stack import nginx, postgres
@@ -38,7 +39,8 @@ from djbench.system.processes import ProcessSet, signals_deferred
 
 DEFAULT_PORT = 7700
 ROLES = ("db", "web")
-SAMPLES = (RESOURCES, SYSTEM, PG_ACTIVITY)  # what /resources returns, by file name
+# What /resources returns, by file name.
+SAMPLES = (RESOURCES, SYSTEM, PG_ACTIVITY, SERVER_PROCESSES)
 LOGS = ("postgres.log", "setup.log", "server.log", "nginx.error.log", "nginx.out.log")
 
 
@@ -75,6 +77,9 @@ class Session:
                          SystemSampler(self.tmp / SYSTEM)]  # fmt: skip
         if self.cluster is not None:
             self.samplers.append(PgActivitySampler(self.tmp / PG_ACTIVITY, self.cluster.connect))
+        if "server" in self.components:
+            server = self.components["server"]
+            self.samplers.append(ServerProcessSampler(self.tmp / SERVER_PROCESSES, server))
         for sampler in self.samplers:
             sampler.start()
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 
 from djbench.contracts import defaults
-from djbench.contracts.files import PG_ACTIVITY, RESOURCES, SYSTEM
+from djbench.contracts.files import PG_ACTIVITY, RESOURCES, SERVER_PROCESSES, SYSTEM
 from djbench.errors import ComponentFailed, UserError
 from djbench.load.locust import start_locust
 from djbench.remote.client import StackClient, local_address_towards
@@ -197,9 +197,10 @@ def _vote_counter(db):
 def _write_samples(run_dir, client, samples):
     """The stack host's samples, their timestamps moved onto our clock: its components as
     resources-stack-<host>.csv (host named), its machine as system.csv and its database's
-    connections as pg_activity.csv (the stack's machine is the one whose stalls matter)."""
+    connections as pg_activity.csv (the stack's machine is the one whose stalls matter), its
+    app server's processes as server_processes.csv."""
     names = {RESOURCES: f"resources-stack-{client.host}.csv", SYSTEM: SYSTEM,
-             PG_ACTIVITY: PG_ACTIVITY}  # fmt: skip
+             PG_ACTIVITY: PG_ACTIVITY, SERVER_PROCESSES: SERVER_PROCESSES}  # fmt: skip
     for name, text in samples.items():
         rows = list(csv.DictReader(io.StringIO(text)))
         if not rows or name not in names:

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from djbench.config import parse_cpus
-from djbench.contracts.files import PG_ACTIVITY, RESOURCES, SYSTEM
+from djbench.contracts.files import PG_ACTIVITY, RESOURCES, SERVER_PROCESSES, SYSTEM
 from djbench.load.locust import start_locust
 from djbench.runners.base import Runner, Stack
 from djbench.sampling.resources import Sampler
+from djbench.sampling.server_processes import ServerProcessSampler
 from djbench.sampling.system import PG_SAMPLER_CONNECTIONS, PgActivitySampler, SystemSampler
 from djbench.stack.host import SeededDatabases, preflight, start_stack
 from djbench.system.leftovers import TEMP_PREFIX
@@ -93,6 +94,7 @@ class NativeRunner(Runner):
             Sampler(run.run_dir / RESOURCES, components),
             SystemSampler(run.run_dir / SYSTEM),
             PgActivitySampler(run.run_dir / PG_ACTIVITY, run.stack.connect_db),
+            ServerProcessSampler(run.run_dir / SERVER_PROCESSES, run.stack.components["server"]),
         ]
         for sampler in samplers:
             sampler.start()

@@ -12,22 +12,27 @@ from pathlib import Path
 
 import psutil
 
-from djbench.contracts.files import PG_ACTIVITY_COLUMNS, SYSTEM_COLUMNS
+from djbench.contracts.files import PG_ACTIVITY_COLUMNS, PG_STATE_COLUMNS, SYSTEM_COLUMNS
 from djbench.contracts.row_file import RowFile
 
 # The sampler's own session is left out of the counts (pid <> pg_backend_pid()) but takes one of
 # max_connections while the run lasts: the app can open at most max_connections - 1.
 PG_SAMPLER_CONNECTIONS = 1
 PG_QUERY = (
-    "SELECT count(*) FILTER (WHERE state = 'active'), count(*) FROM pg_stat_activity "
-    "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    "SELECT count(*) FILTER (WHERE state = 'active'), count(*),"
+    " count(*) FILTER (WHERE state = 'idle'),"
+    " count(*) FILTER (WHERE state LIKE 'idle in transaction%'),"
+    " (SELECT sum(sessions) FROM pg_stat_database)"
+    " FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
 )
 
 
-class _Periodic(threading.Thread):
-    """Calls sample(writer) every `interval` seconds until stop(); the CSV is flushed each time."""
+class Periodic(threading.Thread):
+    """Calls sample() every `interval` seconds until stop() and writes the row it returns (the
+    rows, with many_rows); the CSV is flushed each time."""
 
     columns: list[str] = []
+    many_rows = False
 
     def __init__(self, path, interval=1.0):
         super().__init__(daemon=True)
@@ -42,7 +47,8 @@ class _Periodic(threading.Thread):
             while not self.stopped.wait(self.interval):
                 row = self.sample()
                 if row is not None:
-                    log.row(row)
+                    for one in row if self.many_rows else [row]:
+                        log.row(one)
                     log.flush()
         finally:
             log.close()
@@ -66,7 +72,7 @@ class _Periodic(threading.Thread):
         self.join(timeout=10)
 
 
-class SystemSampler(_Periodic):
+class SystemSampler(Periodic):
     """Machine-wide CPU (user, system, iowait, steal, idle: % of all CPUs together, as top shows
     them) and memory, into system.csv. Steal is time a virtual machine's CPUs were ready to run
     but the hypervisor ran something else: every process slows down together."""
@@ -102,12 +108,13 @@ class SystemSampler(_Periodic):
         ]
 
 
-class PgActivitySampler(_Periodic):
-    """Client connections PostgreSQL holds (total) and those running a query (active), from
-    pg_stat_activity, into pg_activity.csv. One connection, opened before the load starts and
+class PgActivitySampler(Periodic):
+    """Client connections PostgreSQL holds (total), by state (active: running a query; idle;
+    idle in transaction), from pg_stat_activity, and the sessions ever opened, into
+    pg_activity.csv. One connection, opened before the load starts and
     kept: opening one per sample could itself be refused once the app holds every slot."""
 
-    columns = PG_ACTIVITY_COLUMNS
+    columns = PG_ACTIVITY_COLUMNS + PG_STATE_COLUMNS
 
     def __init__(self, path, connect, interval=1.0):
         super().__init__(path, interval)
@@ -129,11 +136,14 @@ class PgActivitySampler(_Periodic):
             if self.conn is None:
                 return None
         try:
-            active, total = self.conn.execute(PG_QUERY).fetchone()
+            active, total, idle, in_transaction, sessions = self.conn.execute(PG_QUERY).fetchone()
         except Exception:
             self.close()
             return None
-        return [f"{time.time():.3f}", active, total, self.max_connections]
+        return [
+            f"{time.time():.3f}", active, total, self.max_connections, idle, in_transaction,
+            sessions,
+        ]  # fmt: skip
 
     def close(self):
         if self.conn is not None:

@@ -18,6 +18,7 @@ class Server:
     argv: str  # a template: split on spaces, then the placeholders above filled in
     packages: tuple[str, ...]  # distributions whose versions go into meta.json
     views: tuple[str, ...] = ("sync", "async")
+    why_not: str = ""  # why a view variant missing from `views` cannot run, said when refused
     single_process: bool = False  # no worker option: one process whatever --workers says
 
     @property
@@ -58,6 +59,35 @@ SERVERS = {
             ("gunicorn",),
         ),
         Server(
+            "gunicorn-gevent",
+            "wsgi",
+            # gevent's monkey patching (the worker's first act, before the app loads) makes
+            # psycopg 3 wait on the patched select instead of in C, so a query yields to the
+            # other greenlets; --worker-connections caps the requests each process takes.
+            "gunicorn {app} --bind {host}:{port} --workers {workers} --worker-class gevent",
+            ("gunicorn", "gevent", "greenlet"),
+            views=("sync",),
+            why_not="its greenlets share one OS thread, so the thread an async view's ORM call "
+            "runs in sees the view's event loop and Django refuses the query "
+            "(SynchronousOnlyOperation)",
+        ),
+        Server(
+            "uwsgi",
+            "wsgi",
+            # The pyuwsgi wheel. --die-on-term: uWSGI 2.0 reloads on SIGTERM otherwise;
+            # --lazy-apps loads the app in each worker (no state shared across a fork);
+            # --enable-threads lets the app's own threads run (psycopg's pool has some);
+            # --listen 2048 is gunicorn's backlog (uWSGI's own is 100). Connection: close, as
+            # gunicorn's sync workers answer: without it nginx reuses a connection uWSGI has
+            # closed (a POST then fails), and with --http11-socket's keep-alive a worker waits
+            # on an idle nginx connection while requests queue (the app mostly idle, as
+            # server_processes.csv showed).
+            "uwsgi --http-socket {host}:{port} --module {app} --master --processes {workers}"
+            " --die-on-term --lazy-apps --enable-threads --need-app --listen 2048"
+            " --disable-logging --add-header Connection:close",
+            ("pyuwsgi",),
+        ),
+        Server(
             "uvicorn",
             "asgi",
             # Without --lifespan off every worker logs that lifespan is unsupported.
@@ -73,6 +103,15 @@ SERVERS = {
             "gunicorn {app} --bind {host}:{port} --workers {workers}"
             " --worker-class uvicorn_worker.UvicornWorker",
             ("gunicorn", "uvicorn-worker", "uvicorn", "uvloop", "httptools"),
+        ),
+        Server(
+            "gunicorn-asgi",
+            "asgi",
+            # gunicorn's own ASGI worker (gunicorn 24+), its asyncio loop on uvloop when
+            # installed; Django implements no lifespan.
+            "gunicorn {app} --bind {host}:{port} --workers {workers} --worker-class asgi"
+            " --asgi-lifespan off",
+            ("gunicorn", "uvloop"),
         ),
         Server(
             "daphne",

@@ -2,10 +2,10 @@
 change what runs.
 
 gunicorn reads GUNICORN_CMD_ARGS and WEB_CONCURRENCY, uvicorn every UVICORN_* option, granian
-GRANIAN_*, Locust LOCUST_* and ~/.locust.conf, libpq (psycopg) PG*, and docker compose fills its
-file's ${VARIABLES} from the environment. A run sets what it means explicitly; anything else of
-that kind is left out, recorded in meta.json and said in one line, so the configuration in
-meta.json is the one that ran.
+GRANIAN_*, uWSGI every option as UWSGI_*, Locust LOCUST_* and ~/.locust.conf, libpq (psycopg)
+PG*, and docker compose fills its file's ${VARIABLES} from the environment. A run sets what it
+means explicitly; anything else of that kind is left out, recorded in meta.json and said in one
+line, so the configuration in meta.json is the one that ran.
 """
 
 import os
@@ -14,7 +14,9 @@ from pathlib import Path
 
 from djbench.paths import ROOT
 
-IGNORED_PREFIXES = ("GUNICORN_", "UVICORN_", "GRANIAN_", "HYPERCORN_", "LOCUST_", "DJANGO_", "PG")
+IGNORED_PREFIXES = (
+    "GUNICORN_", "UVICORN_", "GRANIAN_", "HYPERCORN_", "UWSGI_", "LOCUST_", "DJANGO_", "PG",
+)  # fmt: skip
 IGNORED_NAMES = {"WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS", "PORT", "PYTHONPATH", "PYTHONSTARTUP"}
 LOCUST_CONF = Path("~/.locust.conf")
 # Every process a run starts carries its run id: a later run finds what a killed one left by it.
