@@ -2,7 +2,9 @@
 pinned to Django 4.2, a JSON API with authenticated POSTs and an invariant, one with static
 files, a settings package, no asgi.py and a data loader. Each under a WSGI and an ASGI server."""
 
+import os
 import re
+import subprocess
 import tempfile
 import urllib.error
 import urllib.request
@@ -13,7 +15,7 @@ import pytest
 from djbench import config
 from djbench.analysis.runs.metrics import read_requests
 from djbench.project.spec import ProjectSpec, check
-from djbench.stack import host
+from djbench.stack import host, postgres
 from djbench.system.leftovers import TEMP_PREFIX
 from djbench.system.processes import ProcessSet
 from tests import projects
@@ -159,3 +161,31 @@ def test_static_and_media_files_are_served_by_nginx_not_the_app_server(built, tm
                 assert _served(stack, tmp, "/media/seeded.txt") == (b"seeded", 404)
             assert recorded["project"]["served_by_nginx"] == {
                 "/static/": f"{tmp}/static", "/media/": f"{tmp}/media"}  # fmt: skip
+
+
+@pytest.mark.parametrize("form", ["custom", "plain"])
+def test_a_dump_is_restored_instead_of_a_seed(built, tmp_path, form):
+    """A pg_dump of a seeded database (as a user brings one), restored before migrate."""
+    root, options = built["django42"]
+    seeded = config.build("gunicorn", workers=1, project=check(ProjectSpec(
+        path=str(root), seed="load_items --count 7", urls=options["urls"])))  # fmt: skip
+    dump = tmp_path / f"items.{form}"
+    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp, ProcessSet() as procs:
+        stack = host.start_stack(seeded, tmp_path / "seed", Path(tmp), procs,
+                                 {"versions": {}, "notes": []})  # fmt: skip
+        env = stack.cluster.env()
+        done = subprocess.run(
+            [postgres.find_binary("pg_dump"), "-h", env["POSTGRES_HOST"], "-p",
+             env["POSTGRES_PORT"], "-U", env["POSTGRES_USER"], "-d", env["POSTGRES_DB"],
+             "-F", "c" if form == "custom" else "p", "-f", str(dump)],
+            env={**os.environ, "PGPASSWORD": env["POSTGRES_PASSWORD"]}, capture_output=True,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    restored = config.with_overrides(seeded, project=check(ProjectSpec(
+        path=str(root), dump=str(dump), urls=options["urls"])))  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp, ProcessSet() as procs:
+        recorded = {"versions": {}, "notes": []}
+        stack = host.start_stack(restored, tmp_path / "dump", Path(tmp), procs, recorded)
+        assert stack.cluster.query_one("SELECT count(*) FROM items_item") == 7
+    setup = (tmp_path / "dump" / "setup.log").read_text()
+    assert "Unknown command" not in setup and "load_items" not in setup  # no seed ran
