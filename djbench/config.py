@@ -13,6 +13,7 @@ import psutil
 from djbench.contracts import defaults
 from djbench.errors import UserError
 from djbench.project.spec import POLLS, ProjectSpec
+from djbench.rates import default_rates, parse_rates, users_for_rates
 from djbench.stack import nginx
 from djbench.stack.servers import SERVERS
 
@@ -100,9 +101,7 @@ class RunConfig:
         return SERVERS[self.server].interface
 
     @property
-    def variant(self):
-        """What names a run's directory beside its server: the polls project's view variant, or
-        a project of the user's (which has its own views)."""
+    def variant(self):  # a run's name beside its server: polls' view, or the user's project
         return self.view if self.project.builtin else re.sub(r"[^\w.-]+", "-", self.project.name)
 
     @property
@@ -194,41 +193,6 @@ def check_range(option, value, low=0, high=None, why="", low_ok=False):
         raise UserError(f"{option} must be at most {high:g}{why}, got {shown}")
 
 
-def parse_rates(text):
-    """'5,10,20' -> (5.0, 10.0, 20.0) iterations/s; positive and strictly increasing."""
-    try:
-        rates = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise UserError(f"bad rate list {text!r}: expected comma-separated numbers") from None
-    if not all(0 < r < float("inf") for r in rates):
-        raise UserError(f"bad rate list {text!r}: rates must be positive")
-    if any(b <= a for a, b in zip(rates, rates[1:], strict=False)):
-        raise UserError(f"bad rate list {text!r}: rates must increase")
-    return rates
-
-
-def users_for_rates(rates, pacing_s):
-    """The users that start `rates` iterations/s, each one every pacing_s: rate x pacing_s,
-    which must be whole so that the rate started is the rate asked."""
-    if not 0 < pacing_s < float("inf"):
-        raise UserError(f"pacing must be positive, got {pacing_s:g}")
-    users = tuple(round(rate * pacing_s) for rate in rates)
-    for rate, n in zip(rates, users, strict=True):
-        if n < 1 or abs(rate * pacing_s - n) > 1e-6:
-            raise UserError(
-                f"rate {rate:g}/s with pacing {pacing_s:g} s needs {rate * pacing_s:g} users; "
-                f"choose rates in steps of {1 / pacing_s:g}/s, or another --pacing"
-            )
-    return users
-
-
-def default_rates(profile, wait_s, pacing_s):
-    """The profile's steps as rates: what its closed-loop users offer when answered instantly
-    (users / mean wait), rounded to whole users per pacing period."""
-    mean_wait = sum(wait_s) / 2
-    return tuple(max(1, round(u / mean_wait * pacing_s)) / pacing_s for u in profile.users)
-
-
 def parse_pool(text):
     """'2:8' -> (2, 8): psycopg's pool min_size and max_size, per server process."""
     try:
@@ -271,7 +235,7 @@ def build(
     if view not in SERVERS[server].views:
         why = SERVERS[server].why_not
         raise UserError(f"server {server!r} does not support {view} views{': ' * bool(why)}{why}")
-    if view != "sync" and not project.builtin:
+    if view != "sync" and not project.builtin:  # a project of the user's runs its own views
         raise UserError("--view chooses the polls project's views; a project runs its own")
     if load_model not in LOAD_MODELS:
         raise UserError(f"unknown load model {load_model!r}; choose from: {', '.join(LOAD_MODELS)}")
