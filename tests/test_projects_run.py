@@ -54,7 +54,7 @@ def bench(request, built, tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
     done = djbench(
         "bench", "--project", root, "--servers", "gunicorn,uvicorn", "--profile", "smoke",
-        "--users", "2", "--hold", "5", "--mode", "native", "--results-dir", out,
+        "--users", "2", "--hold", "8", "--mode", "native", "--results-dir", out,
         *_options(options),
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
