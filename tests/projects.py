@@ -109,6 +109,15 @@ class Command(BaseCommand):
 """
 
 
+# What the default middleware needs, before each project's own apps.
+BASE_APPS = ("django.contrib.contenttypes", "django.contrib.auth", "django.contrib.sessions",
+             "django.contrib.messages")  # fmt: skip
+
+
+def _apps(*own):
+    return repr([*BASE_APPS, *own])
+
+
 def _write(root, files):
     for name, text in files.items():
         path = root / name
@@ -169,8 +178,7 @@ def pages_on_django_42(root: Path) -> dict:
         "manage.py": MANAGE.format(settings="site42.settings"),
         "site42/__init__.py": "",
         "site42/settings.py": SETTINGS.format(
-            apps='["django.contrib.contenttypes", "django.contrib.auth", '
-                 '"django.contrib.sessions", "django.contrib.messages", "items"]',
+            apps=_apps("items"),
             package="site42", conn_max_age=0, extra=""),
         "site42/urls.py": 'from django.urls import include, path\n\n'
                           'urlpatterns = [path("", include("items.urls"))]\n',
@@ -200,9 +208,7 @@ def static_settings_package(root: Path) -> dict:
         "shop/__init__.py": "",
         "shop/settings/__init__.py": "",
         "shop/settings/base.py": SETTINGS.format(
-            apps='["django.contrib.contenttypes", "django.contrib.auth", '
-                 '"django.contrib.sessions", "django.contrib.messages", '
-                 '"django.contrib.staticfiles", "items"]',
+            apps=_apps("django.contrib.staticfiles", "items"),
             package="shop", conn_max_age=60, extra=""),
         "shop/settings/dev.py": "from .base import *  # noqa: F403\n\nDEBUG = True\n"
                                 'MEDIA_URL = "/media/"\n'
@@ -285,9 +291,7 @@ def drf_api(root: Path) -> dict:
         "manage.py": MANAGE.format(settings="api.settings"),
         "api/__init__.py": "",
         "api/settings.py": SETTINGS.format(
-            apps='["django.contrib.contenttypes", "django.contrib.auth", '
-                 '"django.contrib.sessions", "django.contrib.messages", "rest_framework", '
-                 '"rest_framework.authtoken", "notes"]',
+            apps=_apps("rest_framework", "rest_framework.authtoken", "notes"),
             package="api", conn_max_age=0,
             extra='REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": '
                   '["rest_framework.authentication.TokenAuthentication"]}'),

@@ -28,6 +28,8 @@ class App:
     settings: str  # the project's settings module
     info: dict  # what inspect_settings.py printed
     revision: str | None
+    # One per command: manage.py and the server sign with the same key.
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @property
     def static(self):
@@ -35,7 +37,7 @@ class App:
 
     def base_env(self):
         """What every process of the project starts with, besides the run's database."""
-        key = secrets.token_urlsafe(32)  # under both names projects read it by
+        key = self.secret_key  # under both names projects read it by
         return {"DJANGO_SECRET_KEY": key, "SECRET_KEY": key, "PYTHONPATH": str(self.spec.root),
                 "DJANGO_SETTINGS_MODULE": self.settings}  # fmt: skip
 

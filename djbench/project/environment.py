@@ -114,9 +114,9 @@ def _fingerprint(lines):
     servers' pins and this Python."""
     digest = hashlib.sha256(sys.version.encode())
     for line in [*lines, *server_requirements()]:
-        digest.update(line.encode() + b"\0")
-        if line.startswith("-r "):
-            digest.update(Path(line[3:]).read_bytes())
+        # A requirements file by its content, not its path: a copy elsewhere is the same.
+        text = Path(line[3:]).read_bytes() if line.startswith("-r ") else line.encode()
+        digest.update(text + b"\0")
     return digest.hexdigest()[:16]
 
 

@@ -29,31 +29,19 @@ LOGGING = {
 
 def render(app, cfg, static_root, media_root):
     """(the module's text, the names of the settings it sets)."""
-    database = {
-        "ENGINE": "django.db.backends.postgresql",
-        **{
-            key: f'os.environ["POSTGRES_{env}"]'
-            for key, env in (
-                ("HOST", "HOST"),
-                ("PORT", "PORT"),
-                ("NAME", "DB"),
-                ("USER", "USER"),
-                ("PASSWORD", "PASSWORD"),
-            )
-        },  # fmt: skip
-        "CONN_MAX_AGE": cfg.conn_max_age,
-    }
+    # Each value as source text: the connection comes from the environment, not the file.
+    database = {"ENGINE": repr("django.db.backends.postgresql")}
+    for key, env in (("HOST", "HOST"), ("PORT", "PORT"), ("NAME", "DB"), ("USER", "USER"),
+                     ("PASSWORD", "PASSWORD")):  # fmt: skip
+        database[key] = f'os.environ["POSTGRES_{env}"]'
+    database["CONN_MAX_AGE"] = repr(cfg.conn_max_age)
     if cfg.db_pool:
-        database["OPTIONS"] = {"pool": {"min_size": cfg.db_pool[0], "max_size": cfg.db_pool[1]}}
+        pool = {"min_size": cfg.db_pool[0], "max_size": cfg.db_pool[1]}
+        database["OPTIONS"] = repr({"pool": pool})
     settings = {
         "DEBUG": "False",
         "ALLOWED_HOSTS": 'os.environ["DJBENCH_ALLOWED_HOSTS"].split(",")',
-        "DATABASES": "{'default': {"
-        + ", ".join(
-            f"{k!r}: {v if str(v).startswith('os.environ') else repr(v)}"
-            for k, v in database.items()
-        )
-        + "}}",  # fmt: skip
+        "DATABASES": "{'default': {" + ", ".join(f"{k!r}: {v}" for k, v in database.items()) + "}}",
         "STATIC_ROOT": repr(str(static_root)),
         "MEDIA_ROOT": repr(str(media_root)),
         "LOGGING": repr(LOGGING),
