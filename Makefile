@@ -42,6 +42,9 @@ SEED ?=
 DUMP ?=
 LOCUSTFILE ?=
 URLS ?=
+DJANGO ?=
+ASGIREF ?=
+DJANGOS ?=
 
 PYTHON ?= python3
 VENV := .venv
@@ -49,13 +52,14 @@ DJBENCH := $(VENV)/bin/djbench
 # A value as one shell word, whatever it holds (paths with spaces, a seed command).
 q = '$(subst ','\'',$(1))'
 # The project under test, when it is not the built-in polls project.
-PROJECT_VARS := PROJECT SETTINGS REQUIREMENTS APP_PYTHON SEED DUMP LOCUSTFILE URLS
+PROJECT_VARS := PROJECT SETTINGS REQUIREMENTS APP_PYTHON SEED DUMP LOCUSTFILE URLS DJANGO ASGIREF
 PROJECT_OPTS := $(if $(PROJECT),--project $(call q,$(PROJECT))) \
 	$(if $(SETTINGS),--settings $(call q,$(SETTINGS))) \
 	$(if $(REQUIREMENTS),--requirements $(call q,$(REQUIREMENTS))) \
 	$(if $(APP_PYTHON),--app-python $(call q,$(APP_PYTHON))) \
 	$(if $(SEED),--seed $(call q,$(SEED))) $(if $(DUMP),--dump $(call q,$(DUMP))) \
-	$(if $(LOCUSTFILE),--locustfile $(call q,$(LOCUSTFILE))) $(if $(URLS),--urls $(call q,$(URLS)))
+	$(if $(LOCUSTFILE),--locustfile $(call q,$(LOCUSTFILE))) $(if $(URLS),--urls $(call q,$(URLS))) \
+	$(if $(DJANGO),--django $(call q,$(DJANGO))) $(if $(ASGIREF),--asgiref $(call q,$(ASGIREF)))
 # Only the options that were set reach the CLI, so the profile's defaults apply otherwise; the
 # CLI refuses those that a command cannot use (knee options without a knee search, THREADS
 # without a threaded server...).
@@ -88,6 +92,7 @@ refuse = $(if $(call given,$(1)),@echo 'djbench: error: make $@ does not use \
 why_SERVERS := it runs its own server; make bench SERVERS="..." runs others
 why_VIEW := bench-matrix runs every view in VIEWS
 why_VIEWS := VIEWS is for bench-matrix; VIEW=async chooses the view elsewhere
+why_DJANGOS := DJANGOS is for bench-matrix; DJANGO=3.0 chooses the version elsewhere
 why_RUNS := RUNS is for make report
 why_PROFILE := a knee search or calibration chooses its own steps
 why_SCALE := SCALE=auto scales the steps of make bench, bench-wsgi, bench-asgi, bench-matrix
@@ -104,7 +109,8 @@ why_stack-host := the controller chooses each run (make bench MODE=distributed S
 why_load-worker := $(why_stack-host)
 RUN_VARS := PROFILE WORKERS USERS HOLD WARMUP VIEW THREADS CONN_MAX_AGE DB_POOL PG_MAX_CONNECTIONS \
 	MODE LOCUST_WORKERS SERVER_CPUS LOCUST_CPUS SCALE REPEAT P95_SLO_MS MAX_USERS CONFIRM SERVERS \
-	VIEWS STACK DB MASTER_BIND EXPECT_WORKERS FRESH_STACK LOAD_MODEL RATES PACING $(PROJECT_VARS)
+	VIEWS DJANGOS STACK DB MASTER_BIND EXPECT_WORKERS FRESH_STACK LOAD_MODEL RATES PACING \
+	$(PROJECT_VARS)
 
 .DEFAULT_GOAL := help
 .PHONY: help bench bench-wsgi bench-asgi bench-matrix knee calibrate report test lint clean \
@@ -126,6 +132,8 @@ help: ## list the targets
 	@echo "             PROJECT=dir (your Django project) SETTINGS=module REQUIREMENTS=file"
 	@echo "             APP_PYTHON=venv/bin/python SEED=\"command args\" DUMP=file"
 	@echo "             LOCUSTFILE=file URLS=file (the scenario; default: pages found on the site)"
+	@echo "             DJANGO=3.0 ASGIREF=3.2.10 (another Django or asgiref, in an environment of"
+	@echo "             its own) DJANGOS=\"3.0 4.2 5.2\" (bench-matrix: every version side by side)"
 	@echo "  calibrate takes SERVERS=one USERS=N HOLD WARMUP and the stack's variables (WORKERS, VIEW, MODE...)"
 	@echo "  a variable that a target cannot use stops it with one line"
 
@@ -136,28 +144,29 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 bench: $(VENV)/.installed ## gunicorn (WSGI) and uvicorn (ASGI), then the comparison report
-	$(call refuse,VIEWS RUNS)
+	$(call refuse,VIEWS DJANGOS RUNS)
 	$(DJBENCH) bench --servers "$(SERVERS)" $(RUN_OPTS)
 
 bench-wsgi: $(VENV)/.installed ## gunicorn (WSGI) only
-	$(call refuse,SERVERS VIEWS RUNS)
+	$(call refuse,SERVERS VIEWS DJANGOS RUNS)
 	$(DJBENCH) run --server gunicorn $(RUN_OPTS)
 
 bench-asgi: $(VENV)/.installed ## uvicorn (ASGI) only
-	$(call refuse,SERVERS VIEWS RUNS)
+	$(call refuse,SERVERS VIEWS DJANGOS RUNS)
 	$(DJBENCH) run --server uvicorn $(RUN_OPTS)
 
 bench-matrix: $(VENV)/.installed ## every server in SERVERS with every view in VIEWS, one report
 	$(call refuse,VIEW RUNS)
 	$(DJBENCH) matrix --servers "$(SERVERS)" --views "$(VIEWS)" $(COMMON_OPTS) \
+		$(if $(DJANGOS),--djangos $(call q,$(DJANGOS))) \
 		--profile $(PROFILE) --scale $(SCALE)
 
 knee: $(VENV)/.installed ## search each server's knee (failures and p95): make knee SERVERS="gunicorn uvicorn"
-	$(call refuse,PROFILE SCALE VIEWS RUNS)
+	$(call refuse,PROFILE SCALE VIEWS DJANGOS RUNS)
 	$(DJBENCH) knee --servers "$(SERVERS)" $(COMMON_OPTS) --view $(VIEW)
 
 calibrate: $(VENV)/.installed ## Locust's capacity here: HttpUser vs FastHttpUser vs wrk (~2.5 min)
-	$(call refuse,PROFILE SCALE REPEAT FRESH_STACK P95_SLO_MS MAX_USERS CONFIRM VIEWS RUNS \
+	$(call refuse,PROFILE SCALE REPEAT FRESH_STACK P95_SLO_MS MAX_USERS CONFIRM VIEWS DJANGOS RUNS \
 		LOAD_MODEL RATES PACING)
 	$(DJBENCH) calibrate $(STACK_OPTS) $(MODE_OPTS) --view $(VIEW) \
 		$(if $(call given,SERVERS),--server "$(SERVERS)") \

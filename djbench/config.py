@@ -102,7 +102,10 @@ class RunConfig:
 
     @property
     def variant(self):  # a run's name beside its server: polls' view, or the user's project
-        return self.view if self.project.builtin else re.sub(r"[^\w.-]+", "-", self.project.name)
+        name = self.view if self.project.builtin else re.sub(r"[^\w.-]+", "-", self.project.name)
+        versions = [f"{what}{getattr(self.project, what)}" for what in ("django", "asgiref")
+                    if getattr(self.project, what)]  # fmt: skip
+        return "-".join([name, *versions])
 
     @property
     def processes(self):

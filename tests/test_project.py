@@ -140,7 +140,7 @@ def _app(tmp_path, info=None):
     """)
     )
     info = {"has_secret_key": False, "debug": True, "database": {"CONN_MAX_AGE": 600},
-            "databases": ["default", "replica"], **(info or {})}  # fmt: skip
+            "databases": ["default", "replica"], "django": "5.2.19", **(info or {})}  # fmt: skip
     env = AppEnvironment(tmp_path / "python", "test", True)
     return App(ProjectSpec(path=str(tmp_path)), env, "base_settings", info, None)
 

@@ -12,7 +12,7 @@ from djbench.analysis.errors import AnalysisError
 from djbench.analysis.files import output_dir
 from djbench.analysis.markdown import markdown_table
 from djbench.analysis.pages.html import figure, render
-from djbench.analysis.report import article, mechanism
+from djbench.analysis.report import article, mechanism, versions
 from djbench.analysis.report.checks import HISTORY_TOLERANCE, run_warnings
 from djbench.analysis.report.knee_report import knee_text
 from djbench.analysis.report.project import details, headline, project_of
@@ -344,6 +344,7 @@ def _context(runs, reference, charts, out, found, v, project):
         "runs": [_run_context(run) for run in runs],
         "knees": [knee_sentence(runs, t, reference) for t in KNEE_THRESHOLDS],
         "comparisons": mechanism.comparison_lines(runs),
+        "versions": _versions_context(runs),
         "knee_intro": KNEE_INTRO,
         "knee_sections": _knee_sections(runs, found, v.slo_ms, out),
         "repetitions": [
@@ -360,6 +361,15 @@ def _context(runs, reference, charts, out, found, v, project):
         "over_time_intro": OVER_TIME_INTRO,
         "over_time": _over_time(runs, v.slo_ms, out),
     }
+
+
+def _versions_context(runs):
+    header, rows, found = versions.table(runs)
+    if not rows:
+        return None
+    sentences = [versions.change_sentence(found, t) for t in KNEE_THRESHOLDS]
+    return {"header": header, "rows": rows, "md": markdown_table(header, rows),
+            "sentences": [s for s in sentences if s]}  # fmt: skip
 
 
 def _check_comparable(runs: list[Run]) -> None:

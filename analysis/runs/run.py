@@ -70,9 +70,19 @@ def _view_suffix(meta: dict) -> str:
     return suffix + (", fresh stack per step" if fresh_stack_per_step(meta) else "")
 
 
+def versions_asked(meta: dict) -> dict:
+    """{"Django": "3.0.14", ...}: the releases a run on another Django or asgiref ran on (as
+    installed), {} for a run on the project's own."""
+    spec = (meta.get("project") or {}).get("spec") or {}
+    ran = meta.get("versions") or {}
+    return {name: ran.get(name) or spec[name.lower()] for name in ("Django", "asgiref")
+            if spec.get(name.lower())}  # fmt: skip
+
+
 def default_label(meta: dict) -> str:
-    """'gunicorn (WSGI)', or 'uvicorn (ASGI, async views)'."""
-    return f"{meta['server']} ({str(meta['interface']).upper()}{_view_suffix(meta)})"
+    """'gunicorn (WSGI)', 'uvicorn (ASGI, async views)', or 'uvicorn (ASGI, Django 3.0.14)'."""
+    versions = "".join(f", {name} {v}" for name, v in versions_asked(meta).items())
+    return f"{meta['server']} ({str(meta['interface']).upper()}{_view_suffix(meta)}{versions})"
 
 
 def read_meta(run_dir: Path) -> dict:

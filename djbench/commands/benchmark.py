@@ -9,6 +9,7 @@ from djbench.analysis.runs.run import read_meta
 from djbench.commands.options import mode_options, names, stack_settings
 from djbench.errors import UserError
 from djbench.project import app as project_app
+from djbench.project import versions
 from djbench.runners import factory
 from djbench.search import auto_scale
 from djbench.search import probes as knee_runner
@@ -33,7 +34,7 @@ def install_missing(args, purpose="bench"):
 
 
 def configs(args, combinations):
-    """One checked configuration per (server, view) pair."""
+    """One checked configuration per (server, view) pair, or (server, view, Django) triple."""
     cfgs = [
         config.build(
             server,
@@ -43,31 +44,39 @@ def configs(args, combinations):
             warmup_s=args.warmup,
             spawn_rate=args.spawn_rate,
             fresh_stack_per_step=args.fresh_stack_per_step,
-            **stack_settings(args, view),
+            **stack_settings(args, view, *django),
             load_model=args.load_model,
             rates=args.rates,
             pacing_s=args.pacing,
         )
-        for server, view in combinations
+        for server, view, *django in combinations
     ]
     _check_ignored(args, cfgs)
     config.check_range("repeat", args.repeat)
     factory.check_options(mode_options(args))
-    prepare_project(args, cfgs[0].project)
+    prepare_project(args, cfgs)
     return cfgs
 
 
-def prepare_project(args, project):
-    """A project of the user's runs natively; its environment is built (or found) now, before
-    anything starts, so that a project that cannot run stops here with one line."""
-    if not project.builtin:
+def prepare_project(args, cfgs):
+    """A project of the user's, or another Django, runs natively; its environment is built (or
+    found) now, before anything starts, so that a project that cannot run stops here with one
+    line."""
+    project = cfgs[0].project
+    others = [c.project for c in cfgs if c.project.django or c.project.asgiref]
+    if not project.builtin or others:
+        why = "a project of yours" if not project.builtin else "another Django"
         if args.mode == "auto":
             args.mode = "native"
-            log.info("mode: native (a project of yours runs as host processes)")
+            log.info(f"mode: native ({why} runs as host processes)")
         if args.mode != "native":
-            raise UserError(f"--project runs in native mode; --mode {args.mode} runs polls")
+            raise UserError(f"{why} runs in native mode, not --mode {args.mode}")
     if args.mode == "native":
-        project_app.prepare(project)
+        for cfg in cfgs:
+            app = project_app.prepare(cfg.project)
+            why_not = versions.refusals(app.info["django"], [cfg.view], cfg.db_pool)
+            if why_not:
+                raise UserError(why_not)
 
 
 def _check_ignored(args, cfgs):

@@ -44,7 +44,7 @@ def run(args):
         **stack_settings(args),
     )
     factory.check_options(mode_options(args))
-    benchmark.prepare_project(args, cfg.project)
+    benchmark.prepare_project(args, [cfg])
     benchmark.install_missing(args, "calibrate")
     calibrate.find_wrk()
     runner = factory.create(mode_options(args))

@@ -8,7 +8,7 @@ import re
 from djbench import config
 from djbench.contracts import defaults
 from djbench.errors import UserError
-from djbench.project import spec
+from djbench.project import spec, versions
 from djbench.project.spec import ProjectSpec
 from djbench.runners.base import ModeOptions
 from djbench.runners.factory import MODES
@@ -151,13 +151,27 @@ def add_project_options(p):
         default="",
         help="one path per line with an optional weight: a GET scenario",
     )
+    group.add_argument(
+        "--django",
+        metavar="VERSION",
+        default="",
+        help=f"run on another Django (a series: {', '.join(versions.SERIES)}, or a release), in "
+        "an environment of its own with the asgiref and driver it supports",
+    )
+    group.add_argument(
+        "--asgiref",
+        metavar="VERSION",
+        default="",
+        help="pin asgiref apart from Django (to tell a change of one from the other)",
+    )
 
 
-def project_spec(args) -> ProjectSpec:
-    """The project options, checked (absolute paths, files that exist)."""
+def project_spec(args, django="") -> ProjectSpec:
+    """The project options, checked (absolute paths, files that exist); `django`: one Django of
+    the matrix's --djangos instead of --django."""
     given = {name: getattr(args, option[2:].replace("-", "_")) for name, option in
              spec.OPTIONS.items()}  # fmt: skip
-    return spec.check(ProjectSpec(**given))
+    return spec.check(ProjectSpec(**given | ({"django": django} if django else {})))
 
 
 def add_run_options(p, view=True):
@@ -294,7 +308,7 @@ def mode_options(args) -> ModeOptions:
     return ModeOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ModeOptions)})
 
 
-def stack_settings(args, view=None):
+def stack_settings(args, view=None, django=""):
     return dict(
         workers=args.workers,
         view=view or args.view,
@@ -305,5 +319,5 @@ def stack_settings(args, view=None):
         pg_max_connections=args.pg_max_connections,
         server_cpus=args.server_cpus,
         locust_cpus=args.locust_cpus,
-        project=project_spec(args),
+        project=project_spec(args, django),
     )

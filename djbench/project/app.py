@@ -59,6 +59,9 @@ class App:
                 "key": env.key,
                 "added": env.added,
                 "django": self.info["django"],
+                "asgiref": env.version("asgiref"),
+                "servers_instead": environment.servers_instead(env),
+                "compat": settings_file.compat(self),
                 "freeze": env.freeze,
             },
         }

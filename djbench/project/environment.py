@@ -19,6 +19,7 @@ from pathlib import Path
 
 from djbench.errors import UserError
 from djbench.paths import BIN, ROOT
+from djbench.project import versions
 from djbench.project.spec import ProjectSpec
 from djbench.stack.servers import SERVERS
 from djbench.system.log import log
@@ -63,16 +64,31 @@ def pins():
     return pinned
 
 
-def server_requirements():
-    """Every server of the registry, at djbench's versions."""
+def server_requirements(newest_that_fits=False):
+    """Every server of the registry, at djbench's versions; or, beside another Django or
+    asgiref, the newest release up to djbench's that installs with them."""
     pinned, wanted = pins(), []
     for server in SERVERS.values():
         for package in server.packages:
             name, version = pinned[_canonical(package)]
-            line = f"{EXTRAS.get(_canonical(package), name)}=={version}"
+            relation = "<=" if newest_that_fits else "=="
+            line = f"{EXTRAS.get(_canonical(package), name)}{relation}{version}"
             if line not in wanted:
                 wanted.append(line)
     return wanted
+
+
+def servers_instead(env):
+    """{server distribution: (djbench's pin, the release installed)} where they differ: beside
+    another Django or asgiref, the newest that installs stood in."""
+    instead = {}
+    for server in SERVERS.values():
+        for package in server.packages:
+            name, pinned = pins()[_canonical(package)]
+            installed = env.version(name)
+            if installed and installed != pinned:
+                instead[name] = [pinned, installed]
+    return instead
 
 
 def requirements(spec: ProjectSpec):
@@ -109,19 +125,47 @@ def _cache_root():
     return Path(os.environ.get("DJBENCH_ENVS") or base / "djbench" / "envs")
 
 
-def _fingerprint(lines):
+@dataclass(frozen=True)
+class Recipe:
+    """What an environment is built from."""
+
+    lines: tuple  # requirement lines ("-r FILE" or a requirement)
+    overrides: tuple = ()  # requirements that replace the project's own (another Django)
+    other_versions: bool = False  # --django or --asgiref: servers as new as fit beside them
+
+    @property
+    def servers(self):
+        return server_requirements(newest_that_fits=self.other_versions)
+
+
+def recipe(spec: ProjectSpec) -> tuple[Recipe, str]:
+    lines, source = requirements(spec)
+    if not (spec.django or spec.asgiref):
+        return Recipe(tuple(lines)), source
+    if spec.django:
+        overrides, wanted = versions.requirement_lines(spec.django, spec.asgiref)
+    else:
+        overrides, wanted = [], [f"asgiref=={spec.asgiref}"]
+    asked = " ".join(f"{o}={getattr(spec, o)}" for o in ("django", "asgiref") if getattr(spec, o))
+    return Recipe(tuple(lines + wanted), tuple(overrides), True), f"{source} with {asked}"
+
+
+def _fingerprint(recipe):
     """What an environment is built from: the requirement lines, the files they name, the
     servers' pins and this Python."""
     digest = hashlib.sha256(sys.version.encode())
-    for line in [*lines, *server_requirements()]:
+    overrides = [f"override {line}" for line in recipe.overrides]
+    for line in [*recipe.lines, *overrides, *recipe.servers]:
         # A requirements file by its content, not its path: a copy elsewhere is the same.
         text = Path(line[3:]).read_bytes() if line.startswith("-r ") else line.encode()
         digest.update(text + b"\0")
     return digest.hexdigest()[:16]
 
 
-def _install(python, lines, cwd, what):
+def _install(python, lines, cwd, what, overrides=None):
     argv = [_uv(), "pip", "install", "--python", str(python), "--quiet"]
+    if overrides:
+        argv += ["--overrides", str(overrides)]
     for line in lines:
         argv += line.split(" ", 1) if line.startswith("-r ") else [line]
     done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
@@ -147,36 +191,41 @@ def ensure(spec: ProjectSpec) -> AppEnvironment:
     """The project's environment, built (or reused) now; one UserError line if it cannot be."""
     if spec.app_python:
         return _users_own(spec)
-    lines, source = requirements(spec)
-    key = _fingerprint(lines)
+    built_from, source = recipe(spec)
+    key = _fingerprint(built_from)
     root = _cache_root()
     root.mkdir(parents=True, exist_ok=True)
     path = root / key
     with open(root / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another run building the same one: wait for it
         if not (path / COMPLETE).exists():
-            _build(path, lines, spec, source)
+            _build(path, built_from, spec, source)
         env = AppEnvironment(path / "bin" / "python", source, True, key)
         env.added = json.loads((path / COMPLETE).read_text())
     env.freeze = _freeze(env.python)
     return env
 
 
-def _build(path, lines, spec, source):
+def _build(path, built_from, spec, source):
     log.info(f"building {spec.name}'s environment from {source} (cached in {path})")
     shutil.rmtree(path, ignore_errors=True)
     subprocess.run([_uv(), "venv", "--quiet", "--python", sys.executable, str(path)],
                    check=True, capture_output=True)  # fmt: skip
     try:
         python = path / "bin" / "python"
-        _install(python, lines + server_requirements(), spec.root, f"the requirements ({source})")
+        overrides = None
+        if built_from.overrides:
+            overrides = path / "overrides.txt"
+            overrides.write_text("\n".join(built_from.overrides) + "\n")
+        lines = [*built_from.lines, *built_from.servers]
+        _install(python, lines, spec.root, f"the requirements ({source})", overrides)
         added = _missing_driver(_freeze(python))
         if added:
             _install(python, added, spec.root, "the PostgreSQL driver")
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
         raise
-    (path / COMPLETE).write_text(json.dumps(server_requirements() + added))
+    (path / COMPLETE).write_text(json.dumps(built_from.servers + added))
 
 
 def _users_own(spec):

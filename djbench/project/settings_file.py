@@ -4,6 +4,8 @@ the hosts, where static and media files go and where errors are logged, and noth
 import re
 import urllib.parse
 
+from djbench.project import versions
+
 HEADER = '''"""Written by djbench for one run: the settings of {settings}, with what the benchmark
 owns set below. The project's files are not modified."""
 
@@ -25,6 +27,33 @@ LOGGING = {
         for name in ("django.request", "django.db.backends", "django.security")
     },
 }
+
+
+# Django 3.0 asserts the UTC offset psycopg2 hands it is the int 0; psycopg2 2.9 (the first with
+# a wheel for this Python) hands timedelta(0). Patched before the backend imports it by name.
+UTC_OFFSET_SHIM = """
+import datetime as _datetime
+
+from django.db.backends.postgresql import utils as _pg_utils
+
+
+def _utc_tzinfo_factory(offset, _factory=_pg_utils.utc_tzinfo_factory):
+    return _factory(offset.total_seconds() / 60 if isinstance(offset, _datetime.timedelta)
+                    else offset)
+
+
+_pg_utils.utc_tzinfo_factory = _utc_tzinfo_factory
+"""
+COMPAT = {
+    "utc_offset": "Django 3.0's utc_tzinfo_factory accepts psycopg2 2.9's timedelta offset "
+    "(djbench's shim in the run's settings)"
+}
+
+
+def compat(app):
+    """The compatibility shims this project's Django needs on this Python, by name."""
+    django = versions.as_tuple(app.info["django"])
+    return ["utc_offset"] if django < versions.UTC_OFFSET_SHIM else []
 
 
 def render(app, cfg, static_root, media_root):
@@ -49,6 +78,8 @@ def render(app, cfg, static_root, media_root):
     if not app.info["has_secret_key"]:
         settings["SECRET_KEY"] = 'os.environ["DJANGO_SECRET_KEY"]'
     body = "".join(f"{name} = {value}\n" for name, value in settings.items())
+    if "utc_offset" in compat(app):
+        body += UTC_OFFSET_SHIM
     return HEADER.format(settings=app.settings) + body, list(settings)
 
 
@@ -88,6 +119,7 @@ def notes(app, cfg):
             "persistent connections as unsupported there): measure it with --conn-max-age "
             f"{own} to see its effect"
         )
+    lines += [COMPAT[name] for name in compat(app)]
     if app.info["debug"]:
         lines.append("the project's DEBUG=True is turned off for the run")
     if len(app.info["databases"]) > 1:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from djbench.errors import UserError
 from djbench.paths import DJANGO_DIR
+from djbench.project import versions
 
 SETTINGS_RE = re.compile(r"""DJANGO_SETTINGS_MODULE["']\s*,\s*["']([\w.]+)["']""")
 MODULE_RE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
@@ -25,6 +26,8 @@ class ProjectSpec:
     dump: str = ""  # a pg_dump (plain or custom format) restored instead of a seed
     locustfile: str = ""  # the user's scenario
     urls: str = ""  # a URLS file: one path per line, an optional weight
+    django: str = ""  # another Django than the project's requirements pin (a series or release)
+    asgiref: str = ""  # another asgiref than the one Django brings
 
     @property
     def builtin(self):
@@ -43,6 +46,7 @@ class ProjectSpec:
 
 
 POLLS = ProjectSpec()
+VERSIONS = ("django", "asgiref")  # the fields any project may vary, the built-in one too
 # The command-line option of each field (make's variable is the same name in capitals).
 OPTIONS = {f.name: "--" + f.name.replace("_", "-") for f in fields(ProjectSpec)} | {
     "path": "--project"
@@ -60,8 +64,15 @@ def _file(option, value, must_be_dir=False):
 
 def check(spec: ProjectSpec) -> ProjectSpec:
     """The spec with absolute paths, or one UserError line."""
+    if spec.django:
+        versions.check("--django", spec.django)
+    if spec.asgiref:
+        versions.check_asgiref(spec.asgiref)
+    if spec.app_python and (spec.django or spec.asgiref):
+        raise UserError("--django and --asgiref build an environment, --app-python is yours: one")
     if spec.builtin:
-        given = [OPTIONS[n] for n, v in spec.as_dict().items() if v and n != "path"]
+        given = [OPTIONS[n] for n, v in spec.as_dict().items()
+                 if v and n not in ("path", *VERSIONS)]  # fmt: skip
         if given:
             raise UserError(f"{', '.join(given)} need --project (the polls project is built in)")
         return spec

@@ -242,7 +242,14 @@ def _record_project(meta, app, files, cfg):
         "served_by_nginx": {url: str(d) for url, d in _served_files(app, files).items()},
     }
     server = SERVERS[cfg.server]
-    for name in ("Django", "asgiref", "psycopg", "psycopg-pool", *server.packages):
+    for name in (
+        "Django",
+        "asgiref",
+        "psycopg",
+        "psycopg-pool",
+        "psycopg2-binary",
+        *server.packages,
+    ):
         meta["versions"][name] = app.env.version(name)
     meta["versions"]["python"] = app.info["python"]
     for note in files.notes:

@@ -15,7 +15,17 @@ import threading
 import time
 from pathlib import Path
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+try:
+    from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+except ImportError:  # asgiref before 3.6 (Django before 4.2): chains before 3.1 are all sync
+    from asyncio import iscoroutinefunction
+
+    def markcoroutinefunction(func):
+        import asyncio
+
+        func._is_coroutine = asyncio.coroutines._is_coroutine
+        return func
+
 
 FORMAT = "<3d"  # in flight, request-seconds, monotonic time of the last change
 

@@ -2,10 +2,21 @@
 
 from django.db.models import F
 from django.http import HttpResponseRedirect
-from django.shortcuts import aget_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 
 from .models import Choice, Question
+
+try:
+    from django.shortcuts import aget_object_or_404
+except ImportError:  # Django 4.1 and 4.2 have the async ORM but not this shortcut (5.0)
+    from django.http import Http404
+
+    async def aget_object_or_404(model, **lookup):
+        try:
+            return await model.objects.aget(**lookup)
+        except model.DoesNotExist:
+            raise Http404(f"No {model._meta.object_name} matches the given query.") from None
 
 # All data is awaited before render(): a lazy queryset reaching a template would do sync
 # database I/O inside the event loop, which Django refuses (SynchronousOnlyOperation).

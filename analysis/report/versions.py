@@ -1,0 +1,117 @@
+"""The article's comparison per Django version: for each version the runs were made on, the
+knee of its WSGI and its ASGI run, their ratio, and what PostgreSQL held for the ASGI run; then
+which release changed the result, in words rendered from those rows."""
+
+import re
+
+from djbench.analysis.report.mechanism import _busiest, _has
+from djbench.analysis.runs.run import Run, versions_asked
+
+
+def _key(run: Run) -> tuple:
+    ran = run.meta.get("versions") or {}
+    return (str(ran.get("Django") or ""), str(ran.get("asgiref") or ""))
+
+
+def _order(key: tuple) -> tuple:
+    return tuple(tuple(int(n) for n in re.findall(r"\d+", v)) for v in key)
+
+
+def groups(runs: list[Run]) -> list[tuple[tuple, list[Run]]]:
+    """(Django, asgiref) -> runs, oldest first; [] unless the runs asked for several."""
+    if not any(versions_asked(r.meta) for r in runs):
+        return []
+    found = {}
+    for run in runs:
+        found.setdefault(_key(run), []).append(run)
+    if len(found) < 2:
+        return []
+    return sorted(found.items(), key=lambda item: _order(item[0]))
+
+
+def _pair(runs):
+    wsgi = next((r for r in runs if r.interface == "wsgi"), None)
+    asgi = next((r for r in runs if r.interface == "asgi"), None)
+    return wsgi, asgi
+
+
+def _open_ended(run, value) -> bool:
+    return value is not None and value == int(run.steps.sort_values("step")["users"].iloc[-1])
+
+
+def _knee_cell(run, threshold):
+    if run is None:
+        return "", None
+    value = run.knee(threshold, run.measure)
+    if value is None:
+        return "< first step", None
+    return (f"≥ {value}" if _open_ended(run, value) else str(value)), value
+
+
+def _ratio(wsgi, asgi, threshold) -> tuple[str, float | None]:
+    (_, kw), (_, ka) = _knee_cell(wsgi, threshold), _knee_cell(asgi, threshold)
+    if not kw or not ka:
+        return "", None
+    if _open_ended(wsgi, kw) and _open_ended(asgi, ka):
+        return "not known", None
+    bound = "≥ " if _open_ended(asgi, ka) else "≤ " if _open_ended(wsgi, kw) else ""
+    return f"{bound}{ka / kw:.2f}", ka / kw
+
+
+def _database(asgi) -> str:
+    step = _busiest(asgi) if asgi is not None else None
+    if step is None or not _has(step, "pg_total_max", "pg_active_mean"):
+        return ""
+    limit = ""
+    if _has(step, "pg_max_connections"):
+        limit = f" of {float(step['pg_max_connections']):.0f}"
+    return (
+        f"at {int(step['users'])} users: {float(step['pg_total_max']):.0f}{limit} open, "
+        f"{float(step['pg_active_mean']):.1f} running a query"
+    )
+
+
+HEADER = ["Django", "asgiref", "WSGI", "ASGI", "knee 0 % (WSGI / ASGI)", "ratio",
+          "knee 1 % (WSGI / ASGI)", "ratio", "ASGI's PostgreSQL connections"]  # fmt: skip
+
+
+def table(runs: list[Run]) -> tuple[list[str], list[list[str]], list[dict]]:
+    """(header, rows, per version {django, ratio_0, ratio_1}) of the per-version comparison."""
+    rows, found = [], []
+    for (django, asgiref), group in groups(runs):
+        wsgi, asgi = _pair(group)
+        cells, ratios = [], {}
+        for threshold in (0.0, 1.0):
+            knees = " / ".join(_knee_cell(r, threshold)[0] or "—" for r in (wsgi, asgi))
+            text, ratio = _ratio(wsgi, asgi, threshold)
+            cells += [knees, text]
+            ratios[threshold] = (ratio, text) if ratio is not None else None
+        names = [r.server if r else "—" for r in (wsgi, asgi)]
+        rows.append([django, asgiref, *names, *cells, _database(asgi)])
+        found.append({"django": django, "asgiref": asgiref, "ratios": ratios})
+    return HEADER, rows, found
+
+
+def change_sentence(found: list[dict], threshold: float = 1.0) -> str:
+    """Which release turned the ASGI/WSGI ratio across 1, from the rows; "" without a ratio."""
+    known = [(f["django"], f["asgiref"], *f["ratios"][threshold]) for f in found
+             if f["ratios"][threshold] is not None]  # fmt: skip
+    if len(known) < 2:
+        return ""
+    condition = "without error" if threshold == 0 else f"with at most {threshold:g} % failures"
+    for (d0, a0, r0, t0), (d1, a1, r1, t1) in zip(known, known[1:], strict=False):
+        if (r0 > 1) != (r1 > 1):
+            what = "Django" if d0 != d1 else "asgiref"
+            old, new = (d0, d1) if d0 != d1 else (a0, a1)
+            verb = "more" if r0 > 1 else "fewer"
+            return (
+                f"ASGI carried {verb} users than WSGI {condition} on {what} {old} "
+                f"(ratio {t0}) and {'fewer' if verb == 'more' else 'more'} on {what} {new} "
+                f"(ratio {t1}): the change lies between these two releases."
+            )
+    side = "more" if known[0][2] > 1 else "fewer"
+    return (
+        f"ASGI carried {side} users than WSGI {condition} on every version measured "
+        f"({', '.join(f'Django {d}: {t}' for d, _, _, t in known)}): no release in between "
+        "turned the result."
+    )
