@@ -106,11 +106,11 @@ def test_committed_unversioned_files_load_as_they_are(kind):
     # Written before documents carried a version: read as version 0, and the upgrade to 1
     # changes nothing, so their numbers recompute exactly. knee.json 2 adds what a search
     # decided about steady state and failures: an old search says it decided nothing.
-    paths = _committed(kind.file)
+    # (Files committed since carry their version, and are left out.)
+    paths = [p for p in _committed(kind.file) if "schema" not in raw(p)]
     assert len(paths) >= {"meta": 20, "knee": 4, "calibration": 1}[kind.name]
     for path in paths:
         data = raw(path)
-        assert "schema" not in data, path
         loaded = LOADERS[kind](path)
         if kind is KNEE:
             assert [p.pop("truncation_s") for p in loaded["probes"]] == [None] * len(data["probes"])

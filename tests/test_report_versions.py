@@ -9,7 +9,7 @@ from djbench.analysis.report import versions
 from djbench.analysis.runs.run import Run, default_label
 
 
-def make_run(server, interface, django, failures, pg_total_max=10):
+def make_run(server, interface, django, failures, pg_total_max=10, p95=(200, 800, 1500)):
     """Steps of 100, 200, 300 users with the article's failure % given per step."""
     steps = pd.DataFrame(
         {
@@ -17,6 +17,7 @@ def make_run(server, interface, django, failures, pg_total_max=10):
             "users": [100, 200, 300],
             "requests": [900, 1800, 2700],
             "article_failure_pct": failures,
+            "p95_ms": list(p95),
             "failure_pct": failures,
             "inflight_per_process_mean": [1.0] * 3,
             "pg_total_mean": [5.0] * 3,
@@ -36,7 +37,7 @@ RUNS = [
     make_run("uvicorn", "asgi", "5.2.19", [0.0, 3.0, 9.0], pg_total_max=99),
     make_run("gunicorn", "wsgi", "5.2.19", [0.0, 0.0, 0.5]),
     make_run("gunicorn", "wsgi", "3.0.14", [0.0, 2.0, 5.0]),
-    make_run("uvicorn", "asgi", "3.0.14", [0.0, 0.0, 0.0]),
+    make_run("uvicorn", "asgi", "3.0.14", [0.0, 0.0, 0.0], p95=(100, 300, 500)),
 ]
 
 
@@ -45,24 +46,26 @@ def test_a_run_on_another_django_says_which_in_its_label():
 
 
 def test_one_row_per_version_oldest_first_with_knees_and_ratios():
-    header, rows, _ = versions.table(RUNS)
-    assert header[0] == "Django"
-    assert rows[0][:8] == ["3.0.14", "3.3.4", "gunicorn", "uvicorn", "100 / ≥ 300", "≥ 3.00",
-                           "100 / ≥ 300", "≥ 3.00"]  # fmt: skip
-    assert rows[0][8] == "at 300 users: 10 of 100 open, 1.5 running a query"
+    header, rows, _ = versions.table(RUNS, 1000)
+    assert header[:6] == ["Django", "asgiref", "WSGI", "ASGI",
+                          "knee p95 ≤ 1000 ms (WSGI / ASGI)", "ratio"]  # fmt: skip
+    # p95 within 1000 ms: gunicorn up to 200 users, uvicorn on 3.0 never above it (≥ 300).
+    assert rows[0][:10] == ["3.0.14", "3.3.4", "gunicorn", "uvicorn", "200 / ≥ 300", "≥ 1.50",
+                            "100 / ≥ 300", "≥ 3.00", "100 / ≥ 300", "≥ 3.00"]  # fmt: skip
+    assert rows[0][10] == "at 300 users: 10 of 100 open, 1.5 running a query"
     # 5.2: WSGI never broke 1 % (≥ 300) while ASGI broke it after 100 users: ratio at most 1/3.
-    assert rows[1][4:8] == ["200 / 100", "0.50", "≥ 300 / 100", "≤ 0.33"]
-    assert rows[1][8] == "at 300 users: 99 of 100 open, 1.5 running a query"
+    assert rows[1][4:10] == ["200 / 200", "1.00", "200 / 100", "0.50", "≥ 300 / 100", "≤ 0.33"]
+    assert rows[1][10] == "at 300 users: 99 of 100 open, 1.5 running a query"
 
 
 def test_the_release_that_turned_the_result_is_named():
-    _, _, found = versions.table(RUNS)
-    assert versions.change_sentence(found, 1.0) == (
+    _, _, found = versions.table(RUNS, 1000)
+    assert versions.change_sentence(found, "1 %") == (
         "ASGI carried more users than WSGI with at most 1 % failures on Django 3.0.14 (ratio "
         "≥ 3.00) and fewer on Django 5.2.19 (ratio ≤ 0.33): the change lies between these two "
         "releases."
     )
-    assert versions.change_sentence(found, 0.0).startswith(
+    assert versions.change_sentence(found, "0 %").startswith(
         "ASGI carried more users than WSGI without error on Django 3.0.14 (ratio ≥ 3.00) and "
         "fewer on Django 5.2.19 (ratio 0.50)"
     )
@@ -71,14 +74,14 @@ def test_the_release_that_turned_the_result_is_named():
 def test_no_turn_is_said_too():
     same = [make_run("gunicorn", "wsgi", d, [0.0, 2.0, 5.0]) for d in ("4.2.30", "5.2.19")]
     same += [make_run("uvicorn", "asgi", d, [0.0, 0.0, 3.0]) for d in ("4.2.30", "5.2.19")]
-    _, _, found = versions.table(same)
-    assert versions.change_sentence(found, 1.0) == (
+    _, _, found = versions.table(same, 1000)
+    assert versions.change_sentence(found, "1 %") == (
         "ASGI carried more users than WSGI with at most 1 % failures on every version measured "
         "(Django 4.2.30: 2.00, Django 5.2.19: 2.00): no release in between turned the result."
     )
 
 
 def test_runs_on_one_django_have_no_such_section():
-    assert versions.table(RUNS[:2])[1] == []
+    assert versions.table(RUNS[:2], 1000)[1] == []
     plain = [Run(r.path, {**r.meta, "project": {"builtin": True}}, r.steps, r.label) for r in RUNS]
-    assert versions.table(plain)[1] == []
+    assert versions.table(plain, 1000)[1] == []

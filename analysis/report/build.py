@@ -344,7 +344,7 @@ def _context(runs, reference, charts, out, found, v, project):
         "runs": [_run_context(run) for run in runs],
         "knees": [knee_sentence(runs, t, reference) for t in KNEE_THRESHOLDS],
         "comparisons": mechanism.comparison_lines(runs),
-        "versions": _versions_context(runs),
+        "versions": _versions_context(runs, v.slo_ms),
         "knee_intro": KNEE_INTRO,
         "knee_sections": _knee_sections(runs, found, v.slo_ms, out),
         "repetitions": [
@@ -363,11 +363,13 @@ def _context(runs, reference, charts, out, found, v, project):
     }
 
 
-def _versions_context(runs):
-    header, rows, found = versions.table(runs)
+def _versions_context(runs, slo_ms):
+    header, rows, found = versions.table(runs, slo_ms)
     if not rows:
         return None
-    sentences = [versions.change_sentence(found, t) for t in KNEE_THRESHOLDS]
+    sentences = [
+        versions.change_sentence(found, name) for name, _, _ in versions.objectives(slo_ms)
+    ]
     return {"header": header, "rows": rows, "md": markdown_table(header, rows),
             "sentences": [s for s in sentences if s]}  # fmt: skip
 

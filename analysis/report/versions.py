@@ -39,17 +39,18 @@ def _open_ended(run, value) -> bool:
     return value is not None and value == int(run.steps.sort_values("step")["users"].iloc[-1])
 
 
-def _knee_cell(run, threshold):
+def _knee_cell(run, objective):
     if run is None:
         return "", None
-    value = run.knee(threshold, run.measure)
+    _, threshold, column = objective
+    value = run.knee(threshold, column or run.measure)
     if value is None:
         return "< first step", None
     return (f"≥ {value}" if _open_ended(run, value) else str(value)), value
 
 
-def _ratio(wsgi, asgi, threshold) -> tuple[str, float | None]:
-    (_, kw), (_, ka) = _knee_cell(wsgi, threshold), _knee_cell(asgi, threshold)
+def _ratio(wsgi, asgi, objective) -> tuple[str, float | None]:
+    (_, kw), (_, ka) = _knee_cell(wsgi, objective), _knee_cell(asgi, objective)
     if not kw or not ka:
         return "", None
     if _open_ended(wsgi, kw) and _open_ended(asgi, ka):
@@ -71,38 +72,51 @@ def _database(asgi) -> str:
     )
 
 
-HEADER = ["Django", "asgiref", "WSGI", "ASGI", "knee 0 % (WSGI / ASGI)", "ratio",
-          "knee 1 % (WSGI / ASGI)", "ratio", "ASGI's PostgreSQL connections"]  # fmt: skip
+def objectives(slo_ms: float) -> list[tuple]:
+    """(name, threshold, column: "" = the run's failure measure), as the verdict's columns."""
+    return [(f"p95 ≤ {slo_ms:g} ms", slo_ms, "p95_ms"), ("0 %", 0.0, ""), ("1 %", 1.0, "")]
 
 
-def table(runs: list[Run]) -> tuple[list[str], list[list[str]], list[dict]]:
-    """(header, rows, per version {django, ratio_0, ratio_1}) of the per-version comparison."""
+def table(runs: list[Run], slo_ms: float) -> tuple[list[str], list[list[str]], list[dict]]:
+    """(header, rows, per version {django, asgiref, ratios by objective name})."""
+    header = ["Django", "asgiref", "WSGI", "ASGI"]
+    for name, _, _ in objectives(slo_ms):
+        header += [f"knee {name} (WSGI / ASGI)", "ratio"]
+    header.append("ASGI's PostgreSQL connections")
     rows, found = [], []
     for (django, asgiref), group in groups(runs):
         wsgi, asgi = _pair(group)
         cells, ratios = [], {}
-        for threshold in (0.0, 1.0):
-            knees = " / ".join(_knee_cell(r, threshold)[0] or "—" for r in (wsgi, asgi))
-            text, ratio = _ratio(wsgi, asgi, threshold)
+        for objective in objectives(slo_ms):
+            knees = " / ".join(_knee_cell(r, objective)[0] or "—" for r in (wsgi, asgi))
+            text, ratio = _ratio(wsgi, asgi, objective)
             cells += [knees, text]
-            ratios[threshold] = (ratio, text) if ratio is not None else None
+            ratios[objective[0]] = (ratio, text) if ratio is not None else None
         names = [r.server if r else "—" for r in (wsgi, asgi)]
         rows.append([django, asgiref, *names, *cells, _database(asgi)])
         found.append({"django": django, "asgiref": asgiref, "ratios": ratios})
-    return HEADER, rows, found
+    return header, rows, found
 
 
-def change_sentence(found: list[dict], threshold: float = 1.0) -> str:
+def _condition(objective: str) -> str:
+    if objective.startswith("p95"):
+        return f"within {objective}"
+    return "without error" if objective == "0 %" else f"with at most {objective} failures"
+
+
+def change_sentence(found: list[dict], objective: str = "1 %") -> str:
     """Which release turned the ASGI/WSGI ratio across 1, from the rows; "" without a ratio."""
-    known = [(f["django"], f["asgiref"], *f["ratios"][threshold]) for f in found
-             if f["ratios"][threshold] is not None]  # fmt: skip
+    known = [(f["django"], f["asgiref"], *f["ratios"][objective]) for f in found
+             if f["ratios"][objective] is not None]  # fmt: skip
     if len(known) < 2:
         return ""
-    condition = "without error" if threshold == 0 else f"with at most {threshold:g} % failures"
+    condition = _condition(objective)
     for (d0, a0, r0, t0), (d1, a1, r1, t1) in zip(known, known[1:], strict=False):
         if (r0 > 1) != (r1 > 1):
             what = "Django" if d0 != d1 else "asgiref"
             old, new = (d0, d1) if d0 != d1 else (a0, a1)
+            if d0 != d1 and a0 != a1:
+                what, old, new = "Django/asgiref", f"{d0}/{a0}", f"{d1}/{a1}"
             verb = "more" if r0 > 1 else "fewer"
             return (
                 f"ASGI carried {verb} users than WSGI {condition} on {what} {old} "
