@@ -12,7 +12,7 @@ import psutil
 
 from djbench.contracts import defaults
 from djbench.errors import UserError
-from djbench.project.spec import POLLS, ProjectSpec
+from djbench.project.spec import POLLS, VERSIONS, ProjectSpec
 from djbench.rates import default_rates, parse_rates, users_for_rates
 from djbench.stack import nginx
 from djbench.stack.servers import SERVERS
@@ -103,7 +103,7 @@ class RunConfig:
     @property
     def variant(self):  # a run's name beside its server: polls' view, or the user's project
         name = self.view if self.project.builtin else re.sub(r"[^\w.-]+", "-", self.project.name)
-        versions = [f"{what}{getattr(self.project, what)}" for what in ("django", "asgiref")
+        versions = [f"{what}{getattr(self.project, what)}" for what in VERSIONS
                     if getattr(self.project, what)]  # fmt: skip
         return "-".join([name, *versions])
 

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -36,6 +37,22 @@ def meta(run_dir):
 def rows(path):
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+def server_threads(run, out):
+    """Thread counts of the server processes of every run written under `out` (pid -> every
+    count seen), sampled until the benchmark process `run` ends."""
+    seen = {}
+    while run.poll() is None:
+        for path in out.glob("*/meta.json"):
+            try:
+                pid = meta(path.parent).get("pids", {}).get("server")
+                for proc in psutil.Process(pid).children(recursive=True) if pid else []:
+                    seen.setdefault(proc.pid, set()).add(proc.num_threads())
+            except (psutil.Error, ValueError):
+                pass  # a process that just exited, a meta.json being written
+        time.sleep(0.1)
+    return seen
 
 
 def survivors(pids):

@@ -5,34 +5,15 @@ with at most one PostgreSQL connection."""
 import os
 import subprocess
 import sys
-import time
 
-import psutil
 import pytest
 
 from djbench.contracts.files import SERVER_PROCESSES
-from tests.helpers import ROOT, meta, rows
+from tests.helpers import ROOT, meta, rows, server_threads
 
 pytestmark = pytest.mark.integration
 
 WORKERS = 2
-
-
-def watch(run, out):
-    """Thread counts of the server's processes (pid -> every count seen) until the run ends."""
-    seen, root = {}, None
-    while run.poll() is None:
-        if root is None:
-            metas = list(out.glob("*/meta.json"))
-            pid = metas and meta(metas[0].parent).get("pids", {}).get("server")
-            root = psutil.Process(pid) if pid else None
-        try:
-            for proc in root.children(recursive=True) if root else []:
-                seen.setdefault(proc.pid, set()).add(proc.num_threads())
-        except psutil.Error:
-            pass  # a process that just exited
-        time.sleep(0.1)
-    return seen
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +25,7 @@ def observed(tmp_path_factory):
             "--results-dir", str(out)]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DJBENCH_LOCK": str(lock)}
     with subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL) as run:
-        seen = watch(run, out)
+        seen = server_threads(run, out)
     assert run.returncode == 0
     (run_dir,) = [p.parent for p in out.glob("*/meta.json")]
     return run_dir, seen

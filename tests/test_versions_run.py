@@ -5,32 +5,15 @@ server processes this test saw itself."""
 import os
 import subprocess
 import sys
-import time
 
-import psutil
 import pytest
 
 from djbench.contracts.files import SERVER_PROCESSES
-from tests.helpers import ROOT, meta, rows
+from tests.helpers import ROOT, meta, rows, server_threads
 
 pytestmark = pytest.mark.integration
 
 WORKERS = 2
-
-
-def watch(run, out):
-    """Thread counts of each run's server processes (pid -> counts) until the matrix ends."""
-    seen = {}
-    while run.poll() is None:
-        for path in out.glob("*/meta.json"):
-            try:
-                pid = meta(path.parent).get("pids", {}).get("server")
-                for proc in psutil.Process(pid).children(recursive=True) if pid else []:
-                    seen.setdefault(proc.pid, set()).add(proc.num_threads())
-            except (psutil.Error, ValueError):
-                pass  # a process that just exited, a meta.json being written
-        time.sleep(0.1)
-    return seen
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +25,7 @@ def matrix(tmp_path_factory):
             "--mode", "native", "--results-dir", str(out)]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DJBENCH_LOCK": str(lock)}
     with subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL) as run:
-        seen = watch(run, out)
+        seen = server_threads(run, out)
     assert run.returncode == 0
     runs = {meta(p.parent)["versions"]["Django"]: p.parent for p in out.glob("*/meta.json")}
     return runs, seen, next(out.glob("*-report"))

@@ -5,6 +5,7 @@ which release changed the result, in words rendered from those rows."""
 import re
 
 from djbench.analysis.report.mechanism import _busiest, _has
+from djbench.analysis.report.table import _last_users
 from djbench.analysis.runs.run import Run, versions_asked
 
 
@@ -35,8 +36,8 @@ def _pair(runs):
     return wsgi, asgi
 
 
-def _open_ended(run, value) -> bool:
-    return value is not None and value == int(run.steps.sort_values("step")["users"].iloc[-1])
+def _open_ended(run, value) -> bool:  # a knee at the largest step: a lower bound
+    return value is not None and value == _last_users(run)
 
 
 def _knee_cell(run, objective):

@@ -63,7 +63,7 @@ def prepare_project(args, cfgs):
     found) now, before anything starts, so that a project that cannot run stops here with one
     line."""
     project = cfgs[0].project
-    others = [c.project for c in cfgs if c.project.django or c.project.asgiref]
+    others = any(c.project.django or c.project.asgiref for c in cfgs)
     if not project.builtin or others:
         why = "a project of yours" if not project.builtin else "another Django"
         if args.mode == "auto":

@@ -39,9 +39,8 @@ def with_djangos(args, pairs):
     djangos = [versions.check("--djangos", d) for d in names(args.djangos, "djangos")]
     triples = []
     for django in djangos:
-        release = versions.SERIES[versions.series_of(django)].release
         for server, view in pairs:
-            why_not = versions.refusals(release, [view], args.db_pool)
+            why_not = versions.refusals(versions.release_of(django), [view], args.db_pool)
             if why_not:
                 log.info(f"note: {server} {view} on Django {django} is left out: {why_not}")
             else:

@@ -20,7 +20,7 @@ from pathlib import Path
 from djbench.errors import UserError
 from djbench.paths import BIN, ROOT
 from djbench.project import versions
-from djbench.project.spec import ProjectSpec
+from djbench.project.spec import VERSIONS, ProjectSpec
 from djbench.stack.servers import SERVERS
 from djbench.system.log import log
 
@@ -81,10 +81,10 @@ def server_requirements(newest_that_fits=False):
 def servers_instead(env):
     """{server distribution: (djbench's pin, the release installed)} where they differ: beside
     another Django or asgiref, the newest that installs stood in."""
-    instead = {}
+    pinned_by_name, instead = pins(), {}
     for server in SERVERS.values():
         for package in server.packages:
-            name, pinned = pins()[_canonical(package)]
+            name, pinned = pinned_by_name[_canonical(package)]
             installed = env.version(name)
             if installed and installed != pinned:
                 instead[name] = [pinned, installed]
@@ -146,7 +146,7 @@ def recipe(spec: ProjectSpec) -> tuple[Recipe, str]:
         overrides, wanted = versions.requirement_lines(spec.django, spec.asgiref)
     else:
         overrides, wanted = [], [f"asgiref=={spec.asgiref}"]
-    asked = " ".join(f"{o}={getattr(spec, o)}" for o in ("django", "asgiref") if getattr(spec, o))
+    asked = " ".join(f"{o}={getattr(spec, o)}" for o in VERSIONS if getattr(spec, o))
     return Recipe(tuple(lines + wanted), tuple(overrides), True), f"{source} with {asked}"
 
 

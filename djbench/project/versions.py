@@ -36,13 +36,16 @@ SERIES = {
 # The first releases with what the run may ask for.
 ASYNC_VIEWS = (4, 1)  # async ORM calls (Model.asave, QuerySet.aget)
 DB_POOL = (5, 1)  # DATABASES OPTIONS "pool"
-# Django 3.0 asserts the UTC offset psycopg2 hands it is the int 0; psycopg2 2.9 hands a
-# timedelta(0). The run's settings make it accept both (recorded in meta.json).
-UTC_OFFSET_SHIM = (3, 1)
+UTC_OFFSET_SHIM = (3, 1)  # the first without it (settings_file.UTC_OFFSET_SHIM)
 
 
 def series_of(version: str) -> str:
     return ".".join(version.split(".")[:2])
+
+
+def release_of(django: str) -> str:
+    """3.0 -> 3.0.14 (the series' last release); a release as given."""
+    return django if django.count(".") == 2 else SERIES[series_of(django)].release
 
 
 def as_tuple(version: str) -> tuple:
@@ -67,8 +70,7 @@ def requirement_lines(django: str, asgiref: str) -> tuple[list[str], list[str]]:
     of Django is overridden; asgiref and the driver are requirements the resolver must fit
     with everything else."""
     series = SERIES[series_of(django)]
-    release = django if django.count(".") == 2 else series.release
-    overrides = [f"Django=={release}"]
+    overrides = [f"Django=={release_of(django)}"]
     wanted = [series.driver]
     if asgiref:
         wanted.append(f"asgiref=={asgiref}")
