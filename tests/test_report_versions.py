@@ -9,8 +9,10 @@ from djbench.analysis.report import versions
 from djbench.analysis.runs.run import Run, default_label
 
 
-def make_run(server, interface, django, failures, pg_total_max=10, p95=(200, 800, 1500)):
-    """Steps of 100, 200, 300 users with the article's failure % given per step."""
+def make_run(server, interface, django, failures, pg_total_max=10, p95=(200, 800, 1500),
+             threads=(1, 1, 1), inflight=(1, 1, 1)):  # fmt: skip
+    """Steps of 100, 200, 300 users with the article's failure % given per step; `threads` and
+    `inflight` the most threads and requests at once of one server process per step."""
     steps = pd.DataFrame(
         {
             "step": [1, 2, 3],
@@ -24,6 +26,8 @@ def make_run(server, interface, django, failures, pg_total_max=10, p95=(200, 800
             "pg_total_max": [pg_total_max] * 3,
             "pg_active_mean": [0.5, 1.0, 1.5],
             "pg_max_connections": [100] * 3,
+            "threads_per_process_max": list(threads),
+            "inflight_per_process_max": list(inflight),
         }  # fmt: skip
     )
     meta = {"run_id": f"{server}-{django}", "server": server, "interface": interface,
@@ -85,3 +89,32 @@ def test_runs_on_one_django_have_no_such_section():
     assert versions.table(RUNS[:2], 1000)[1] == []
     plain = [Run(r.path, {**r.meta, "project": {"builtin": True}}, r.steps, r.label) for r in RUNS]
     assert versions.table(plain, 1000)[1] == []
+
+
+def test_the_jump_in_threads_per_process_is_said_with_its_figures():
+    runs = [
+        make_run("uvicorn", "asgi", "3.2.25", [0.0] * 3, pg_total_max=5, threads=(3, 3, 3),
+                 inflight=(4, 30, 66)),
+        make_run("uvicorn", "asgi", "4.0.10", [0.0] * 3, pg_total_max=147, threads=(5, 35, 70),
+                 inflight=(5, 30, 58)),
+    ]  # fmt: skip
+    assert versions.threads_sentence(runs) == (
+        "The ASGI server ran its sync views on at most 3 threads per process on Django 3.2.25 "
+        "(at 300 users: up to 66 requests at once in one process, 5 PostgreSQL connections "
+        "open) and on up to 70 on Django 4.0.10 (at 300 users: up to 58 requests at once, 147 "
+        "connections open): on 4.0.10 the requests in one process ran side by side, each on a "
+        "thread and a connection of its own, where on 3.2.25 they ran one after another on one "
+        "thread. Django 4.0 made that change: its ASGIHandler runs each request's sync code on "
+        "a thread of its own (asgiref's ThreadSensitiveContext, ticket #32889)."
+    )
+    # 70 threads is not three times 30: no jump to speak of.
+    runs[0] = make_run("uvicorn", "asgi", "3.2.25", [0.0] * 3, threads=(3, 3, 30))
+    assert versions.threads_sentence(runs) == ""
+
+
+def test_a_jump_away_from_django_4_0_names_no_release():
+    runs = [make_run("uvicorn", "asgi", d, [0.0] * 3, threads=t, inflight=(9, 9, 9))
+            for d, t in (("4.2.30", (3, 3, 3)), ("5.2.19", (9, 9, 9)))]  # fmt: skip
+    assert versions.threads_sentence(runs).endswith(
+        "on 4.2.30 they ran one after another on one thread."
+    )

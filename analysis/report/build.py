@@ -369,7 +369,7 @@ def _versions_context(runs, slo_ms):
         return None
     sentences = [
         versions.change_sentence(found, name) for name, _, _ in versions.objectives(slo_ms)
-    ]
+    ] + [versions.threads_sentence(runs)]
     return {"header": header, "rows": rows, "md": markdown_table(header, rows),
             "sentences": [s for s in sentences if s]}  # fmt: skip
 

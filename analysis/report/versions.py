@@ -7,6 +7,7 @@ import re
 from djbench.analysis.report.mechanism import _busiest, _has
 from djbench.analysis.report.table import _last_users
 from djbench.analysis.runs.run import Run, versions_asked
+from djbench.project.versions import THREAD_PER_REQUEST, as_tuple
 
 
 def _key(run: Run) -> tuple:
@@ -130,3 +131,50 @@ def change_sentence(found: list[dict], objective: str = "1 %") -> str:
         f"({', '.join(f'Django {d}: {t}' for d, _, _, t in known)}): no release in between "
         "turned the result."
     )
+
+
+def _threads(asgi) -> tuple | None:
+    """(users, threads per process at most, requests at once per process at most, connections
+    open at most) at the ASGI sync-view run's busiest step."""
+    if asgi is None or asgi.meta.get("view") == "async":
+        return None
+    s = _busiest(asgi)
+    if s is None or not _has(s, "threads_per_process_max", "inflight_per_process_max"):
+        return None
+    return tuple(int(round(float(s[c]))) for c in
+                 ("users", "threads_per_process_max", "inflight_per_process_max",
+                  "pg_total_max"))  # fmt: skip
+
+
+def _requests(n: int) -> str:
+    return f"{n} request{'s' * (n != 1)}"
+
+
+def threads_sentence(runs: list[Run]) -> str:
+    """Where the ASGI server's threads per process jumped from one version to the next (sync
+    views), from the runs' busiest steps; "" without such a jump."""
+    found = groups(runs)
+    several_asgirefs = len({asgiref for (_, asgiref), _ in found}) > 1
+    seen = [
+        (django, f"{django}" + f" with asgiref {asgiref}" * several_asgirefs, t)
+        for (django, asgiref), group in found
+        if (t := _threads(_pair(group)[1]))
+    ]
+    for (d0, v0, (u0, t0, i0, c0)), (d1, v1, (u1, t1, i1, c1)) in zip(seen, seen[1:], strict=False):
+        if t1 < 3 * t0 or i1 < 2:
+            continue
+        sentence = (
+            f"The ASGI server ran its sync views on at most {t0} threads per process on Django "
+            f"{v0} (at {u0} users: up to {_requests(i0)} at once in one process, {c0} "
+            f"PostgreSQL connections open) and on up to {t1} on Django {v1} (at {u1} users: up "
+            f"to {_requests(i1)} at once, {c1} connections open): on {d1} the requests in one "
+            "process ran side by side, each on a thread and a connection of its own, where on "
+            f"{d0} they ran one after another on one thread."
+        )
+        if as_tuple(d0) < THREAD_PER_REQUEST <= as_tuple(d1):
+            sentence += (
+                " Django 4.0 made that change: its ASGIHandler runs each request's sync code "
+                "on a thread of its own (asgiref's ThreadSensitiveContext, ticket #32889)."
+            )
+        return sentence
+    return ""

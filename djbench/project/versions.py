@@ -37,6 +37,9 @@ SERIES = {
 ASYNC_VIEWS = (4, 1)  # async ORM calls (Model.asave, QuerySet.aget)
 DB_POOL = (5, 1)  # DATABASES OPTIONS "pool"
 UTC_OFFSET_SHIM = (3, 1)  # the first without it (settings_file.UTC_OFFSET_SHIM)
+# The first whose ASGIHandler runs each request's sync code on a thread of its own
+# (asgiref's ThreadSensitiveContext, Django ticket #32889); before it, one thread per process.
+THREAD_PER_REQUEST = (4, 0)
 
 
 def series_of(version: str) -> str:
