@@ -68,6 +68,27 @@ def test_no_or_wrong_password_is_refused(cluster, where):
     connect(cluster, host, password=cluster.password).close()
 
 
+def test_the_benchmarks_role_owns_its_database_and_nothing_else(cluster):
+    with cluster.connect() as conn:
+        role = conn.execute(
+            "SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls "
+            "FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
+        assert role == (False, False, False, False, False)
+        owner = "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()"
+        assert conn.execute(owner).fetchone()[0] == postgres.USER
+        conn.execute("CREATE TABLE mine (n int)")  # what migrate needs: it owns the schema
+        conn.execute("DROP TABLE mine")
+        # What a superuser's password would give whoever learnt it: the host's shell and files.
+        for sql in ("COPY (SELECT 1) TO PROGRAM 'true'", "SELECT pg_read_file('PG_VERSION')",
+                    "CREATE ROLE other LOGIN", "CREATE DATABASE other"):  # fmt: skip
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql)
+    # The superuser's password is not the role's, and the role's log stays free of it.
+    assert cluster.admin_password != cluster.password
+    assert cluster.password not in (cluster.base_dir.parent / "postgres.log").read_text()
+
+
 def test_socket_directory_is_private(cluster):
     st = os.stat(cluster.socket_dir)
     assert stat.S_IMODE(st.st_mode) == 0o700

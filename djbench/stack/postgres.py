@@ -1,11 +1,17 @@
 """A throwaway PostgreSQL cluster for one native run: initdb into the run's temp dir, loopback
 only, password (scram-sha-256) authentication over TCP and the Unix socket alike, the socket in
-a directory only PostgreSQL's account can enter; removed with the temp dir."""
+a directory only PostgreSQL's account can enter; removed with the temp dir.
+
+The benchmark's role owns its database and nothing else: not a superuser, it cannot create
+roles or databases, read files or run programs, so its password unlocks the data of one
+throwaway run. The superuser initdb makes has a password of its own that never leaves this
+process: it creates that role and database, then is not used again."""
 
 import glob
 import importlib.util
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import stat
@@ -18,6 +24,7 @@ from djbench.errors import ComponentFailed, UserError
 from djbench.system.waiting import poll_until
 
 DB = USER = "polls"
+ADMIN = "djbench_admin"  # initdb's superuser
 
 
 # Debian's versioned directories, not on PATH (/usr/lib/postgresql/N/bin).
@@ -97,6 +104,7 @@ class Cluster:
     def __init__(self, base_dir, port, password, max_connections=200, listen="127.0.0.1"):
         """listen: an address other hosts reach it on, besides loopback (a database host)."""
         self.base_dir, self.port, self.password = base_dir, port, password
+        self.admin_password = secrets.token_urlsafe(24)
         self.listen = listen
         self.data_dir = base_dir / "data"
         # base_dir is made 0700 and PostgreSQL's own: the socket, the password file and the
@@ -138,8 +146,8 @@ class Cluster:
         started, before the temp dir is removed."""
         self._make_base_dir()
         pwfile = self.base_dir / "pwfile"
-        self._write_private(pwfile, self.password)
-        argv = [self.initdb, "-D", str(self.data_dir), "-U", USER, f"--pwfile={pwfile}",
+        self._write_private(pwfile, self.admin_password)
+        argv = [self.initdb, "-D", str(self.data_dir), "-U", ADMIN, f"--pwfile={pwfile}",
                 "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "--no-sync",
                 "-E", "UTF8", "--locale=C"]  # fmt: skip
         try:
@@ -178,6 +186,10 @@ class Cluster:
             str(self.socket_dir),
             "-c",
             f"max_connections={self.max_connections}",
+            # No slots kept for a superuser: the benchmark's role, not one, gets every one of
+            # max_connections (the limit the ASGI runs meet, and the failure prediction uses).
+            "-c",
+            "superuser_reserved_connections=0",
             # initdb set log_timezone to the host's zone; analysis/postgres_log.py places each
             # line in time by its stamp, so say plainly which time it is: UTC, milliseconds.
             "-c",
@@ -196,34 +208,45 @@ class Cluster:
             **self.user_kwargs,
         )
 
-    def connect(self, dbname=DB):
+    def connect(self, dbname=DB, admin=False):
         return psycopg.connect(
             host="127.0.0.1",
             port=self.port,
-            user=USER,
-            password=self.password,
+            user=ADMIN if admin else USER,
+            password=self.admin_password if admin else self.password,
             dbname=dbname,
             autocommit=True,
             connect_timeout=5,
         )
 
     def wait_ready(self, managed, timeout=30.0, create=True):
-        """Until it accepts connections; then create the benchmark's database (create=False:
-        a copy that has it already)."""
+        """Until it accepts connections; then create the benchmark's role and its database
+        (create=False: a copy that has them already)."""
 
         def ready():
             if not managed.alive():
                 raise RuntimeError(f"postgres exited during start-up:\n{managed.log_tail()}")
             try:
-                with self.connect("postgres") as conn:
+                with self.connect("postgres", admin=create) as conn:
                     if create:
-                        conn.execute(f'CREATE DATABASE "{DB}"')
+                        self._create_role_and_database(conn)
             except psycopg.OperationalError:
                 return False
             return True
 
         timed_out = f"postgres did not accept connections within {timeout:g} s"
         poll_until(ready, timeout, 0.2, lambda: RuntimeError(timed_out))
+
+    def _create_role_and_database(self, conn):
+        # The password as a literal (CREATE ROLE takes no parameters; it is URL-safe base64),
+        # and a failing statement kept out of the server's log, so it is never written down.
+        assert self.password.replace("-", "").replace("_", "").isalnum(), "a plain password"
+        conn.execute("SET log_min_error_statement = panic")
+        conn.execute(
+            f'CREATE ROLE "{USER}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION '
+            f"PASSWORD '{self.password}'"
+        )
+        conn.execute(f'CREATE DATABASE "{DB}" OWNER "{USER}"')
 
     def query_one(self, sql):
         with self.connect() as conn:
