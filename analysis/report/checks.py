@@ -2,10 +2,13 @@
 
 import math
 
-from djbench.analysis.runs.metrics import generator_reasons
+import numpy as np
+import pandas as pd
+
+from djbench.analysis.runs.metrics import generator_reasons, read_requests
 from djbench.analysis.runs.postgres_log import read_refusals
 from djbench.analysis.runs.run import Run
-from djbench.contracts.files import WORKER_EVENTS
+from djbench.contracts.files import LOCUST_STATS, WORKER_EVENTS
 
 # Locust writes its cumulative counters once a second, stamped with the whole second, so each end
 # of a window can be off by up to one interval's requests; beyond that plus this share of the
@@ -71,6 +74,49 @@ def _history(run: Run) -> list[str]:
     return out
 
 
+def _locust_bucket(ms: float) -> float:
+    """Locust keeps response times to two significant digits (exact below 100 ms)."""
+    return 1.0 if ms < 100 else 10.0 ** (math.floor(math.log10(ms)) - 1)
+
+
+def _locust_stats(run: Run) -> list[str]:
+    """The request log against Locust's own totals for the whole run (locust_stats.csv): the
+    same requests, the same percentiles to Locust's rounding. Rows Locust never counted (a
+    process that is not one of the run's workers sending made-up ones) or lost rows show here.
+    The log may hold more: a request per user still in flight when Locust wrote its totals and
+    stopped its users, and with workers their last report's worth."""
+    path = run.path / LOCUST_STATS
+    if run.meta.get("complete") is False or not path.exists():
+        return []
+    try:
+        stats = pd.read_csv(path)
+        total = stats[stats["Name"] == "Aggregated"].iloc[0]
+        theirs = int(total["Request Count"])
+    except (ValueError, KeyError, IndexError, pd.errors.ParserError):
+        return [f"{LOCUST_STATS} not read: no Aggregated row"]
+    times = read_requests(run.path)["response_time_ms"].to_numpy()
+    out = []
+    # With workers, the master counts what they report every few seconds: the last report's
+    # worth of the final step may be missing from its totals.
+    workers = (run.path / WORKER_EVENTS).exists()
+    interval = WORKER_REPORT_INTERVAL_S if workers else HISTORY_INTERVAL_S
+    rps = float(run.steps["rps"].iloc[-1]) if len(run.steps) else 0.0
+    rps = 0.0 if math.isnan(rps) else rps
+    extra = HISTORY_TOLERANCE * theirs + 2 * interval * rps + max(run.planned_users, default=0)
+    if not theirs <= times.size <= theirs + extra:
+        out.append(
+            f"the request log has {times.size} requests in all, Locust's own stats {theirs}: "
+            "rows Locust did not count, or counted requests without a row"
+        )
+    elif times.size:
+        for label, q in (("50%", 50), ("95%", 95), ("99%", 99)):
+            ours, locust = np.percentile(times, q, method="inverted_cdf"), float(total[label])
+            if abs(ours - locust) > 2 * _locust_bucket(locust) + HISTORY_TOLERANCE * locust:
+                out.append(f"the request log's p{q} is {ours:.0f} ms, Locust's own {locust:.0f} "
+                           "ms: their response times are not the same requests'")  # fmt: skip
+    return out
+
+
 def _generator(run: Run) -> list[str]:
     """One line per step where the load generator, not only the server, shaped the numbers."""
     if "generator_limited" not in run.steps.columns:
@@ -123,6 +169,7 @@ def run_warnings(run: Run) -> list[str]:
         _completeness(run)
         + _integrity(run)
         + _history(run)
+        + _locust_stats(run)
         + _generator(run)
         + _lost_workers(run)
         + _postgres_refusals(run)

@@ -7,6 +7,7 @@ written before a column existed still reads (see the *_REQUIRED lists).
 # Locust's own CSVs (--csv <dir>/locust): locust_stats.csv, locust_stats_history.csv, ...
 LOCUST_CSV_PREFIX = "locust"
 LOCUST_HISTORY = f"{LOCUST_CSV_PREFIX}_stats_history.csv"
+LOCUST_STATS = f"{LOCUST_CSV_PREFIX}_stats.csv"
 HISTORY_COLUMNS = ["Timestamp", "Name", "Total Request Count", "Total Failure Count"]
 
 # One row per request, one file per Locust process that runs users: requests-<host>-<pid>.csv.
