@@ -45,6 +45,7 @@ URLS ?=
 DJANGO ?=
 ASGIREF ?=
 DJANGOS ?=
+RELEASES ?=
 
 PYTHON ?= python3
 VENV := .venv
@@ -52,14 +53,20 @@ DJBENCH := $(VENV)/bin/djbench
 # A value as one shell word, whatever it holds (paths with spaces, a seed command).
 q = '$(subst ','\'',$(1))'
 # The project under test, when it is not the built-in polls project.
-PROJECT_VARS := PROJECT SETTINGS REQUIREMENTS APP_PYTHON SEED DUMP LOCUSTFILE URLS DJANGO ASGIREF
+PROJECT_VARS := PROJECT SETTINGS REQUIREMENTS APP_PYTHON SEED DUMP LOCUSTFILE URLS DJANGO ASGIREF \
+	RELEASES
+# STACK=2020 (a year, not a host) is RELEASES=2020: the article's own stack.
+STACK_YEAR := $(if $(STACK),$(shell printf '%s' $(call q,$(STACK)) | grep -xE '[0-9]{4}'))
+override RELEASES := $(or $(RELEASES),$(STACK_YEAR))
+override STACK := $(if $(STACK_YEAR),,$(STACK))
 PROJECT_OPTS := $(if $(PROJECT),--project $(call q,$(PROJECT))) \
 	$(if $(SETTINGS),--settings $(call q,$(SETTINGS))) \
 	$(if $(REQUIREMENTS),--requirements $(call q,$(REQUIREMENTS))) \
 	$(if $(APP_PYTHON),--app-python $(call q,$(APP_PYTHON))) \
 	$(if $(SEED),--seed $(call q,$(SEED))) $(if $(DUMP),--dump $(call q,$(DUMP))) \
 	$(if $(LOCUSTFILE),--locustfile $(call q,$(LOCUSTFILE))) $(if $(URLS),--urls $(call q,$(URLS))) \
-	$(if $(DJANGO),--django $(call q,$(DJANGO))) $(if $(ASGIREF),--asgiref $(call q,$(ASGIREF)))
+	$(if $(DJANGO),--django $(call q,$(DJANGO))) $(if $(ASGIREF),--asgiref $(call q,$(ASGIREF))) \
+	$(if $(RELEASES),--releases $(call q,$(RELEASES)))
 # Only the options that were set reach the CLI, so the profile's defaults apply otherwise; the
 # CLI refuses those that a command cannot use (knee options without a knee search, THREADS
 # without a threaded server...).
@@ -134,6 +141,7 @@ help: ## list the targets
 	@echo "             LOCUSTFILE=file URLS=file (the scenario; default: pages found on the site)"
 	@echo "             DJANGO=3.0 ASGIREF=3.2.10 (another Django or asgiref, in an environment of"
 	@echo "             its own) DJANGOS=\"3.0 4.2 5.2\" (bench-matrix: every version side by side)"
+	@echo "             RELEASES=2020 or STACK=2020 (the article's Django, asgiref and servers)"
 	@echo "  calibrate takes SERVERS=one USERS=N HOLD WARMUP and the stack's variables (WORKERS, VIEW, MODE...)"
 	@echo "  a variable that a target cannot use stops it with one line"
 

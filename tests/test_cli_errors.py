@@ -207,6 +207,11 @@ CASES = [
         [*RUN, "--master-port", "70000"],
         "argument --master-port: expected a port from 1 to 65535, got '70000'",
     ),
+    (
+        ["run", "--server", "granian-asgi", "--releases", "2020"],
+        "--releases 2020 has gunicorn, gunicorn-gthread, uvicorn, daphne (the servers of "
+        "2020-03-10), not granian-asgi",
+    ),
     (["calibrate", "--users", "10,20"], "calibrate takes one user count, got '10,20'"),
     (
         ["calibrate", "--server", "gunicorn uvicorn"],

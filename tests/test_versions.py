@@ -89,3 +89,32 @@ def test_a_run_on_another_django_is_named_for_it():
     cfg = config.build("uvicorn", project=ProjectSpec(django="3.0", asgiref="3.2.10"))
     assert cfg.variant == "sync-django3.0-asgiref3.2.10"
     assert config.build("uvicorn").variant == "sync"
+
+
+def test_the_articles_day_pins_its_django_asgiref_and_servers_with_what_stood_in():
+    recipe, source = environment.recipe(ProjectSpec(releases="2020"))
+    assert source.endswith("requirements.txt with releases=2020")
+    assert recipe.overrides == ("Django==3.0.4", "gunicorn==20.0.4", "uvicorn==0.11.3",
+                                "daphne==2.4.1", "httptools>=0.6")  # fmt: skip
+    assert recipe.lines[-2:] == (versions.PSYCOPG2, "asgiref==3.2.4")
+    from djbench import config
+
+    assert config.build("uvicorn", project=ProjectSpec(releases="2020")).variant == (
+        "sync-releases2020"
+    )
+
+
+@pytest.mark.parametrize(
+    "spec, line",
+    [
+        (ProjectSpec(releases="2019"), "--releases '2019': choose from 2020"),
+        (ProjectSpec(releases="2020", django="3.0"),
+         "--releases names its own Django and asgiref: leave out --django and --asgiref"),
+        (ProjectSpec(releases="2020", asgiref="3.2.10"),
+         "--releases names its own Django and asgiref: leave out --django and --asgiref"),
+    ],
+)  # fmt: skip
+def test_a_day_that_is_not_known_or_mixed_with_versions_is_one_line(spec, line):
+    with pytest.raises(UserError) as e:
+        check(spec)
+    assert str(e.value) == line

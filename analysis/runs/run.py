@@ -75,8 +75,9 @@ def versions_asked(meta: dict) -> dict:
     installed), {} for a run on the project's own."""
     spec = (meta.get("project") or {}).get("spec") or {}
     ran = meta.get("versions") or {}
-    return {name: ran.get(name) or spec[name.lower()] for name in ("Django", "asgiref")
-            if spec.get(name.lower())}  # fmt: skip
+    asked = ("Django", "asgiref") if spec.get("releases") else [
+        name for name in ("Django", "asgiref") if spec.get(name.lower())]  # fmt: skip
+    return {name: ran.get(name) or spec.get(name.lower()) for name in asked}
 
 
 def default_label(meta: dict) -> str:

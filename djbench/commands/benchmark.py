@@ -63,7 +63,13 @@ def prepare_project(args, cfgs):
     found) now, before anything starts, so that a project that cannot run stops here with one
     line."""
     project = cfgs[0].project
-    others = any(c.project.django or c.project.asgiref for c in cfgs)
+    others = any(c.project.django or c.project.asgiref or c.project.releases for c in cfgs)
+    for cfg in cfgs:
+        if cfg.project.releases:
+            day = versions.RELEASES[cfg.project.releases]
+            if cfg.server not in day.runs:
+                raise UserError(f"--releases {cfg.project.releases} has {', '.join(day.runs)} "
+                                f"(the servers of {day.day}), not {cfg.server}")  # fmt: skip
     if not project.builtin or others:
         why = "a project of yours" if not project.builtin else "another Django"
         if args.mode == "auto":

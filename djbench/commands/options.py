@@ -164,6 +164,13 @@ def add_project_options(p):
         default="",
         help="pin asgiref apart from Django (to tell a change of one from the other)",
     )
+    group.add_argument(
+        "--releases",
+        metavar="YEAR",
+        default="",
+        help="the Django, asgiref, gunicorn, uvicorn and daphne of a day: 2020 is the "
+        "article's (March 2020), as far as they install here",
+    )
 
 
 def project_spec(args, django="") -> ProjectSpec:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from djbench.errors import UserError
-from djbench.project import environment, settings_file
+from djbench.project import environment, settings_file, versions
 from djbench.project.spec import ProjectSpec, settings_module
 from djbench.system.child_env import child_environ
 from djbench.system.log import log
@@ -62,9 +62,17 @@ class App:
                 "asgiref": env.version("asgiref"),
                 "servers_instead": environment.servers_instead(env),
                 "compat": settings_file.compat(self),
+                "stand_ins": _stand_ins(self.spec),
                 "freeze": env.freeze,
             },
         }
+
+
+def _stand_ins(spec):
+    """What stood in for a release of --releases' day that does not build here, and why."""
+    if not spec.releases:
+        return []
+    return [f"{line}: {why}" for line, why in versions.RELEASES[spec.releases].stand_ins]
 
 
 @functools.cache

@@ -140,9 +140,11 @@ class Recipe:
 
 def recipe(spec: ProjectSpec) -> tuple[Recipe, str]:
     lines, source = requirements(spec)
-    if not (spec.django or spec.asgiref):
+    if not (spec.django or spec.asgiref or spec.releases):
         return Recipe(tuple(lines)), source
-    if spec.django:
+    if spec.releases:
+        overrides, wanted = versions.RELEASES[spec.releases].lines()
+    elif spec.django:
         overrides, wanted = versions.requirement_lines(spec.django, spec.asgiref)
     else:
         overrides, wanted = [], [f"asgiref=={spec.asgiref}"]

@@ -28,6 +28,7 @@ class ProjectSpec:
     urls: str = ""  # a URLS file: one path per line, an optional weight
     django: str = ""  # another Django than the project's requirements pin (a series or release)
     asgiref: str = ""  # another asgiref than the one Django brings
+    releases: str = ""  # a day's Django, asgiref and servers (versions.RELEASES), instead
 
     @property
     def builtin(self):
@@ -46,7 +47,7 @@ class ProjectSpec:
 
 
 POLLS = ProjectSpec()
-VERSIONS = ("django", "asgiref")  # the fields any project may vary, the built-in one too
+VERSIONS = ("django", "asgiref", "releases")  # the fields any project may vary, polls too
 # The command-line option of each field (make's variable is the same name in capitals).
 OPTIONS = {f.name: "--" + f.name.replace("_", "-") for f in fields(ProjectSpec)} | {
     "path": "--project"
@@ -68,8 +69,14 @@ def check(spec: ProjectSpec) -> ProjectSpec:
         versions.check("--django", spec.django)
     if spec.asgiref:
         versions.check_asgiref(spec.asgiref)
-    if spec.app_python and (spec.django or spec.asgiref):
-        raise UserError("--django and --asgiref build an environment, --app-python is yours: one")
+    if spec.releases:
+        versions.check_releases(spec.releases)
+        if spec.django or spec.asgiref:
+            raise UserError("--releases names its own Django and asgiref: leave out --django "
+                            "and --asgiref")  # fmt: skip
+    if spec.app_python and (spec.django or spec.asgiref or spec.releases):
+        raise UserError("--django, --asgiref and --releases build an environment, --app-python "
+                        "is yours: one")  # fmt: skip
     if spec.builtin:
         given = [OPTIONS[n] for n, v in spec.as_dict().items()
                  if v and n not in ("path", *VERSIONS)]  # fmt: skip

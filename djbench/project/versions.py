@@ -68,6 +68,44 @@ def check_asgiref(value: str) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class Releases:
+    """The releases of one day, as far as they install on this Python: Django, asgiref and the
+    servers (distribution -> release); stand_ins: (requirement, why) where one of their own
+    dependencies of that day does not build here and a later release stands in."""
+
+    day: str
+    django: str
+    asgiref: str
+    servers: dict
+    runs: tuple  # the registry's servers those releases are (others had no release that day)
+    stand_ins: tuple = ()
+
+    def lines(self) -> tuple[list[str], list[str]]:
+        """(overrides, requirements), as requirement_lines gives them."""
+        overrides = [f"Django=={self.django}", *(f"{n}=={v}" for n, v in self.servers.items()),
+                     *(line for line, _ in self.stand_ins)]  # fmt: skip
+        return overrides, [SERIES[series_of(self.django)].driver, f"asgiref=={self.asgiref}"]
+
+
+# The article's stack: what PyPI had on the day it was published (2020-03-10).
+RELEASES = {
+    "2020": Releases(
+        "2020-03-10", "3.0.4", "3.2.4",
+        {"gunicorn": "20.0.4", "uvicorn": "0.11.3", "daphne": "2.4.1"},
+        ("gunicorn", "gunicorn-gthread", "uvicorn", "daphne"),
+        stand_ins=(("httptools>=0.6", "httptools 0.1 (what uvicorn 0.11 asks for) does not "
+                    "build on Python 3.11"),),
+    ),
+}  # fmt: skip
+
+
+def check_releases(value: str) -> str:
+    if value not in RELEASES:
+        raise UserError(f"--releases {value!r}: choose from {', '.join(RELEASES)}")
+    return value
+
+
 def requirement_lines(django: str, asgiref: str) -> tuple[list[str], list[str]]:
     """(overrides, requirements) for an environment on another Django: the project's own pin
     of Django is overridden; asgiref and the driver are requirements the resolver must fit

@@ -252,7 +252,9 @@ def _record_project(meta, app, files, cfg):
     ):
         meta["versions"][name] = app.env.version(name)
     meta["versions"]["python"] = app.info["python"]
-    for note in files.notes:
+    stood_in = [f"--releases {cfg.project.releases}: {line}"
+                for line in meta["project"]["environment"]["stand_ins"]]  # fmt: skip
+    for note in [*files.notes, *stood_in]:
         if note not in meta["notes"]:
             meta["notes"].append(note)
 
