@@ -95,7 +95,7 @@ def test_the_articles_day_pins_its_django_asgiref_and_servers_with_what_stood_in
     recipe, source = environment.recipe(ProjectSpec(releases="2020"))
     assert source.endswith("requirements.txt with releases=2020")
     assert recipe.overrides == ("Django==3.0.4", "gunicorn==20.0.4", "uvicorn==0.11.3",
-                                "daphne==2.4.1", "httptools>=0.6")  # fmt: skip
+                                "daphne==2.4.1", "httptools>=0.6", "setuptools<81")  # fmt: skip
     assert recipe.lines[-2:] == (versions.PSYCOPG2, "asgiref==3.2.4")
     from djbench import config
 

@@ -95,7 +95,9 @@ RELEASES = {
         {"gunicorn": "20.0.4", "uvicorn": "0.11.3", "daphne": "2.4.1"},
         ("gunicorn", "gunicorn-gthread", "uvicorn", "daphne"),
         stand_ins=(("httptools>=0.6", "httptools 0.1 (what uvicorn 0.11 asks for) does not "
-                    "build on Python 3.11"),),
+                    "build on Python 3.11"),
+                   ("setuptools<81", "gunicorn 20.0 imports pkg_resources, which setuptools "
+                    "81+ no longer has")),
     ),
 }  # fmt: skip
 
