@@ -16,6 +16,8 @@ STACK ?=
 DB ?=
 MASTER_BIND ?=
 EXPECT_WORKERS ?=
+LOAD_HOSTS ?=
+LOAD_PROCESSES ?=
 BIND ?=
 ROLES ?= db,web
 MASTER ?=
@@ -81,7 +83,9 @@ MODE_OPTS := --mode $(MODE) --install-missing \
 	$(if $(LOCUST_WORKERS),--locust-workers $(LOCUST_WORKERS)) \
 	$(if $(STACK),--stack $(STACK)) $(if $(DB),--db $(DB)) \
 	$(if $(MASTER_BIND),--master-bind $(MASTER_BIND)) \
-	$(if $(EXPECT_WORKERS),--expect-workers $(EXPECT_WORKERS))
+	$(if $(EXPECT_WORKERS),--expect-workers $(EXPECT_WORKERS)) \
+	$(if $(LOAD_HOSTS),--load-hosts $(call q,$(LOAD_HOSTS))) \
+	$(if $(LOAD_PROCESSES),--load-processes $(LOAD_PROCESSES))
 COMMON_OPTS := $(STACK_OPTS) $(KNEE_OPTS) $(MODE_OPTS) --repeat $(REPEAT) \
 	$(if $(USERS),--users $(USERS)) $(if $(HOLD),--hold $(HOLD)) \
 	$(if $(WARMUP),--warmup $(WARMUP)) \
@@ -116,7 +120,8 @@ why_stack-host := the controller chooses each run (make bench MODE=distributed S
 why_load-worker := $(why_stack-host)
 RUN_VARS := PROFILE WORKERS USERS HOLD WARMUP VIEW THREADS CONN_MAX_AGE DB_POOL PG_MAX_CONNECTIONS \
 	MODE LOCUST_WORKERS SERVER_CPUS LOCUST_CPUS SCALE REPEAT P95_SLO_MS MAX_USERS CONFIRM SERVERS \
-	VIEWS DJANGOS STACK DB MASTER_BIND EXPECT_WORKERS FRESH_STACK LOAD_MODEL RATES PACING \
+	VIEWS DJANGOS STACK DB MASTER_BIND EXPECT_WORKERS LOAD_HOSTS LOAD_PROCESSES FRESH_STACK \
+	LOAD_MODEL RATES PACING \
 	$(PROJECT_VARS)
 
 .DEFAULT_GOAL := help
@@ -128,7 +133,8 @@ help: ## list the targets
 	@echo "  variables: PROFILE=article|quick|smoke USERS=100,200 WORKERS=N HOLD=seconds"
 	@echo "             WARMUP=seconds (discarded after each ramp-up; knee probes: 0, MSER-5 decides)"
 	@echo "             VIEW=sync|async MODE=auto|native|compose|distributed LOCUST_WORKERS=N"
-	@echo "             STACK=host:port DB=host:port MASTER_BIND=addr EXPECT_WORKERS=N (distributed)"
+	@echo "             STACK=ssh://host LOAD_HOSTS=\"ssh://a ssh://b\" LOAD_PROCESSES=N (distributed)"
+	@echo "             STACK=host:port DB=host:port MASTER_BIND=addr EXPECT_WORKERS=N (by hand)"
 	@echo "             SERVERS=\"a b\" VIEWS=\"sync async\" (bench-matrix) THREADS=N"
 	@echo "             CONN_MAX_AGE=seconds DB_POOL=MIN:MAX PG_MAX_CONNECTIONS=N"
 	@echo "             P95_SLO_MS=ms MAX_USERS=N CONFIRM=N (knee; PROFILE=knee makes bench-* search too)"

@@ -20,10 +20,12 @@ users than planned, and the analysis marks the steps it touched.
 """
 
 import csv
+import hmac
 import json
 import logging
 import os
 import platform
+import re
 import socket
 import sys
 import time
@@ -33,7 +35,7 @@ import locust
 import psutil
 from locust import events
 from locust.rpc import Message
-from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, STATE_RUNNING, MasterRunner, WorkerRunner
 
 from djbench.contracts import defaults
 from djbench.contracts.files import (
@@ -44,9 +46,13 @@ from djbench.contracts.files import (
 )
 
 FINGERPRINT = os.environ.get("DJBENCH_FINGERPRINT", "")
+# The run's own secret, when the controller gave one (load hosts over ssh): only a worker that
+# knows it joins, so a process that reaches the master's port cannot run users or send rows.
+WORKER_TOKEN = os.environ.get("DJBENCH_WORKER_TOKEN", "")
 # vote.py picks its user class when imported, so a worker's must be the master's.
 USER_CLASS = os.environ.get("USER_CLASS", defaults.USER_CLASS)
 PINGS_AT_HELLO = 5
+CLOCK_SLACK_S = 0.002  # timer resolution and scheduling, beyond the round trips' bound
 PING_EVERY_S = 10.0
 log = logging.getLogger("djbench")
 
@@ -55,6 +61,12 @@ def _request_log():
     # Loaded by Locust from its own file (as "request_log"): import it only once every
     # locustfile is loaded, so the same module, and its listeners, exist once.
     return sys.modules["request_log"]
+
+
+def _names_a_process(hello):
+    host, pid = hello.get("host"), hello.get("pid")
+    return (isinstance(host, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", host)
+            is not None and isinstance(pid, int) and 0 < pid < 2**31)  # fmt: skip
 
 
 # -- worker side ------------------------------------------------------------------------------
@@ -66,7 +78,9 @@ def _worker(environment):
     name = f"{host}-{pid}"
     runner.register_message("djbench_ping", lambda msg, **_: _pong(runner, msg))
     runner.register_message("djbench_refused", lambda msg, **_: _refused(runner, msg))
-    address = _address_towards(environment.parsed_options.master_host)
+    address = os.environ.get("DJBENCH_WORKER_ADDRESS") or _address_towards(
+        environment.parsed_options.master_host
+    )
     runner.send_message(
         "djbench_hello",
         {
@@ -75,6 +89,7 @@ def _worker(environment):
             "address": address,
             "pid": pid,
             "fingerprint": FINGERPRINT,
+            "token": WORKER_TOKEN,
             "user_class": USER_CLASS,
             "cpu_count": os.cpu_count(),
             "cpu_model": _cpu_model(),
@@ -139,15 +154,27 @@ def _cpu_model():
 
 
 class Worker:
-    def __init__(self, client_id, hello, sink):
+    def __init__(self, client_id, hello, sink, on_step=lambda step_s: None):
         self.client_id, self.hello, self.sink = client_id, hello, sink
         self.offset_s = None  # worker clock - master clock
         self.rtt_s = None
+        self.steps_s = []  # the clock moved by these, while the load ran
+        self.on_step = on_step
         self.waiting = []  # rows that came before the first offset
 
     def pong(self, t0, tw, t1):
-        if self.rtt_s is None or t1 - t0 < self.rtt_s:
-            self.rtt_s, self.offset_s = t1 - t0, tw - (t0 + t1) / 2
+        rtt, offset = t1 - t0, tw - (t0 + t1) / 2
+        # Each estimate is off by at most half its round trip: two that differ by more than
+        # that mean the worker's clock moved (stepped, or drifted that far) in between.
+        if (
+            self.rtt_s is not None
+            and abs(offset - self.offset_s) > (rtt + self.rtt_s) / 2 + CLOCK_SLACK_S
+        ):
+            self.steps_s.append(offset - self.offset_s)
+            self.on_step(offset - self.offset_s)
+            self.rtt_s, self.offset_s = rtt, offset  # rows from now on: the new offset
+        elif self.rtt_s is None or rtt < self.rtt_s:
+            self.rtt_s, self.offset_s = rtt, offset
         for rows in self.waiting:
             self.write(rows)
         self.waiting = []
@@ -157,6 +184,8 @@ class Worker:
             self.waiting.append(rows)
             return
         for log_name, items in rows.items():
+            if log_name not in _request_log().LOGS:
+                continue  # only the logs a worker keeps, under our names for them
             moved = [[f"{float(row[0]) - self.offset_s:.3f}", *row[1:]] for row in items]
             if moved:
                 self.sink.write(log_name, moved)
@@ -166,6 +195,7 @@ class Worker:
             **self.hello,
             "clock_offset_s": None if self.offset_s is None else round(self.offset_s, 6),
             "clock_rtt_ms": None if self.rtt_s is None else round(self.rtt_s * 1000, 3),
+            "clock_steps_s": [round(step, 3) for step in self.steps_s],
         }
 
 
@@ -194,7 +224,16 @@ class Master:
     def hello(self, environment, msg, **_):
         data = msg.data
         reason = None
-        if data.get("fingerprint") != FINGERPRINT:
+        if WORKER_TOKEN and not hmac.compare_digest(
+            str(data.get("token", "")).encode(), WORKER_TOKEN.encode()
+        ):
+            reason = "it does not know this run's token"
+        elif not _names_a_process(data):
+            reason = "its host name or process id is not one (they name its files here)"
+        elif any((w.hello["host"], w.hello["pid"]) == (data["host"], data["pid"])
+                 for w in self.workers.values()):  # fmt: skip
+            reason = f"it names worker {data['host']}-{data['pid']}, which joined already"
+        elif data.get("fingerprint") != FINGERPRINT:
             theirs = data.get("fingerprint") or "unknown"
             reason = f"its project version {theirs} differs from the controller's {FINGERPRINT}"
         elif data.get("user_class") != USER_CLASS:
@@ -204,13 +243,30 @@ class Master:
             log.error(reason)
             self.event(data.get("name"), "refused", reason)
             self.runner.send_message("djbench_refused", {"reason": reason}, client_id=msg.node_id)
-            # Out of Locust's count at once, so the load never starts with it.
-            self.runner.clients.pop(msg.node_id, None)
+            self._drop(msg.node_id)
             return
         sink = _request_log().FileSink(self.directory, data["host"], data["pid"])
-        self.workers[msg.node_id] = Worker(msg.node_id, data, sink)
+        data = {k: v for k, v in data.items() if k != "token"}  # never written to workers.json
+        name = data["name"]
+        on_step = lambda step_s: self.event(  # noqa: E731
+            name, "clock", f"moved {step_s * 1000:+.0f} ms (the rows since its last ping, at "
+            f"most {PING_EVERY_S:g} s, are placed by the old offset)"
+        )  # fmt: skip
+        self.workers[msg.node_id] = Worker(msg.node_id, data, sink, on_step)
         self.event(data["name"], "joined")
         gevent.spawn(self.ping, msg.node_id, PINGS_AT_HELLO)
+
+    def _drop(self, client_id):
+        """Out of Locust's count at once, so the load never starts with it; and, as Locust's
+        own "quit" does, out of its user dispatcher, so that users it was given mid-run (Locust
+        rebalances as soon as a worker connects) go back to the run's own workers."""
+        runner = self.runner
+        client = runner.clients.pop(client_id, None)
+        dispatcher = getattr(runner, "_users_dispatcher", None)
+        if client is not None and dispatcher is not None:
+            dispatcher.remove_worker(client)
+            if not dispatcher.dispatch_in_progress and runner.state == STATE_RUNNING:
+                runner.start(runner.target_user_count, runner.spawn_rate)
 
     def ping(self, client_id, times=1):
         for _ in range(times):

@@ -91,7 +91,8 @@ def test_setup_for_the_tests_never_fails_and_says_why(tmp_path):
     done = djbench("setup", "--for", "test", env=nowhere(tmp_path))
     assert done.returncode == 0, done.stderr
     need = ["nginx", "wrk"] + ([] if prerequisites.CHROMIUM.exists() else ["chromium"])
-    need.append("iproute2")  # `ip` is not on the PATH the test gives
+    need += ["iproute2", "openssh-client"]  # `ip` and `ssh` are not on the PATH the test gives
+    need += [] if os.access(prerequisites.SSHD, os.X_OK) else ["openssh-server"]
     assert done.stdout.strip() == (
         f"setup: {', '.join(need)} not installed (needs root and apt-get): the tests that need "
         f"them skip; to install: {NO_APT.format(' '.join(need))}"

@@ -288,7 +288,23 @@ def add_mode_options(p):
         "a master and N workers, one core each",
     )
     group = p.add_argument_group("distributed mode (see README, Across machines)")
-    group.add_argument("--stack", metavar="HOST[:PORT]", help="the stack host (djbench stack-host)")
+    group.add_argument(
+        "--stack",
+        metavar="ssh://HOST | HOST[:PORT]",
+        help="the stack host: ssh://[USER@]HOST[:PORT] starts it over SSH (the channel to "
+        "use), HOST[:PORT] is a `djbench stack-host` started by hand",
+    )
+    group.add_argument(
+        "--load-hosts",
+        metavar="ssh://HOST,...",
+        help="load hosts the controller starts Locust's workers on over SSH (with an ssh:// stack)",
+    )
+    group.add_argument(
+        "--load-processes",
+        type=whole,
+        default=1,
+        help="Locust worker processes on each load host (default 1; one core each)",
+    )
     group.add_argument("--db", metavar="HOST[:PORT]", help="a database host of its own")
     group.add_argument(
         "--master-bind", metavar="ADDRESS", help="where Locust's master listens for workers"

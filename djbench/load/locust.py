@@ -12,9 +12,10 @@ from djbench.system.processes import free_port
 from djbench.system.waiting import poll_until
 
 
-def start_locust(run, workers, bind, expect_remote=0, port=None):
+def start_locust(run, workers, bind, expect_remote=0, port=None, token=""):
     """Locust on this host: one process, or a master bound to `bind` (`port`, else a free one)
-    with `workers` local worker processes, expecting `expect_remote` more from other hosts."""
+    with `workers` local worker processes, expecting `expect_remote` more from other hosts;
+    token: the secret a worker must know to join (locustfiles/distributed.py)."""
     cfg, stack = run.cfg, run.stack
     log = run.run_dir / "logs" / "locust.log"
     # HOME: Locust would read ~/.locust.conf; the run's settings are all in locust_options.
@@ -22,6 +23,8 @@ def start_locust(run, workers, bind, expect_remote=0, port=None):
     # imports django_helpers from locustfiles/ (Locust takes each file's folder off the path).
     env = {**locust_options(cfg), "HOME": run.tmp,
            "PYTHONPATH": f"{IMPORT_ROOT}:{ROOT / 'locustfiles'}"}  # fmt: skip
+    if token:
+        env["DJBENCH_WORKER_TOKEN"] = token
     scenario = run.meta.get("scenario", {})
     if scenario.get("urls_file"):
         env[URLS_ENV] = scenario["urls_file"]

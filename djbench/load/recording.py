@@ -207,9 +207,11 @@ def _load_generators(run_dir, meta):
         return
     if events is None:
         return
-    for _, row in events[events["event"].isin(["lost", "refused"])].iterrows():
+    for _, row in events[events["event"].isin(["lost", "refused", "clock"])].iterrows():
         if row["event"] == "refused":
             meta["warnings"].append(f"Locust {row['detail']}")  # "worker X refused: why"
+        elif row["event"] == "clock":
+            meta["warnings"].append(f"Locust worker {row['worker']}'s clock {row['detail']}")
         else:
             meta["warnings"].append(f"Locust worker {row['worker']} lost ({row['detail']})")
 

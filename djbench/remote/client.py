@@ -1,5 +1,6 @@
 """The controller's side of a stack host's API: calls with their errors as one line, and the
-stack host's clock offset."""
+stack host's clock offset; over HTTP to a stack host started by hand, or over the ssh session
+the controller starts it in (remote/ssh.py)."""
 
 import json
 import socket
@@ -8,41 +9,58 @@ import urllib.error
 import urllib.request
 
 from djbench.errors import ComponentFailed, UserError
+from djbench.remote import ssh
+from djbench.remote.addresses import host_port, reachable_host
 from djbench.remote.stack_host import DEFAULT_PORT
 
 CLOCK_SAMPLES = 5
 
 
-def address(text, default_port, what):
-    """'10.0.0.1:7700' or '10.0.0.1' -> ('10.0.0.1', 7700)."""
-    host, _, port = text.rpartition(":") if ":" in text else (text, "", str(default_port))
-    try:
-        return host, int(port)
-    except ValueError:
-        raise UserError(f"bad {what} {text!r}: expected HOST or HOST:PORT") from None
+class ClockMixin:
+    offset_s = rtt_s = None
+
+    def measure_clock(self):
+        """Its clock minus ours, from the round trip with the shortest time (NTP's way)."""
+        self.offset_s = self.rtt_s = None
+        for _ in range(CLOCK_SAMPLES):
+            t0 = time.time()
+            theirs = self.call("/time", timeout=10)["time"]
+            t1 = time.time()
+            if self.rtt_s is None or t1 - t0 < self.rtt_s:
+                self.rtt_s, self.offset_s = t1 - t0, theirs - (t0 + t1) / 2
 
 
-class StackClient:
-    """Calls to one `djbench stack-host`."""
+class StackClient(ClockMixin):
+    """Calls to one `djbench stack-host` over HTTP."""
+
+    over_ssh = False
 
     def __init__(self, text, token):
-        self.host, self.port = address(text, DEFAULT_PORT, "--stack")
+        self.host, self.port = host_port(text, DEFAULT_PORT, "--stack")
+        reachable_host(self.host, "--stack")
         self.token = token
-        self.offset_s = self.rtt_s = None
 
     @property
     def name(self):
-        return f"{self.host}:{self.port}"
+        return f"{self.url_host}:{self.port}"
+
+    @property
+    def url_host(self):
+        return f"[{self.host}]" if ":" in self.host else self.host
 
     def call(self, path, body=None, timeout=300):
         request = urllib.request.Request(
-            f"http://{self.name}{path}",
+            f"http://{self.url_host}:{self.port}{path}",
             data=json.dumps(body or {}).encode(),
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as answer:
-                return json.loads(answer.read())
+                data = answer.read(ssh.MAX_LINE + 1)
+            if len(data) > ssh.MAX_LINE:
+                raise ComponentFailed(f"stack host {self.name}: an answer to {path} larger than "
+                                      f"{ssh.MAX_LINE >> 20} MB")  # fmt: skip
+            return json.loads(data)
         except urllib.error.HTTPError as e:
             try:
                 reason = json.loads(e.read()).get("error", e.reason)
@@ -53,14 +71,42 @@ class StackClient:
             reason = getattr(e, "reason", None) or e
             raise ComponentFailed(f"stack host {self.name} unreachable: {reason}") from None
 
-    def measure_clock(self):
-        """Its clock minus ours, from the round trip with the shortest time (NTP's way)."""
-        for _ in range(CLOCK_SAMPLES):
-            t0 = time.time()
-            theirs = self.call("/time", timeout=10)["time"]
-            t1 = time.time()
-            if self.rtt_s is None or t1 - t0 < self.rtt_s:
-                self.rtt_s, self.offset_s = t1 - t0, theirs - (t0 + t1) / 2
+
+class SshStackClient(ClockMixin):
+    """Calls to the `djbench stack-host --stdio` this controller starts over ssh, one session
+    a run (its lease): open() starts it, close() ends it and with it the stack."""
+
+    over_ssh = True
+
+    def __init__(self, text):
+        self.target = ssh.Target.parse(text, "--stack")
+        self.host, self.name = self.target.host, self.target.name
+        self.channel = None
+
+    def open(self, procs, log_path):
+        address = resolve(self.target.host, "--stack")  # nginx's, for the load hosts
+        args = ["stack-host", "--stdio", "--bind", address]
+        managed = ssh.start_session(procs, "ssh-stack", self.target, args, log_path)
+        self.channel = ssh.Channel(managed, self.name)
+        return address
+
+    def call(self, path, body=None, timeout=300):
+        if self.channel is None:
+            raise ComponentFailed(f"stack host {self.name}: no session")
+        return self.channel.call(path, body, timeout)
+
+    def close(self):
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+
+
+def resolve(host, what):
+    """A host name's IPv4 address (an address as it is)."""
+    try:
+        return socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+    except (socket.gaierror, IndexError):
+        raise UserError(f"bad {what}: cannot resolve {host!r}") from None
 
 
 def local_address_towards(host):

@@ -10,13 +10,22 @@ the shared token (DJBENCH_TOKEN, or one printed at start).
 
 The same command serves a database host of its own (`--roles db`) or a web host that uses
 another host's database (`--roles web`).
+
+With --stdio it serves one controller over its ssh session instead (remote/ssh.py): calls on
+standard input, answers on standard output, nothing listening but nginx, the database on
+loopback, one controller at a time (the benchmark lock), the stack stopped when the session
+ends or the controller is silent for the lease.
 """
 
 import hmac
+import ipaddress
 import json
 import os
+import re
 import secrets
+import select
 import shutil
+import sys
 import tempfile
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -25,12 +34,15 @@ from pathlib import Path
 from djbench import config
 from djbench.contracts.files import PG_ACTIVITY, RESOURCES, SERVER_PROCESSES, SYSTEM
 from djbench.errors import ComponentFailed, UserError
+from djbench.remote import ssh
+from djbench.remote.addresses import checked_token, reachable_bind
 from djbench.sampling.resources import Sampler
 from djbench.sampling.server_processes import ServerProcessSampler
 from djbench.sampling.system import PgActivitySampler, SystemSampler
 from djbench.stack import host as host_stack
 from djbench.stack import nginx, postgres
 from djbench.stack.servers import SERVERS
+from djbench.system import leftovers
 from djbench.system import machine as environment
 from djbench.system import run_dirs as results
 from djbench.system.leftovers import TEMP_PREFIX, LiveRun
@@ -38,10 +50,14 @@ from djbench.system.log import log
 from djbench.system.processes import ProcessSet, signals_deferred
 
 DEFAULT_PORT = 7700
+REQUEST_TIMEOUT_S = 5.0  # to read one request (HTTP mode), from its connection's first byte
 ROLES = ("db", "web")
 # What /resources returns, by file name.
 SAMPLES = (RESOURCES, SYSTEM, PG_ACTIVITY, SERVER_PROCESSES)
 LOGS = ("postgres.log", "setup.log", "server.log", "nginx.error.log", "nginx.out.log")
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")  # a run directory's name
+# What a web host takes of another host's database: these names, plain strings.
+DB_KEYS = ("POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD")
 
 
 class Session:
@@ -98,8 +114,11 @@ class Session:
 
 
 class StackHost:
-    def __init__(self, bind, roles, token):
+    def __init__(self, bind, roles, token, db_listen=None):
+        """bind: where nginx listens (and the API, over HTTP); db_listen: where PostgreSQL
+        listens besides loopback (default bind; "127.0.0.1": loopback only)."""
         self.bind, self.roles, self.token = bind, roles, token
+        self.db_listen = db_listen or bind
         self.session = None
 
     def clock(self, _body):
@@ -118,33 +137,41 @@ class StackHost:
     def database(self, body):
         self._need("db")
         cfg = _config(body)
-        self._new_session(body.get("run_id", "run"))
+        self._new_session(_run_id(body))
         s = self.session
-        pg, proc = host_stack.start_database(cfg, s.logs, s.tmp, s.procs, s.meta, listen=self.bind)
+        pg, proc = host_stack.start_database(cfg, s.logs, s.tmp, s.procs, s.meta,
+                                             listen=self.db_listen)  # fmt: skip
         s.components["postgres"] = proc
         s.cluster = pg
-        s.db_env = pg.env(self.bind)
-        log.info(f"database ready for {s.run_id} on {self.bind}:{pg.port}")
+        s.db_env = pg.env(self.db_listen)
+        log.info(f"database ready for {s.run_id} on {self.db_listen}:{pg.port}")
         return {"db": s.db_env, "meta": s.meta}
 
     def web(self, body):
         self._need("web")
         cfg = _config(body)
-        run_id = body.get("run_id", "run")
+        run_id = _run_id(body)
         if self.session is None or self.session.run_id != run_id:
             self._new_session(run_id)  # the database is on another host
         s = self.session
-        db_env = body.get("db") or s.db_env
+        db_env = _db(body.get("db")) or s.db_env
         if not db_env:
             raise UserError("no database: ask this host for one first, or name another's")
         if db_env.get("POSTGRES_HOST") == self.bind:
             db_env = {**db_env, "POSTGRES_HOST": "127.0.0.1"}  # this host's own database
         url, components = host_stack.start_web(cfg, s.logs, s.tmp, s.procs, s.meta, db_env,
-                                           listen=self.bind)  # fmt: skip
+                                           listen=self.bind, clients=_clients(body))  # fmt: skip
         s.components.update(components)
         s.meta["server_versions"] = environment.versions(SERVERS[cfg.server].packages)
         log.info(f"{cfg.server} behind nginx ready for {s.run_id} on {url}")
         return {"base_url": url, "meta": s.meta}
+
+    def votes(self, _body):
+        """The polls' vote count in this host's database: the run's integrity check."""
+        s = self._session()
+        if s.cluster is None:
+            raise UserError("no database here")
+        return {"votes": s.cluster.query_one("SELECT COALESCE(SUM(votes), 0) FROM polls_choice")}
 
     def start_sampling(self, _body):
         self._session().sample()
@@ -187,6 +214,7 @@ class StackHost:
         "/database": "database",
         "/web": "web",
         "/sample": "start_sampling",
+        "/votes": "votes",
         "/health": "health",
         "/resources": "resources",
         "/logs": "logs",
@@ -205,6 +233,38 @@ class StackHost:
             return 500, {"error": f"{type(e).__name__}: {e}"}
 
 
+def _run_id(body):
+    run_id = body.get("run_id", "run")
+    if not isinstance(run_id, str) or not RUN_ID.match(run_id):
+        raise UserError(f"bad run id {str(run_id)[:80]!r}: a run directory's name")
+    return run_id
+
+
+def _db(db):
+    """Another host's database as the controller named it: only its connection settings."""
+    if not db:
+        return None
+    if not isinstance(db, dict) or set(db) != set(DB_KEYS):
+        raise UserError(f"bad database: expected exactly {', '.join(DB_KEYS)}")
+    for key, value in db.items():
+        if not isinstance(value, str) or not value or len(value) > 255 or not value.isprintable():
+            raise UserError(f"bad database: {key} is not a plain string")
+    if not db["POSTGRES_PORT"].isdigit():
+        raise UserError("bad database: POSTGRES_PORT is not a port")
+    return db
+
+
+def _clients(body):
+    """The addresses nginx may answer: IP addresses only (they go into its configuration)."""
+    clients = body.get("clients") or []
+    if not isinstance(clients, list) or len(clients) > 256:
+        raise UserError("bad clients: a list of addresses")
+    try:
+        return [str(ipaddress.ip_address(c)) for c in clients]
+    except (TypeError, ValueError):
+        raise UserError("bad clients: a list of addresses") from None
+
+
 def _config(body):
     try:
         return config.from_dict(body["config"])
@@ -214,12 +274,17 @@ def _config(body):
 
 def _handler(host):
     class Handler(BaseHTTPRequestHandler):
+        # A connection that sends nothing holds the one-at-a-time server this long at most.
+        timeout = REQUEST_TIMEOUT_S
+
         def do_POST(self):
             given = self.headers.get("Authorization", "").removeprefix("Bearer ")
             if not hmac.compare_digest(given.encode(), host.token.encode()):
                 return self._answer(403, {"error": "wrong or missing token (DJBENCH_TOKEN)"})
             try:
                 length = int(self.headers.get("Content-Length", 0))
+                if not 0 <= length <= ssh.MAX_LINE:
+                    return self._answer(413, {"error": "the request is too large"})
                 body = json.loads(self.rfile.read(length) or b"{}")
             except ValueError:
                 return self._answer(400, {"error": "the request is not JSON"})
@@ -240,7 +305,17 @@ def _handler(host):
 
 
 def token():
-    return os.environ.get("DJBENCH_TOKEN") or secrets.token_urlsafe(24)
+    """DJBENCH_TOKEN (checked), else a new one written to a file only this user can read:
+    never printed, where a terminal's scroll-back or a captured log would keep it."""
+    if os.environ.get("DJBENCH_TOKEN"):
+        return checked_token(os.environ["DJBENCH_TOKEN"], "DJBENCH_TOKEN"), None
+    made = secrets.token_urlsafe(24)
+    path = results.lock_path().with_name("stack-host.token")
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(made + "\n")
+    return made, path
 
 
 def serve(bind, port, roles):
@@ -248,11 +323,15 @@ def serve(bind, port, roles):
     for role in roles:
         if role not in ROLES:
             raise UserError(f"unknown role {role!r}; choose from: {', '.join(ROLES)}")
+    bind = reachable_bind(bind, "--bind")
+    if os.environ.get("DJBENCH_TOKEN"):
+        checked_token(os.environ["DJBENCH_TOKEN"], "DJBENCH_TOKEN")
     if "db" in roles:
         postgres.find_binary("initdb")
     if "web" in roles:
         nginx.find_binary()
-    host = StackHost(bind, roles, token())
+    secret, written = token()
+    host = StackHost(bind, roles, secret)
     try:
         # One request at a time, on this (the main) thread: the processes a request starts
         # must outlive it, and the kernel's parent-death signal that stops them if this host
@@ -260,7 +339,9 @@ def serve(bind, port, roles):
         server = HTTPServer((bind, port), _handler(host))
     except OSError as e:
         raise UserError(f"cannot listen on {bind}:{port}: {e.strerror or e}") from None
-    shown = "" if os.environ.get("DJBENCH_TOKEN") else f"\nexport DJBENCH_TOKEN={host.token}"
+    shown = "" if written is None else (
+        f"\nexport DJBENCH_TOKEN=...   # the token in {written} (yours alone to read)"
+    )  # fmt: skip
     log.info(
         f"stack host serving {', '.join(roles)} on {bind}:{port}; on the controller:"
         f"{shown}\nmake bench MODE=distributed STACK={bind}:{port} ..."
@@ -274,3 +355,56 @@ def serve(bind, port, roles):
             server.server_close()
             host.stop({})
             log.info("stack host stopped")
+
+
+def serve_stdio(bind, roles):
+    """One controller over its ssh session: a call a line on stdin, an answer a line on stdout,
+    until the input ends or stays silent for the lease; the stack stopped on the way out."""
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything else printed goes with the log lines, never into an answer
+    live = results.live_runs_dir()
+    try:
+        lock = results.BenchLock().__enter__()
+    except UserError as e:
+        busy = [r.removeprefix("stack-") for r in leftovers.live_run_ids(live)]
+        if busy:
+            raise UserError(f"busy with run {busy[0]} of another controller; wait for it to "
+                            "end") from None  # fmt: skip
+        raise UserError(str(e)) from None
+    bind = reachable_bind(bind, "--bind", loopback_ok=True)  # the controller resolved it
+    host = StackHost(bind, roles, token="", db_listen="127.0.0.1")
+    try:
+        leftovers.reap(live)  # what a stack host killed before this one left running
+        _answer_lines(host, answers)
+    except KeyboardInterrupt:
+        pass  # the session closed (SIGHUP) or Ctrl-C
+    finally:
+        with signals_deferred():
+            host.stop({})
+            lock.__exit__(None, None, None)
+
+
+def _answer_lines(host, answers):
+    while True:
+        ready, _, _ = select.select([sys.stdin.buffer], [], [], ssh.LEASE_S)
+        if not ready:
+            log.info(f"the controller said nothing for {ssh.LEASE_S:g} s: stopping its stack")
+            return
+        line = sys.stdin.buffer.readline(ssh.MAX_LINE + 1)
+        if not line:
+            return  # the session ended: the controller is gone
+        try:
+            request = json.loads(line)
+            path, body = request["call"], request.get("body") or {}
+            if not isinstance(path, str) or not isinstance(body, dict):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            status, data = 400, {"error": "the request is not a call"}
+        else:
+            status, data = host.handle(path, body)
+        try:
+            answers.write(json.dumps({"status": status, "data": data}, default=str).encode())
+            answers.write(b"\n")
+            answers.flush()
+        except BrokenPipeError:
+            return  # the session ended while this call ran

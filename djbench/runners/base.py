@@ -81,6 +81,8 @@ class ModeOptions:
     master_bind: str | None = None
     master_port: int = defaults.LOCUST_MASTER_PORT
     expect_workers: int = 0
+    load_hosts: str | None = None  # distributed over ssh: ssh://HOST,...
+    load_processes: int = 1
 
 
 class Runner:
@@ -102,7 +104,7 @@ class Runner:
     @classmethod
     def from_options(cls, o: ModeOptions) -> "Runner":
         """Native and compose run everything here: the distributed options do not apply."""
-        for option in ("stack", "db", "master_bind"):
+        for option in ("stack", "db", "master_bind", "load_hosts"):
             if getattr(o, option):
                 raise UserError(f"--{option.replace('_', '-')} is for --mode distributed")
         return cls(1 if o.locust_workers is None else o.locust_workers)

@@ -3,16 +3,24 @@ load hosts (`djbench load-worker`), and here, on the controller, Locust's master
 and the results directory.
 
 Only engines that exist carry the run: Locust's master/worker protocol for the load and for the
-workers' raw data (locustfiles/distributed.py), PostgreSQL over TCP with its password for the
-vote count, and a small HTTP API on the stack host for starting and stopping stacks and fetching
-their samples and logs. Nothing assumes a shared disk or synchronized clocks: each host's clock
-offset is measured (the stack host's here, the workers' by the master) and every timestamp is
-moved onto the controller's clock before the analysis sees it; the offsets are in meta.json.
+workers' raw data (locustfiles/distributed.py), and calls to the stack host for starting and
+stopping stacks, counting votes and fetching samples and logs. With `--stack ssh://HOST` (and
+`--load-hosts ssh://...`) OpenSSH carries all of it (remote/ssh.py): the controller starts the
+stack host and the load workers itself, one session each a run, the master listens on loopback
+and the workers reach it through their session. With `--stack HOST[:PORT]` the stack host and
+the load workers were started by hand: a token-guarded HTTP API, PostgreSQL over TCP with its
+password for the vote count, the master on a network address.
+
+Nothing assumes a shared disk or synchronized clocks: each host's clock offset is measured
+(the stack host's here, the workers' by the master) and every timestamp is moved onto the
+controller's clock before the analysis sees it; the offsets are in meta.json.
 """
 
 import csv
 import io
+import json
 import os
+import secrets
 import tempfile
 import time
 from contextlib import contextmanager
@@ -24,7 +32,10 @@ from djbench.contracts import defaults
 from djbench.contracts.files import PG_ACTIVITY, RESOURCES, SERVER_PROCESSES, SYSTEM
 from djbench.errors import ComponentFailed, UserError
 from djbench.load.locust import start_locust
-from djbench.remote.client import StackClient, local_address_towards
+from djbench.remote import ssh
+from djbench.remote.addresses import checked_token, reachable_bind
+from djbench.remote.client import SshStackClient, StackClient, local_address_towards, resolve
+from djbench.remote.stack_host import LOGS
 from djbench.runners.base import Runner, Stack
 from djbench.sampling.resources import Sampler
 from djbench.sampling.system import PG_SAMPLER_CONNECTIONS
@@ -32,9 +43,10 @@ from djbench.stack.verify import verify_stack
 from djbench.system import machine as environment
 from djbench.system.leftovers import TEMP_PREFIX
 from djbench.system.log import log
-from djbench.system.processes import signals_deferred
+from djbench.system.processes import ProcessSet, signals_deferred
 
-CLOCK_SAMPLES = 5
+CLOCK_SLACK_S = 0.002  # timer resolution and scheduling, beyond the round trips' bound
+MAX_LOG_BYTES = 16 << 20  # of each log a stack host sends
 
 
 class DistributedRunner(Runner):
@@ -43,32 +55,65 @@ class DistributedRunner(Runner):
     load_startup_s = 90.0  # Locust's workers connecting (--expect-workers-max-wait 60)
 
     def __init__(self, stack, db=None, master_bind=None, master_port=defaults.LOCUST_MASTER_PORT,
-                 expect_workers=0, local_workers=0):  # fmt: skip
-        token = os.environ.get("DJBENCH_TOKEN", "")
-        if not token:
-            raise UserError("distributed mode needs DJBENCH_TOKEN, as the stack host printed it")
-        self.web = StackClient(stack, token)
-        self.db = StackClient(db, token) if db else self.web
+                 expect_workers=0, local_workers=0, load_hosts=None, load_processes=1):  # fmt: skip
         self.master_bind, self.master_port = master_bind, master_port
         self.expect_workers, self.local_workers = expect_workers, local_workers
-        if expect_workers < 0 or local_workers < 0 or expect_workers + local_workers < 1:
-            raise UserError("distributed mode needs at least one Locust worker (--expect-workers)")
+        self.load_targets = []
+        if ssh.is_ssh(stack):
+            _check_ssh_options(db, master_bind, expect_workers)
+            self.web = self.db = SshStackClient(stack)
+            self.load_targets = [ssh.Target.parse(h, "--load-hosts") for h in _listed(load_hosts)]
+            self.load_processes = load_processes
+            self.expect_workers = len(self.load_targets) * load_processes
+            self.master_bind = "127.0.0.1"  # the workers come through their ssh sessions
+        else:
+            if load_hosts:
+                raise UserError("--load-hosts needs an ssh:// stack (--stack ssh://HOST)")
+            token = os.environ.get("DJBENCH_TOKEN", "")
+            if not token:
+                raise UserError("distributed mode needs DJBENCH_TOKEN, from the stack host's file")
+            checked_token(token, "DJBENCH_TOKEN")
+            if master_bind:
+                self.master_bind = reachable_bind(master_bind, "--master-bind")
+            self.web = StackClient(stack, token)
+            self.db = StackClient(db, token) if db else self.web
+        if self.expect_workers < 0 or local_workers < 0 or self.expect_workers + local_workers < 1:
+            raise UserError("distributed mode needs at least one Locust worker (--expect-workers, "
+                            "or --load-hosts with an ssh:// stack)")  # fmt: skip
 
     @classmethod
     def from_options(cls, o):
         if not o.stack:
-            raise UserError("distributed mode needs --stack HOST[:PORT] (djbench stack-host)")
+            raise UserError("distributed mode needs --stack ssh://HOST (or HOST[:PORT] of a "
+                            "djbench stack-host)")  # fmt: skip
         return cls(o.stack, o.db, o.master_bind, o.master_port, o.expect_workers,
-                   o.locust_workers or 0)  # fmt: skip
+                   o.locust_workers or 0, o.load_hosts, o.load_processes)  # fmt: skip
+
+    @property
+    def over_ssh(self):
+        return self.web.over_ssh
 
     def hosts(self):
         return [self.web] if self.db is self.web else [self.db, self.web]
 
     def preflight(self):
+        if self.over_ssh:  # a session of its own, only to say hello
+            with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp, ProcessSet() as procs:
+                try:
+                    self.web.open(procs, Path(tmp) / "ssh.log")
+                    self._hello()
+                finally:
+                    self.web.close()
+            return
+        self._hello()
+        if self.master_bind is None:
+            self.master_bind = local_address_towards(self.web.host)
+
+    def _hello(self):
         mine = environment.project_fingerprint()
         for client in self.hosts():
             try:
-                hello = client.call("/hello", timeout=10)
+                hello = client.call("/hello", timeout=60)
             except ComponentFailed as e:
                 raise UserError(str(e)) from None
             if hello["fingerprint"] != mine:
@@ -77,8 +122,6 @@ class DistributedRunner(Runner):
                     f"this controller {mine}: run the same checkout on every host"
                 )
             client.hello = hello
-        if self.master_bind is None:
-            self.master_bind = local_address_towards(self.web.host)
 
     @contextmanager
     def stack(self, run):
@@ -90,14 +133,21 @@ class DistributedRunner(Runner):
             (run.run_dir / "logs").mkdir(exist_ok=True)
             try:
                 t0 = time.monotonic()
+                if self.over_ssh:
+                    self.web.open(run.procs, run.run_dir / "logs" / "stack-host.log")
+                    self._hello()
                 for client in self.hosts():
                     client.measure_clock()
                 db = self.db.call("/database", body)
                 separate = self.db is not self.web
-                web = self.web.call("/web", {**body, "db": db["db"] if separate else None})
+                web = self.web.call("/web", {**body, "db": db["db"] if separate else None,
+                                             "clients": self._clients()})  # fmt: skip
                 _merge_meta(run.meta, db["meta"], web["meta"])
                 run.meta["postgres"]["clock_offset_s"] = self.db.offset_s
-                total_votes = _vote_counter(db["db"])
+                if self.over_ssh:  # counted on the stack host: the database is on its loopback
+                    total_votes = lambda: self.db.call("/votes", timeout=30)["votes"]  # noqa: E731
+                else:
+                    total_votes = _vote_counter(db["db"])
                 try:
                     poll_path = verify_stack(web["base_url"], total_votes)
                 except RuntimeError as e:
@@ -113,6 +163,15 @@ class DistributedRunner(Runner):
             finally:
                 with signals_deferred():
                     self.collect(run)
+                    if self.over_ssh:
+                        self.web.close()
+
+    def _clients(self):
+        """Over ssh, nginx answers only the load hosts and this controller (its checks)."""
+        if not self.over_ssh:
+            return []
+        found = [resolve(t.host, "--load-hosts") for t in self.load_targets]
+        return sorted({*found, local_address_towards(self.web.host)})
 
     def check(self):
         for client in self.hosts():
@@ -124,10 +183,12 @@ class DistributedRunner(Runner):
         """Samples and logs from every stack host, onto our clock; then stop their stacks."""
         for client in self.hosts():
             try:
-                _write_samples(run.run_dir, client, client.call("/resources", timeout=30))
-                for name, text in client.call("/logs", timeout=60).items():
-                    with open(run.run_dir / "logs" / name, "a") as log:
-                        log.write(text)
+                torn = _write_samples(run.run_dir, client, client.call("/resources", timeout=30))
+                if torn:
+                    run.meta["warnings"].append(f"{torn} torn sample rows from {client.name} "
+                                                "left out")  # fmt: skip
+                _write_logs(run, client, client.call("/logs", timeout=60))
+                _clock_moved(run, client)
             except ComponentFailed as e:
                 run.meta["warnings"].append(f"not collected: {e}")
             try:
@@ -165,14 +226,77 @@ class DistributedRunner(Runner):
         for client in self.hosts():
             client.call("/sample", timeout=10)
         run.meta["postgres"]["sampler_connections"] = PG_SAMPLER_CONNECTIONS
+        token = secrets.token_urlsafe(32) if self.over_ssh else ""
         locust = start_locust(run, self.local_workers, self.master_bind, self.expect_workers,
-                              self.master_port)  # fmt: skip
+                              self.master_port, token=token)  # fmt: skip
+        sessions = self._start_load_hosts(run, token) if self.over_ssh else []
         sampler = Sampler(run.run_dir / RESOURCES, {"locust": locust.master})
         sampler.start()
         try:
             yield locust
         finally:
             sampler.stop()
+            for session in sessions:  # their workers ended with the master; end the sessions
+                try:
+                    session.proc.stdin.close()
+                except OSError:
+                    pass
+
+    def _start_load_hosts(self, run, token):
+        """Each load host's workers, over a session that forwards the master's port to its
+        loopback; the run's token on their standard input, never in an argv."""
+        port = self.master_port
+        sessions = []
+        for i, target in enumerate(self.load_targets):
+            args = ["load-worker", "--stdio", "--master", f"127.0.0.1:{port}",
+                    "--processes", self.load_processes,
+                    "--address", resolve(target.host, "--load-hosts")]  # fmt: skip
+            session = ssh.start_session(
+                run.procs, f"ssh-load-{i + 1}", target, args,
+                run.run_dir / "logs" / f"load-host-{i + 1}.log",
+                forwards=[f"127.0.0.1:{port}:127.0.0.1:{port}"],
+            )  # fmt: skip
+            given = {"token": token, "user_class": os.environ.get("USER_CLASS", "")}
+            session.proc.stdin.write(json.dumps(given).encode() + b"\n")
+            session.proc.stdin.flush()
+            sessions.append(session)
+        return sessions
+
+
+def _clock_moved(run, client):
+    """The stack host's clock measured again at the end: moved by more than the two
+    measurements' bound (half of each round trip) is a warning, with how much."""
+    before, rtt_before = client.offset_s, client.rtt_s
+    if before is None:
+        return
+    client.measure_clock()
+    moved = client.offset_s - before
+    run.meta.setdefault("clock_checks", {})[client.name] = {
+        "offset_start_s": round(before, 6), "offset_end_s": round(client.offset_s, 6),
+        "rtt_start_ms": round(rtt_before * 1000, 3), "rtt_end_ms": round(client.rtt_s * 1000, 3),
+    }  # fmt: skip
+    if abs(moved) > (rtt_before + client.rtt_s) / 2 + CLOCK_SLACK_S:
+        run.meta["warnings"].append(
+            f"stack host {client.name}'s clock moved {moved * 1000:+.0f} ms during the run: its "
+            "samples are placed by the offset measured at the start"
+        )
+    client.offset_s, client.rtt_s = before, rtt_before
+
+
+def _listed(text):
+    return [h for h in (text or "").replace(",", " ").split() if h]
+
+
+def _check_ssh_options(db, master_bind, expect_workers):
+    if db:
+        raise UserError("--db is not for an ssh:// stack: its database runs beside the web tier, "
+                        "on loopback")  # fmt: skip
+    if master_bind:
+        raise UserError("--master-bind is not for an ssh:// stack: the master listens on "
+                        "loopback, and the load hosts' workers reach it over ssh")  # fmt: skip
+    if expect_workers:
+        raise UserError("--expect-workers is for load workers started by hand; with an ssh:// "
+                        "stack name them with --load-hosts")  # fmt: skip
 
 
 def _merge_meta(meta, *parts):
@@ -201,16 +325,44 @@ def _write_samples(run_dir, client, samples):
     app server's processes as server_processes.csv."""
     names = {RESOURCES: f"resources-stack-{client.host}.csv", SYSTEM: SYSTEM,
              PG_ACTIVITY: PG_ACTIVITY, SERVER_PROCESSES: SERVER_PROCESSES}  # fmt: skip
-    for name, text in samples.items():
+    torn = 0
+    for name, text in samples.items() if isinstance(samples, dict) else ():
+        if name not in names or not isinstance(text, str):
+            continue  # only the files asked for, under our names for them
         rows = list(csv.DictReader(io.StringIO(text)))
-        if not rows or name not in names:
+        if not rows:
             continue
         with open(run_dir / names[name], "a", newline="") as f:  # fresh stacks: in turn
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            columns = list(rows[0])
+            writer = csv.DictWriter(f, fieldnames=columns)
             if f.tell() == 0:
                 writer.writeheader()
             for row in rows:
-                row["ts"] = f"{float(row['ts']) - client.offset_s:.3f}"
+                try:
+                    row["ts"] = f"{float(row['ts']) - client.offset_s:.3f}"
+                except (KeyError, TypeError, ValueError):
+                    torn += 1  # a row cut short (the host stopped mid-write): left out
+                    continue
+                if None in row or None in row.values():
+                    torn += 1
+                    continue
                 if name == RESOURCES:
                     row["host"] = client.host
                 writer.writerow(row)
+    return torn
+
+
+def _write_logs(run, client, logs):
+    """The stack host's logs, only under the names it may send (stack_host.LOGS), at most
+    MAX_LOG_BYTES each: nothing it answers writes anywhere else, or without bound."""
+    for name, text in logs.items() if isinstance(logs, dict) else ():
+        if name not in LOGS or not isinstance(text, str):
+            run.meta["warnings"].append(f"{client.name} sent a log named {str(name)[:80]!r}: "
+                                        "not one it may send, left out")  # fmt: skip
+            continue
+        if len(text) > MAX_LOG_BYTES:
+            text = text[-MAX_LOG_BYTES:]
+            run.meta["warnings"].append(f"{client.name}'s {name} cut to its last "
+                                        f"{MAX_LOG_BYTES >> 20} MB")  # fmt: skip
+        with open(run.run_dir / "logs" / name, "a") as log:
+            log.write(text)

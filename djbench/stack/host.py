@@ -165,10 +165,10 @@ def set_up_database(cfg, logs, tmp, procs, db_env, listen="127.0.0.1"):
     return data.set_up(app, files, cfg, procs, logs, tmp)
 
 
-def start_web(cfg, logs, tmp, procs, meta, db_env, listen="127.0.0.1", set_up=True):
+def start_web(cfg, logs, tmp, procs, meta, db_env, listen="127.0.0.1", set_up=True, clients=()):
     """Set up the database db_env names (unless set_up is False: done already), collect static
-    files, then the app server (on loopback) and nginx (on `listen`): (nginx's URL,
-    {"server": ..., "nginx": ...})."""
+    files, then the app server (on loopback) and nginx (on `listen`, answering only `clients`
+    when given, and loopback): (nginx's URL, {"server": ..., "nginx": ...})."""
     os.chmod(tmp, 0o755)
     logs.mkdir(exist_ok=True)
     stack_cpus = parse_cpus(cfg.server_cpus)
@@ -213,7 +213,8 @@ def start_web(cfg, logs, tmp, procs, meta, db_env, listen="127.0.0.1", set_up=Tr
         "NGINX_LISTEN": f"{listen}:{web_port}",
         "NGINX_PROXY_TIMEOUT": nginx_proxy_timeout(cfg.client_timeout_s),
     }
-    conf.write_text(nginx.render(settings, files=_served_files(app, files)))
+    clients = [*clients, "127.0.0.1"] if clients else ()
+    conf.write_text(nginx.render(settings, files=_served_files(app, files), clients=clients))
     web = nginx.start(procs, nginx_bin, conf, logs / "nginx.error.log", cpus=stack_cpus)
     base_url = f"http://{listen}:{web_port}"
     _started(wait_listening, listen, web_port, web)

@@ -21,17 +21,21 @@ SETTINGS = {
 
 
 FILE_LOCATIONS = "        # djbench: static and media locations\n"
+CLIENTS = "        # djbench: clients allowed\n"
 
 
-def render(values, template=NGINX_TEMPLATE, files=None):
+def render(values, template=NGINX_TEMPLATE, files=None, clients=()):
     """Substitute ${NAME} placeholders (as envsubst does); fail on any left unset. files: URL
-    prefix -> directory, served by nginx itself as a production deployment does."""
+    prefix -> directory, served by nginx itself as a production deployment does. clients: the
+    only addresses it answers (a stack host's load hosts and controller); () = any."""
     text = template.read_text()
     missing = sorted(set(re.findall(r"\$\{([A-Z0-9_]+)\}", text)) - set(values))
     if missing:
         raise ValueError(f"nginx template needs values for: {', '.join(missing)}")
     text = re.sub(r"\$\{([A-Z0-9_]+)\}", lambda m: str(values[m.group(1)]), text)
-    return text.replace(FILE_LOCATIONS, file_locations(files or {}))
+    allowed = "".join(f"        allow {a};\n" for a in clients)
+    allowed += "        deny all;\n" if clients else ""
+    return text.replace(FILE_LOCATIONS, file_locations(files or {})).replace(CLIENTS, allowed)
 
 
 def file_locations(files):

@@ -65,6 +65,19 @@ def _owner_alive(record):
     return started is not None and abs(started - float(record.get("started") or 0)) < 1
 
 
+def live_run_ids(directory):
+    """The ids of the runs whose records in `directory` belong to a live process."""
+    ids = []
+    for path in sorted(Path(directory).glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if _owner_alive(record):
+            ids.append(record["run_id"])
+    return ids
+
+
 def tagged_processes(run_id, temp_dirs=()):
     """The processes of a run: tagged with its id, or working in one of its temp dirs."""
     roots = [str(Path(d)) for d in temp_dirs if Path(d).name.startswith(TEMP_PREFIX)]

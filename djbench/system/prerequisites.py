@@ -22,10 +22,20 @@ from djbench.system.packages import can_install, engine_available, install_hint
 NEEDS = {
     "bench": ("nginx", "postgresql"),
     "calibrate": ("nginx", "postgresql", "wrk"),
-    # iproute2: `ip netns`, for the tests that build hosts as network namespaces.
-    "test": ("nginx", "postgresql", "wrk", "chromium", "iproute2"),
+    # iproute2: `ip netns`, for the tests that build hosts as network namespaces; OpenSSH, the
+    # channel between those hosts (an sshd on each, run by the test).
+    "test": (
+        "nginx",
+        "postgresql",
+        "wrk",
+        "chromium",
+        "iproute2",
+        "openssh-client",
+        "openssh-server",
+    ),
 }
 CHROMIUM = Path("/usr/bin/chromium")  # where tests/browser.py looks for it
+SSHD = "/usr/sbin/sshd"  # where tests/ssh_hosts.py looks for it
 
 
 def missing(packages):
@@ -47,6 +57,10 @@ def _found(package):
         return CHROMIUM.exists()
     if package == "iproute2":
         return shutil.which("ip") is not None
+    if package == "openssh-client":
+        return shutil.which("ssh") is not None
+    if package == "openssh-server":
+        return os.access(SSHD, os.X_OK)
     return shutil.which(package) is not None
 
 
@@ -63,15 +77,19 @@ def install(packages):
         done = subprocess.run(["apt-get", "install", "-y", "-qq", package], **quiet)
         if done.returncode:
             log.info(f"setup: apt-get install {package} failed: {_last_line(done.stderr)}")
-        elif package == "nginx":
-            _stop_system_nginx()
+        elif package in SYSTEM_SERVICES:
+            _stop_service(SYSTEM_SERVICES[package])
     return missing(packages)
 
 
-def _stop_system_nginx():
-    # Debian starts a system nginx on port 80 when it is installed; the harness runs its own,
-    # and an idle one beside it would only take memory.
-    for command in (["systemctl", "stop", "nginx"], ["service", "nginx", "stop"]):
+# Debian starts a package's service when it is installed where it can: the harness runs its own
+# nginx (a system one on port 80 would only take memory) and the tests their own sshd (a system
+# one would listen on every address of the machine).
+SYSTEM_SERVICES = {"nginx": "nginx", "openssh-server": "ssh"}
+
+
+def _stop_service(name):
+    for command in (["systemctl", "stop", name], ["service", name, "stop"]):
         if (
             shutil.which(command[0])
             and subprocess.run(command, capture_output=True).returncode == 0

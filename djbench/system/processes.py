@@ -65,13 +65,15 @@ class Managed:
         self.name, self.log_path, self.stop_signal = name, Path(log_path), stop_signal
         self.stop_timeout = stop_timeout
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        # stdin, stdout: pipes for a process spoken to (an ssh session); its stderr is logged.
+        stdin, stdout = popen.pop("stdin", subprocess.DEVNULL), popen.pop("stdout", None)
         with open(self.log_path, "ab") as log:
             try:
                 self.proc = subprocess.Popen(
                     argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
+                    stdin=stdin,
+                    stdout=log if stdout is None else stdout,
+                    stderr=subprocess.STDOUT if stdout is None else log,
                     start_new_session=True,
                     preexec_fn=_child_setup(cpus),
                     env=child_environ(env, run_id),
