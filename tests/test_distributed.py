@@ -25,6 +25,13 @@ OK, WHY = netns.available()
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(not OK, reason=WHY)]
 TOKEN = "test-token-not-secret"
 HOSTS = ["stack", "load1", "load2", "ctl"]
+# Connects and says nothing, holding the connection for as long as the other side does.
+IDLE = """
+import socket, sys, time
+with socket.create_connection((sys.argv[1], int(sys.argv[2]))) as s:
+    s.recv(1)
+time.sleep(600)
+"""
 
 
 def _env(tmp, name, **extra):
@@ -90,12 +97,19 @@ def hosts(tmp_path):
 
 
 def test_a_smoke_run_across_four_hosts(hosts, tmp_path):
+    # A connection to the stack host's API that never says a word, opened before the run: the
+    # one-at-a-time API times it out instead of freezing (it held /hello for ever).
+    idle = hosts.start("load1", [sys.executable, "-c", IDLE, hosts.address["stack"], "7700"],
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+    time.sleep(1)
     ctl = _controller(hosts, tmp_path, "--profile", "smoke", "--expect-workers", 4)
     out, err = ctl.communicate(timeout=300)
     assert ctl.returncode == 0, out + err
     run_dir = last_path(out, "results:")
     m = meta(run_dir)
     assert m["mode"] == "distributed" and m["complete"] is True and m["warnings"] == []
+    assert idle.poll() is None, "the idle connection's process lived through the run"
+    idle.kill()
 
     # Raw data from all four workers, through Locust's messaging: every step's counts match it.
     workers = m["load_generators"]

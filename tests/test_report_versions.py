@@ -102,10 +102,10 @@ def test_the_jump_in_threads_per_process_is_said_with_its_figures():
         "The ASGI server ran its sync views on at most 3 threads per process on Django 3.2.25 "
         "(at 300 users: up to 66 requests at once in one process, 5 PostgreSQL connections "
         "open) and on up to 70 on Django 4.0.10 (at 300 users: up to 58 requests at once, 147 "
-        "connections open): on 4.0.10 the requests in one process ran side by side, each on a "
-        "thread and a connection of its own, where on 3.2.25 they ran one after another on one "
-        "thread. Django 4.0 made that change: its ASGIHandler runs each request's sync code on "
-        "a thread of its own (asgiref's ThreadSensitiveContext, ticket #32889)."
+        "connections open): on 4.0.10 each request in a process ran on a thread and a "
+        "connection of its own, where on 3.2.25 a process's requests shared its 3 threads. "
+        "Django 4.0 made that change: its ASGIHandler runs each request's sync code on a thread "
+        "of its own (asgiref's ThreadSensitiveContext, ticket #32889)."
     )
     # 70 threads is not three times 30: no jump to speak of.
     runs[0] = make_run("uvicorn", "asgi", "3.2.25", [0.0] * 3, threads=(3, 3, 30))
@@ -116,5 +116,35 @@ def test_a_jump_away_from_django_4_0_names_no_release():
     runs = [make_run("uvicorn", "asgi", d, [0.0] * 3, threads=t, inflight=(9, 9, 9))
             for d, t in (("4.2.30", (3, 3, 3)), ("5.2.19", (9, 9, 9)))]  # fmt: skip
     assert versions.threads_sentence(runs).endswith(
-        "on 4.2.30 they ran one after another on one thread."
+        "where on 4.2.30 a process's requests shared its 3 threads."
+    )
+
+
+def test_a_version_where_neither_broke_is_said_not_known():
+    runs = [make_run("gunicorn", "wsgi", d, [0.0, 0.0, 0.0]) for d in ("3.0.14", "4.2.30")]
+    runs += [make_run("uvicorn", "asgi", "3.0.14", [0.0, 0.0, 0.0]),
+             make_run("uvicorn", "asgi", "4.2.30", [0.0, 3.0, 9.0]),
+             make_run("gunicorn", "wsgi", "5.2.19", [0.0, 0.0, 0.0]),
+             make_run("uvicorn", "asgi", "5.2.19", [0.0, 3.0, 9.0])]  # fmt: skip
+    _, _, found = versions.table(runs, 1000)
+    assert versions.change_sentence(found, "1 %") == (
+        "ASGI carried fewer users than WSGI with at most 1 % failures on every version with a "
+        "ratio (Django 4.2.30: ≤ 0.33, Django 5.2.19: ≤ 0.33): no release in between turned the "
+        "result. On Django 3.0.14 neither server broke within the steps: the ratio there is not "
+        "known."
+    )
+
+
+def test_an_asgi_run_past_its_objective_at_the_first_step_still_has_a_ratio():
+    # Django 5.2: uvicorn's p95 over 1000 ms from the first step (100 users), gunicorn within it
+    # up to 200: ASGI carried fewer than 100 / 200 of WSGI's users.
+    runs = [make_run("gunicorn", "wsgi", "5.2.19", [0.0] * 3),
+            make_run("uvicorn", "asgi", "5.2.19", [0.0] * 3, p95=(1500, 3000, 5000)),
+            make_run("gunicorn", "wsgi", "3.0.14", [0.0] * 3, p95=(900, 1500, 2000)),
+            make_run("uvicorn", "asgi", "3.0.14", [0.0] * 3, p95=(500, 900, 1500))]  # fmt: skip
+    _, rows, found = versions.table(runs, 1000)
+    assert rows[1][4:6] == ["200 / < first step", "< 0.50"]
+    assert versions.change_sentence(found, "p95 ≤ 1000 ms") == (
+        "ASGI carried more users than WSGI within p95 ≤ 1000 ms on Django 3.0.14 (ratio 2.00) "
+        "and fewer on Django 5.2.19 (ratio < 0.50): the change lies between these two releases."
     )

@@ -52,13 +52,26 @@ def _knee_cell(run, objective):
 
 
 def _ratio(wsgi, asgi, objective) -> tuple[str, float | None]:
-    (_, kw), (_, ka) = _knee_cell(wsgi, objective), _knee_cell(asgi, objective)
-    if not kw or not ka:
+    """(text, a value on the right side of 1 when only a bound is known)."""
+    if wsgi is None or asgi is None:
         return "", None
+    (_, kw), (_, ka) = _knee_cell(wsgi, objective), _knee_cell(asgi, objective)
+    if kw is None and ka is None:
+        return "both below the first step", None
+    if ka is None:  # ASGI broke at its first step: below it, where WSGI held at least that
+        bound = _first_users(asgi) / kw
+        return f"< {bound:.2f}", bound * 0.99
+    if kw is None:
+        bound = ka / _first_users(wsgi)
+        return f"> {bound:.2f}", bound * 1.01
     if _open_ended(wsgi, kw) and _open_ended(asgi, ka):
         return "not known", None
     bound = "≥ " if _open_ended(asgi, ka) else "≤ " if _open_ended(wsgi, kw) else ""
     return f"{bound}{ka / kw:.2f}", ka / kw
+
+
+def _first_users(run) -> int:
+    return int(run.steps["users"].min())
 
 
 def _database(asgi) -> str:
@@ -93,7 +106,7 @@ def table(runs: list[Run], slo_ms: float) -> tuple[list[str], list[list[str]], l
             knees = " / ".join(_knee_cell(r, objective)[0] or "—" for r in (wsgi, asgi))
             text, ratio = _ratio(wsgi, asgi, objective)
             cells += [knees, text]
-            ratios[objective[0]] = (ratio, text) if ratio is not None else None
+            ratios[objective[0]] = (ratio, text)
         names = [r.server if r else "—" for r in (wsgi, asgi)]
         rows.append([django, asgiref, *names, *cells, _database(asgi)])
         found.append({"django": django, "asgiref": asgiref, "ratios": ratios})
@@ -107,12 +120,20 @@ def _condition(objective: str) -> str:
 
 
 def change_sentence(found: list[dict], objective: str = "1 %") -> str:
-    """Which release turned the ASGI/WSGI ratio across 1, from the rows; "" without a ratio."""
+    """Which release turned the ASGI/WSGI ratio across 1, from the rows, and where it is not
+    known (neither run broke within its steps); "" without two ratios."""
     known = [(f["django"], f["asgiref"], *f["ratios"][objective]) for f in found
-             if f["ratios"][objective] is not None]  # fmt: skip
+             if f["ratios"][objective][0] is not None]  # fmt: skip
+    several = len({f["asgiref"] for f in found}) > 1
+    unknown = [f"Django {f['django']}" + f" with asgiref {f['asgiref']}" * several
+               for f in found if f["ratios"][objective][1] == "not known"]  # fmt: skip
     if len(known) < 2:
         return ""
     condition = _condition(objective)
+    also = ""
+    if unknown:
+        also = (f" On {' and '.join(unknown)} neither server broke within the steps: the "
+                "ratio there is not known.")  # fmt: skip
     for (d0, a0, r0, t0), (d1, a1, r1, t1) in zip(known, known[1:], strict=False):
         if (r0 > 1) != (r1 > 1):
             what = "Django" if d0 != d1 else "asgiref"
@@ -123,13 +144,14 @@ def change_sentence(found: list[dict], objective: str = "1 %") -> str:
             return (
                 f"ASGI carried {verb} users than WSGI {condition} on {what} {old} "
                 f"(ratio {t0}) and {'fewer' if verb == 'more' else 'more'} on {what} {new} "
-                f"(ratio {t1}): the change lies between these two releases."
+                f"(ratio {t1}): the change lies between these two releases." + also
             )
     side = "more" if known[0][2] > 1 else "fewer"
+    where = "every version with a ratio" if unknown else "every version measured"
     return (
-        f"ASGI carried {side} users than WSGI {condition} on every version measured "
+        f"ASGI carried {side} users than WSGI {condition} on {where} "
         f"({', '.join(f'Django {d}: {t}' for d, _, _, t in known)}): no release in between "
-        "turned the result."
+        "turned the result." + also
     )
 
 
@@ -167,9 +189,9 @@ def threads_sentence(runs: list[Run]) -> str:
             f"The ASGI server ran its sync views on at most {t0} threads per process on Django "
             f"{v0} (at {u0} users: up to {_requests(i0)} at once in one process, {c0} "
             f"PostgreSQL connections open) and on up to {t1} on Django {v1} (at {u1} users: up "
-            f"to {_requests(i1)} at once, {c1} connections open): on {d1} the requests in one "
-            "process ran side by side, each on a thread and a connection of its own, where on "
-            f"{d0} they ran one after another on one thread."
+            f"to {_requests(i1)} at once, {c1} connections open): on {d1} each request in a "
+            "process ran on a thread and a connection of its own, where on "
+            f"{d0} a process's requests shared its {t0} threads."
         )
         if as_tuple(d0) < THREAD_PER_REQUEST <= as_tuple(d1):
             sentence += (
