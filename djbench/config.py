@@ -414,8 +414,20 @@ def from_dict(data):
         values[name] = tuple(values[name])
     if values.get("db_pool"):
         values["db_pool"] = tuple(values["db_pool"])
-    if isinstance(values.get("project"), dict):
-        values["project"] = ProjectSpec(**values["project"])
-    cfg = RunConfig(**values)
+    try:
+        if isinstance(values.get("project"), dict):
+            values["project"] = ProjectSpec(**values["project"])
+        cfg = RunConfig(**values)
+    except TypeError as e:
+        raise UserError(f"bad run settings: {e}") from None
+    # What reaches another host's command lines and environment: only values it can run.
+    if cfg.server not in SERVERS or cfg.view not in VIEWS:
+        raise UserError(f"bad run settings: server {cfg.server!r}, view {cfg.view!r}")
+    for name in ("questions", "choices"):
+        value = getattr(cfg, name)
+        if not isinstance(value, int) or not 0 < value <= 1000:
+            raise UserError(f"bad run settings: {name} {value!r}")
+    if not isinstance(cfg.project, ProjectSpec) or not cfg.project.builtin:
+        raise UserError("bad run settings: a stack host serves the built-in polls project")
     validate(cfg)
     return cfg

@@ -47,6 +47,10 @@ def pg_env():
         cluster = postgres.Cluster(base / "cluster", free_port(), secrets.token_urlsafe(12))
         cluster.init(procs, base / "postgres.log")
         cluster.wait_ready(cluster.start(procs, base / "postgres.log"))
+        # Django's test runner creates a test database of its own, which a benchmark's role may
+        # not: the tests' cluster lets theirs.
+        with cluster.connect("postgres", admin=True) as conn:
+            conn.execute(f'ALTER ROLE "{postgres.USER}" CREATEDB')
         yield cluster.env()
 
 

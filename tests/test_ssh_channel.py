@@ -156,6 +156,11 @@ def test_the_stack_host_checks_what_it_is_sent_serves_one_controller_and_keeps_a
         for run_id in ("../x", "/tmp/x", "a/b", "", "x" * 300, 7):
             status, data = _call(host, "/database", {"config": cfg, "run_id": run_id})
             assert status == 409 and data["error"].startswith("bad run id"), data
+        # Run settings reach command lines and the app's environment: only values it can run.
+        for bad in ({"server": "nope"}, {"view": "sync; rm -rf /"}, {"questions": "5 --x"},
+                    {"project": {"path": "/etc"}}):  # fmt: skip
+            status, data = _call(host, "/database", {"config": {**cfg, **bad}, "run_id": "r"})
+            assert status == 409 and data["error"].startswith("bad run settings"), (bad, data)
         bad_db = {"POSTGRES_HOST": "10.0.0.3", "PYTHONPATH": "/tmp/evil"}
         status, data = _call(host, "/web", {"config": cfg, "run_id": "r1", "db": bad_db})
         assert status == 409 and data["error"].startswith("bad database: expected exactly"), data
