@@ -52,7 +52,6 @@ WORKER_TOKEN = os.environ.get("DJBENCH_WORKER_TOKEN", "")
 # vote.py picks its user class when imported, so a worker's must be the master's.
 USER_CLASS = os.environ.get("USER_CLASS", defaults.USER_CLASS)
 PINGS_AT_HELLO = 5
-CLOCK_SLACK_S = 0.002  # timer resolution and scheduling, beyond the round trips' bound
 PING_EVERY_S = 10.0
 log = logging.getLogger("djbench")
 
@@ -168,7 +167,7 @@ class Worker:
         # that mean the worker's clock moved (stepped, or drifted that far) in between.
         if (
             self.rtt_s is not None
-            and abs(offset - self.offset_s) > (rtt + self.rtt_s) / 2 + CLOCK_SLACK_S
+            and abs(offset - self.offset_s) > (rtt + self.rtt_s) / 2 + defaults.CLOCK_SLACK_S
         ):
             self.steps_s.append(offset - self.offset_s)
             self.on_step(offset - self.offset_s)

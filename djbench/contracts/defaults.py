@@ -24,6 +24,7 @@ WARMUP_S = 5.0
 THREADS = 4  # per worker, for servers with threads (gunicorn-gthread)
 CONN_MAX_AGE_S = 0  # Django's CONN_MAX_AGE: a connection per request (the only safe ASGI value)
 PG_MAX_CONNECTIONS = 200  # PostgreSQL's own default is 100
+CLOCK_SLACK_S = 0.002  # beyond two clock readings' round-trip bound: timers, scheduling
 QUESTIONS = 5  # polls seeded
 CHOICES = 4  # choices per poll
 LOCUST_MASTER_PORT = 5557  # Locust's own default, what `djbench load-worker` connects to

@@ -7,7 +7,7 @@ import re
 
 from djbench.errors import UserError
 
-_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")  # fmt: skip
 MIN_TOKEN = 16  # characters of a token a person chose (one djbench makes has 32)
 
@@ -29,7 +29,7 @@ def host_port(text, default_port, what):
         raise UserError(f"bad {what} {text!r}: write an IPv6 address in brackets, [ADDRESS]:PORT")
     else:
         host, _, port = text.partition(":") if ":" in text else (text, "", str(default_port))
-        if not _NAME.match(host):
+        if not NAME.match(host):
             raise UserError(bad)
     if not (port.isdigit() and 0 < int(port) < 65536):
         raise UserError(bad)

@@ -50,7 +50,7 @@ class StackClient(ClockMixin):
 
     def call(self, path, body=None, timeout=300):
         request = urllib.request.Request(
-            f"http://{self.url_host}:{self.port}{path}",
+            f"http://{self.name}{path}",
             data=json.dumps(body or {}).encode(),
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from djbench.errors import ComponentFailed, UserError
 from djbench.paths import IMPORT_ROOT
+from djbench.remote.addresses import NAME
 
 SCHEME = "ssh://"
 # Silence after which a remote process stops what its controller started (DJBENCH_LEASE_S: the
@@ -37,7 +38,6 @@ MAX_LINE = 64 << 20  # the largest answer read (a run's logs and samples), and r
 CONNECT_TIMEOUT_S = 10
 REMOTE_ERROR = "djbench: error: "
 
-_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 _USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
 
 
@@ -68,9 +68,9 @@ class Target:
                 raise UserError(bad)
         elif ":" in hostport:
             host, _, port = hostport.partition(":")
-            if not _HOST.match(host):
+            if not NAME.match(host):
                 raise UserError(bad)
-        elif not _HOST.match(host):
+        elif not NAME.match(host):
             raise UserError(bad)
         if user and not _USER.match(user):
             raise UserError(bad)

@@ -45,7 +45,6 @@ from djbench.system.leftovers import TEMP_PREFIX
 from djbench.system.log import log
 from djbench.system.processes import ProcessSet, signals_deferred
 
-CLOCK_SLACK_S = 0.002  # timer resolution and scheduling, beyond the round trips' bound
 MAX_LOG_BYTES = 16 << 20  # of each log a stack host sends
 
 
@@ -58,11 +57,12 @@ class DistributedRunner(Runner):
                  expect_workers=0, local_workers=0, load_hosts=None, load_processes=1):  # fmt: skip
         self.master_bind, self.master_port = master_bind, master_port
         self.expect_workers, self.local_workers = expect_workers, local_workers
-        self.load_targets = []
+        self.load_targets, self.load_addresses = [], []
         if ssh.is_ssh(stack):
             _check_ssh_options(db, master_bind, expect_workers)
             self.web = self.db = SshStackClient(stack)
             self.load_targets = [ssh.Target.parse(h, "--load-hosts") for h in _listed(load_hosts)]
+            self.load_addresses = [resolve(t.host, "--load-hosts") for t in self.load_targets]
             self.load_processes = load_processes
             self.expect_workers = len(self.load_targets) * load_processes
             self.master_bind = "127.0.0.1"  # the workers come through their ssh sessions
@@ -170,8 +170,7 @@ class DistributedRunner(Runner):
         """Over ssh, nginx answers only the load hosts and this controller (its checks)."""
         if not self.over_ssh:
             return []
-        found = [resolve(t.host, "--load-hosts") for t in self.load_targets]
-        return sorted({*found, local_address_towards(self.web.host)})
+        return sorted({*self.load_addresses, local_address_towards(self.web.host)})
 
     def check(self):
         for client in self.hosts():
@@ -247,10 +246,10 @@ class DistributedRunner(Runner):
         loopback; the run's token on their standard input, never in an argv."""
         port = self.master_port
         sessions = []
-        for i, target in enumerate(self.load_targets):
+        for i, (target, address) in enumerate(zip(self.load_targets, self.load_addresses,
+                                                  strict=True)):  # fmt: skip
             args = ["load-worker", "--stdio", "--master", f"127.0.0.1:{port}",
-                    "--processes", self.load_processes,
-                    "--address", resolve(target.host, "--load-hosts")]  # fmt: skip
+                    "--processes", self.load_processes, "--address", address]  # fmt: skip
             session = ssh.start_session(
                 run.procs, f"ssh-load-{i + 1}", target, args,
                 run.run_dir / "logs" / f"load-host-{i + 1}.log",
@@ -275,7 +274,7 @@ def _clock_moved(run, client):
         "offset_start_s": round(before, 6), "offset_end_s": round(client.offset_s, 6),
         "rtt_start_ms": round(rtt_before * 1000, 3), "rtt_end_ms": round(client.rtt_s * 1000, 3),
     }  # fmt: skip
-    if abs(moved) > (rtt_before + client.rtt_s) / 2 + CLOCK_SLACK_S:
+    if abs(moved) > (rtt_before + client.rtt_s) / 2 + defaults.CLOCK_SLACK_S:
         run.meta["warnings"].append(
             f"stack host {client.name}'s clock moved {moved * 1000:+.0f} ms during the run: its "
             "samples are placed by the offset measured at the start"
