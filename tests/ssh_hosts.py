@@ -13,12 +13,16 @@ from pathlib import Path
 from djbench.system import prerequisites
 
 SSHD = prerequisites.SSHD
+# Debian's faketime package: a clock of its own for every process of a session that preloads it.
+LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 
 
 def available():
-    """(True, "") when ssh and sshd are installed, else (False, why)."""
+    """(True, "") when ssh, sshd and libfaketime are installed, else (False, why)."""
     if not os.access(SSHD, os.X_OK) or shutil.which("ssh") is None:
         return False, "openssh-server and openssh-client are not installed"
+    if not LIBFAKETIME.exists():
+        return False, "faketime is not installed"
     return True, ""
 
 
@@ -27,9 +31,9 @@ def _keygen(path):
     return Path(f"{path}.pub").read_text().split()[:2]
 
 
-def start(hosts, names, tmp, pythonpath):
+def start(hosts, names, tmp, pythonpath, session_env=None):
     """sshd on each of `names` (hosts.sshd: name -> its listener's PID); returns the ssh
-    config's path."""
+    config's path. session_env: name -> {variable: value} more for that host's sessions."""
     hosts.sshd = {}
     d = Path(tmp) / "ssh"
     d.mkdir(mode=0o700)
@@ -41,12 +45,13 @@ def start(hosts, names, tmp, pythonpath):
         key_type, key = _keygen(d / f"host-{name}")
         known.append(f"{hosts.address[name]} {key_type} {key}")
         config = d / f"sshd-{name}.conf"
+        more = "".join(f" {k}={v}" for k, v in (session_env or {}).get(name, {}).items())
         config.write_text(
             f"ListenAddress {hosts.address[name]}\nPort 22\nHostKey {d}/host-{name}\n"
             f"PidFile {d}/sshd-{name}.pid\nAuthorizedKeysFile {d}/authorized_keys\n"
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
-            f"SetEnv DJBENCH_LOCK={tmp}/{name}.lock PYTHONPATH={pythonpath}\n"
+            f"SetEnv DJBENCH_LOCK={tmp}/{name}.lock PYTHONPATH={pythonpath}{more}\n"
         )
         log = open(d / f"sshd-{name}.log", "w")
         hosts.sshd[name] = hosts.start(name, [SSHD, "-D", "-e", "-f", str(config)], stdout=log,
@@ -70,6 +75,15 @@ def _wait_listening(log, timeout=20):
             return
         time.sleep(0.1)
     raise AssertionError(f"sshd did not start: {log.read_text()}")
+
+
+def stepped_clock(offset_file):
+    """A session environment whose processes' clocks read the system's plus the offset written
+    to offset_file ("+0", "+3": seconds), re-read every second. Their monotonic clocks move
+    with it: with DONT_FAKE_MONOTONIC, libfaketime 0.9.10 makes time.sleep fail (EINVAL)."""
+    Path(offset_file).write_text("+0\n")
+    return {"LD_PRELOAD": LIBFAKETIME, "FAKETIME_TIMESTAMP_FILE": offset_file,
+            "FAKETIME_CACHE_DURATION": 1}  # fmt: skip
 
 
 def listeners(hosts, name):

@@ -1,7 +1,8 @@
 """Across hosts over SSH, the hosts built as network namespaces with an sshd each (keys the
 test makes): the controller starts the stack host and the load workers itself. Nothing of
-djbench listens on a network address but nginx; a second controller is refused with the first
-one's run id; a controller killed mid-run leaves nothing running on any host."""
+djbench listens on a network address but nginx; a load host's clock stepped by 3 s mid-run is
+said with how much; a second controller is refused with the first one's run id; a controller
+killed mid-run leaves nothing running on any host."""
 
 import json
 import os
@@ -35,7 +36,9 @@ SSHD_HOSTS = ["stack", "load1", "load2"]
 @pytest.fixture
 def hosts(tmp_path):
     with netns.Hosts(HOSTS, subnet="10.213.9") as made:
-        made.ssh_config = ssh_hosts.start(made, SSHD_HOSTS, tmp_path, ROOT)
+        # load2's sessions read a clock of their own: the file's offset on the system's.
+        stepped = {"load2": ssh_hosts.stepped_clock(tmp_path / "load2-clock")}
+        made.ssh_config = ssh_hosts.start(made, SSHD_HOSTS, tmp_path, ROOT, stepped)
         yield made
         names = made.namespaces_left
     assert names() == [], "every namespace is removed"
@@ -65,6 +68,17 @@ def _ours(hosts, name):
     return sorted(set(hosts.pids(name)) - {hosts.sshd.get(name)})
 
 
+def _locust_processes(hosts, name):
+    found = []
+    for pid in hosts.pids(name):
+        try:
+            if b"bin/locust\0" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except FileNotFoundError:
+            pass
+    return found
+
+
 def _wait_until(check, timeout, what):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -76,9 +90,14 @@ def _wait_until(check, timeout, what):
 
 def test_a_smoke_run_over_ssh(hosts, tmp_path):
     a = hosts.address
-    ctl = _controller(hosts, tmp_path, "--users", "4", "--hold", "14", "--warmup", "2",
+    ctl = _controller(hosts, tmp_path, "--users", "4", "--hold", "20", "--warmup", "2",
                       "--load-hosts", _load_hosts(hosts), "--load-processes", 2)  # fmt: skip
     seen = wait_for_line(ctl, "step 1/1", timeout=240)
+    # Once load2's two workers have joined (and the master took their clocks' offsets at their
+    # hello), its clock steps 3 s ahead, as an NTP step would; the master's next ping sees it.
+    _wait_until(lambda: len(_locust_processes(hosts, "load2")) == 2, 60, "load2's workers")
+    time.sleep(2)
+    (tmp_path / "load2-clock").write_text("+3\n")
     # A rogue worker on a load host, where the master's port is forwarded: the project's own
     # version, but not the run's token. It is refused before it runs a user or sends a row.
     rogue_env = {
@@ -124,13 +143,22 @@ def test_a_smoke_run_over_ssh(hosts, tmp_path):
     run_dir = last_path("".join(seen) + out, "results:")
     m = meta(run_dir)
     assert m["mode"] == "distributed" and m["complete"] is True
-    (warning,) = m["warnings"]
+    refused = [w for w in m["warnings"] if "refused" in w]
+    (warning,) = refused
     assert warning.startswith("Locust worker ") and warning.endswith(
         "refused: it does not know this run's token"
     )
     workers = m["load_generators"]
     assert sorted(w["address"] for w in workers) == sorted([a["load1"]] * 2 + [a["load2"]] * 2)
     assert all("token" not in w for w in workers)
+    # load2's clock, stepped: each of its two worker processes said once, with how much (to
+    # within the pings' round trip); load1's never moved.
+    stepped = {w["name"]: w["clock_steps_s"] for w in workers if w["address"] == a["load2"]}
+    assert all(len(s) == 1 and abs(s[0] - 3) < 0.05 for s in stepped.values()), stepped
+    assert all(w["clock_steps_s"] == [] for w in workers if w["address"] == a["load1"])
+    moved = sorted(w for w in m["warnings"] if "'s clock moved +" in w)
+    assert len(moved) == 2 and len(m["warnings"]) == 3, m["warnings"]
+    assert [w.split()[2].removesuffix("'s") for w in moved] == sorted(stepped)
     logs = sorted(run_dir.glob("requests-*.csv"))
     requests = [r for log in logs for r in rows(log)]
     posted_ok = sum(r["name"] == "vote" and r["ok"] == "1" for r in requests)

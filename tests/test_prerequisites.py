@@ -93,6 +93,7 @@ def test_setup_for_the_tests_never_fails_and_says_why(tmp_path):
     need = ["nginx", "wrk"] + ([] if prerequisites.CHROMIUM.exists() else ["chromium"])
     need += ["iproute2", "openssh-client"]  # `ip` and `ssh` are not on the PATH the test gives
     need += [] if os.access(prerequisites.SSHD, os.X_OK) else ["openssh-server"]
+    need += ["faketime"]  # not on that PATH either
     assert done.stdout.strip() == (
         f"setup: {', '.join(need)} not installed (needs root and apt-get): the tests that need "
         f"them skip; to install: {NO_APT.format(' '.join(need))}"

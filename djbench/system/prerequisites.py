@@ -23,7 +23,8 @@ NEEDS = {
     "bench": ("nginx", "postgresql"),
     "calibrate": ("nginx", "postgresql", "wrk"),
     # iproute2: `ip netns`, for the tests that build hosts as network namespaces; OpenSSH, the
-    # channel between those hosts (an sshd on each, run by the test).
+    # channel between those hosts (an sshd on each, run by the test); faketime, to step a load
+    # host's clock mid-run.
     "test": (
         "nginx",
         "postgresql",
@@ -32,6 +33,7 @@ NEEDS = {
         "iproute2",
         "openssh-client",
         "openssh-server",
+        "faketime",
     ),
 }
 CHROMIUM = Path("/usr/bin/chromium")  # where tests/browser.py looks for it
