@@ -202,3 +202,54 @@ def test_a_second_controller_is_refused_and_a_killed_one_leaves_nothing(hosts, t
     assert left and all(Path(d).exists() for d in left)
     leftovers.reap(tmp_path / "ctl.lock.runs")
     assert not any(Path(d).exists() for d in left)
+
+
+def _with_argv(hosts, name, *parts):
+    found = []
+    for pid in _ours(hosts, name):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            continue
+        if all(part.encode() in argv for part in parts):
+            found.append(pid)
+    return found
+
+
+def test_a_lost_worker_and_a_killed_stack_host_over_ssh(hosts, tmp_path):
+    a = hosts.address
+    ctl = _controller(hosts, tmp_path, "--users", "4,8", "--hold", "12", "--warmup", "1",
+                      "--load-hosts", _load_hosts(hosts), "--load-processes", 2)  # fmt: skip
+    seen = wait_for_line(ctl, "step 1/2", timeout=240)
+    # A worker lost mid-run: one Locust worker process of load1 killed during step 1.
+    _wait_until(lambda: len(_locust_processes(hosts, "load1")) == 2, 60, "load1's workers")
+    time.sleep(3)
+    os.kill(_locust_processes(hosts, "load1")[0], signal.SIGKILL)
+    # The stack host's djbench killed during step 2 (as the OOM killer would): its session
+    # ends, and the run with one line; what was measured is kept.
+    seen += wait_for_line(ctl, "step 2/2", timeout=120)
+    time.sleep(2)
+    (stack_host,) = _with_argv(hosts, "stack", "stack-host", "--stdio")
+    os.kill(stack_host, signal.SIGKILL)
+    out, err = ctl.communicate(timeout=180)
+    assert ctl.returncode == 1, "".join(seen) + out + err
+    (line,) = err.strip().splitlines()
+    ended = f"djbench: run failed: stack host {a['stack']}: the ssh session ended"
+    assert line.startswith(ended), line
+    run_dir = last_path("".join(seen) + out, "partial results:")
+    m = meta(run_dir)
+    assert m["complete"] is False
+    assert any("lost" in w for w in m["warnings"]), m["warnings"]
+    steps = rows(run_dir / "steps.csv")
+    assert int(steps[0]["requests"]) > 0 and int(steps[0]["workers_missing"]) == 1
+    # The load hosts' sessions ended with the run, and with them their workers.
+    for name in ("load1", "load2", "ctl"):
+        _wait_until(lambda n=name: _ours(hosts, n) == [], 60, f"{name}: {_ours(hosts, name)}")
+    # What the killed stack host started is still there, until its next start reaps it.
+    assert _with_argv(hosts, "stack", "--worker-class", "sync"), _ours(hosts, "stack")  # gunicorn
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DJBENCH_LOCK": str(tmp_path / "stack.lock")}
+    argv = [sys.executable, "-m", "djbench", "stack-host", "--stdio", "--bind", a["stack"]]
+    again = hosts.start("stack", argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    assert again.wait(60) == 0, again.stdout.read()
+    _wait_until(lambda: _ours(hosts, "stack") == [], 30, f"stack: {_ours(hosts, 'stack')}")
