@@ -165,3 +165,20 @@ def test_knee_search_that_fails_before_its_first_probe_leaves_no_directory(tmp_p
     with pytest.raises(OSError):
         knee_runner.run(cfg, tmp_path / "results", failing, settings)
     assert not any((tmp_path / "results").iterdir())
+
+
+def test_a_projects_throughput_chart_has_no_vote_panel():
+    import pandas as pd
+
+    from djbench.analysis.charts.users import rps_chart
+    from djbench.analysis.runs.run import Run
+
+    steps = pd.DataFrame({"users": [2, 4], "rps": [10.0, 19.0], "iterations_per_s": [3.0, 6.0]})
+    run = Run(Path("r"), {"run_id": "r", "users": [2, 4]}, steps, "gunicorn")
+    yours = {"run_id": "m", "users": [2, 4], "project": {"builtin": False}}
+    mine = Run(Path("m"), yours, steps, "gunicorn")
+    polls, project = rps_chart([run]), rps_chart([mine])
+    assert [ax.get_title() for ax in polls.axes] == ["All requests", "Vote iterations (vote POSTs)"]
+    (ax,) = project.axes
+    assert ax.get_title() == "All requests"
+    assert list(ax.lines[0].get_ydata()) == [10.0, 19.0]

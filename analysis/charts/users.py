@@ -116,15 +116,19 @@ def failure_chart(runs: list[Run], reference: pd.DataFrame) -> Figure:
 
 
 def rps_chart(runs: list[Run]) -> Figure:
-    fig, (left, right) = _figure("Throughput by number of users", ncols=2)
+    """All requests; beside them, for polls, the vote iterations (a project has no votes)."""
+    votes = all(run.polls for run in runs)
+    fig, axes = _figure("Throughput by number of users", ncols=2 if votes else 1)
+    columns = ["rps", "iterations_per_s"][: len(axes)]
     for i, run in enumerate(runs):
-        _line(left, run, "rps", i)
-        _line(right, run, "iterations_per_s", i)
-    left.set_title("All requests")
-    left.set_ylabel("Requests per second")
-    right.set_title("Vote iterations (vote POSTs)")
-    right.set_ylabel("Vote POSTs per second")
-    for ax in (left, right):
+        for ax, column in zip(axes, columns, strict=True):
+            _line(ax, run, column, i)
+    axes[0].set_title("All requests")
+    axes[0].set_ylabel("Requests per second")
+    if votes:
+        axes[1].set_title("Vote iterations (vote POSTs)")
+        axes[1].set_ylabel("Vote POSTs per second")
+    for ax in axes:
         ax.set_ylim(bottom=0)
         _xticks(ax, runs)
     return fig
