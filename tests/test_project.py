@@ -154,7 +154,7 @@ def test_the_run_settings_own_the_database_and_only_what_they_list(tmp_path, mon
     (tmp_path / "run_settings.py").write_text(text)
     run_env = {"POSTGRES_HOST": "10.0.0.2", "POSTGRES_PORT": "5433", "POSTGRES_DB": "b",
                "POSTGRES_USER": "u", "POSTGRES_PASSWORD": "p w", "DJBENCH_ALLOWED_HOSTS": "a,b",
-               "DJANGO_SECRET_KEY": "k"}  # fmt: skip
+               "DJANGO_SECRET_KEY": "k", "DJBENCH_INFLIGHT_DIR": str(tmp_path)}  # fmt: skip
     for name, value in run_env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -168,11 +168,12 @@ def test_the_run_settings_own_the_database_and_only_what_they_list(tmp_path, mon
         assert run.STATIC_ROOT == str(tmp_path / "static")
         assert run.INSTALLED_APPS == ["django.contrib.staticfiles"]  # the project's own
         assert run.SECRET_KEY == "k"  # the project had none
+        assert run.MIDDLEWARE == ["djbench_inflight.InFlight"]  # first; the project has none
     finally:
         sys.modules.pop("run_settings", None)
         sys.modules.pop("base_settings", None)
     assert names == ["DEBUG", "ALLOWED_HOSTS", "DATABASES", "STATIC_ROOT", "MEDIA_ROOT",
-                     "LOGGING", "SECRET_KEY"]  # fmt: skip
+                     "LOGGING", "SECRET_KEY", "MIDDLEWARE"]  # fmt: skip
     assert settings_file.notes(app, cfg) == [
         "the project sets CONN_MAX_AGE=600; this run uses 0 (--conn-max-age)",
         "the project's CONN_MAX_AGE=600 is unsafe under an ASGI server (Django documents "

@@ -76,6 +76,9 @@ def test_each_server_ran_the_project_in_its_environment(bench):
         steps = rows(run / "steps.csv")
         assert [int(s["users"]) for s in steps] == [2]
         assert int(steps[0]["requests"]) > 0 and int(steps[0]["failures"]) == 0
+        # djbench's in-flight counter, first in the project's middleware: the mechanism columns.
+        assert "MIDDLEWARE" in m["project"]["overrides"]
+        assert float(steps[0]["inflight_per_process_mean"]) > 0
 
 
 def test_integrity_is_the_invariant_the_scenario_declares(bench):

@@ -56,7 +56,7 @@ PG_STATE_COLUMNS = ["idle", "idle_in_transaction", "sessions"]
 
 # The app server's processes once a second (djbench/sampling/server_processes.py): threads of
 # each, and for those running the app (`serving` 1) the requests inside Django now and their
-# mean since the process's previous row (polls_project/mysite/inflight.py; empty without it).
+# mean since the process's previous row (djbench/project/djbench_inflight.py; empty without it).
 SERVER_PROCESSES = "server_processes.csv"
 SERVER_PROCESS_COLUMNS = ["ts", "pid", "serving", "threads", "inflight", "inflight_mean"]
 

@@ -5,6 +5,7 @@ for a project without one). The project's own files are never modified."""
 import functools
 import json
 import secrets
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ from djbench.system.log import log
 from djbench.system.machine import git_revision_of
 
 INSPECTOR = Path(__file__).with_name("inspect_settings.py")
+# Both run in the project's environment: the in-flight counter is copied beside the run's settings.
+INFLIGHT_MIDDLEWARE = Path(__file__).with_name("djbench_inflight.py")
 # A placeholder for settings that parse DATABASE_URL at import, before the run's database exists.
 PLACEHOLDER_URL = "postgres://djbench@127.0.0.1:1/djbench"
 
@@ -124,6 +127,7 @@ def run_files(app: App, cfg, tmp: Path, db_env: dict, hosts: list[str]) -> RunFi
     media_root.mkdir(exist_ok=True)
     text, overrides = settings_file.render(app, cfg, static_root, media_root)
     (where / "djbench_settings.py").write_text(text)
+    shutil.copyfile(INFLIGHT_MIDDLEWARE, where / INFLIGHT_MIDDLEWARE.name)
     entry_points = {"wsgi": app.info["wsgi"], "asgi": app.info["asgi"]}
     generated = not entry_points["asgi"]
     if generated:

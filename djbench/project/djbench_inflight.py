@@ -1,7 +1,9 @@
 """Requests the app is running at once in this process, for djbench's sampler to read.
 
-Installed first in MIDDLEWARE when DJBENCH_INFLIGHT_DIR is set (settings.py). Each process keeps
-one small file there, named by its pid, mapped into memory: three doubles, the requests inside
+It runs in the project's environment, not djbench's: each run copies this file beside its
+settings module (app.py), which puts it first in the project's MIDDLEWARE when
+DJBENCH_INFLIGHT_DIR is set (settings_file.py), whatever the project. Each process keeps one
+small file there, named by its pid, mapped into memory: three doubles, the requests inside
 Django now, the request-seconds so far (the integral of that count over time) and when the count
 last changed (CLOCK_MONOTONIC, the same clock for every process of the machine). A reader gets
 the mean over any interval from two readings of the integral, so a sample once a second still

@@ -77,6 +77,12 @@ def render(app, cfg, static_root, media_root):
     }
     if not app.info["has_secret_key"]:
         settings["SECRET_KEY"] = 'os.environ["DJANGO_SECRET_KEY"]'
+    # The count of requests each process runs at once (djbench_inflight.py), first so
+    # that it counts the whole of a request's time in Django.
+    settings["MIDDLEWARE"] = (
+        '[*(["djbench_inflight.InFlight"] if os.environ.get("DJBENCH_INFLIGHT_DIR") else []), '
+        "*globals().get('MIDDLEWARE', [])]"
+    )
     body = "".join(f"{name} = {value}\n" for name, value in settings.items())
     if "utc_offset" in compat(app):
         body += UTC_OFFSET_SHIM

@@ -1,5 +1,5 @@
 """The app server's processes once a second: how many threads each has and how many requests
-the app is running in it (what mysite/inflight.py's middleware counts), into
+the app is running in it (what djbench/project/djbench_inflight.py's middleware counts), into
 server_processes.csv.
 
 A process runs the app when it has a counter file (the middleware makes one as the app loads):
@@ -18,7 +18,7 @@ from djbench.contracts.files import SERVER_PROCESS_COLUMNS
 from djbench.sampling.system import Periodic
 
 INFLIGHT_ENV = "DJBENCH_INFLIGHT_DIR"
-FORMAT = "<3d"  # as mysite/inflight.py writes it
+FORMAT = "<3d"  # as djbench_inflight.py writes it
 
 
 def read_counter(path):

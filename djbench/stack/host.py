@@ -173,7 +173,7 @@ def start_web(cfg, logs, tmp, procs, meta, db_env, listen="127.0.0.1", set_up=Tr
     logs.mkdir(exist_ok=True)
     stack_cpus = parse_cpus(cfg.server_cpus)
     app, files = _run_files(cfg, tmp, db_env, listen)
-    # Where each app process keeps its count of requests in flight (mysite/inflight.py).
+    # Where each app process keeps its count of requests in flight (project/djbench_inflight.py).
     files.env["DJBENCH_INFLIGHT_DIR"] = str(tmp / "inflight")
     (tmp / "inflight").mkdir(exist_ok=True)
     if set_up:

@@ -46,10 +46,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-# djbench's count of the requests each process runs at once (mysite/inflight.py).
-if env("DJBENCH_INFLIGHT_DIR"):
-    MIDDLEWARE.insert(0, "mysite.inflight.InFlight")
-
 ROOT_URLCONF = "mysite.urls"
 WSGI_APPLICATION = "mysite.wsgi.application"
 
