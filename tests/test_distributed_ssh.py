@@ -68,15 +68,21 @@ def _ours(hosts, name):
     return sorted(set(hosts.pids(name)) - {hosts.sshd.get(name)})
 
 
-def _locust_processes(hosts, name):
+def _processes(hosts, name, wanted):
+    """PIDs on host `name` whose argv (a list of bytes) `wanted` accepts."""
     found = []
     for pid in hosts.pids(name):
         try:
-            if b"bin/locust\0" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(pid)
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except FileNotFoundError:
-            pass
+            continue
+        if wanted(argv):
+            found.append(pid)
     return found
+
+
+def _locust_processes(hosts, name):
+    return _processes(hosts, name, lambda argv: any(a.endswith(b"/bin/locust") for a in argv))
 
 
 def _wait_until(check, timeout, what):
@@ -204,18 +210,6 @@ def test_a_second_controller_is_refused_and_a_killed_one_leaves_nothing(hosts, t
     assert not any(Path(d).exists() for d in left)
 
 
-def _with_argv(hosts, name, *parts):
-    found = []
-    for pid in _ours(hosts, name):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except FileNotFoundError:
-            continue
-        if all(part.encode() in argv for part in parts):
-            found.append(pid)
-    return found
-
-
 def test_a_lost_worker_and_a_killed_stack_host_over_ssh(hosts, tmp_path):
     a = hosts.address
     ctl = _controller(hosts, tmp_path, "--users", "4,8", "--hold", "12", "--warmup", "1",
@@ -229,7 +223,7 @@ def test_a_lost_worker_and_a_killed_stack_host_over_ssh(hosts, tmp_path):
     # ends, and the run with one line; what was measured is kept.
     seen += wait_for_line(ctl, "step 2/2", timeout=120)
     time.sleep(2)
-    (stack_host,) = _with_argv(hosts, "stack", "stack-host", "--stdio")
+    (stack_host,) = _processes(hosts, "stack", lambda argv: {b"stack-host", b"--stdio"} <= {*argv})
     os.kill(stack_host, signal.SIGKILL)
     out, err = ctl.communicate(timeout=180)
     assert ctl.returncode == 1, "".join(seen) + out + err
@@ -246,7 +240,8 @@ def test_a_lost_worker_and_a_killed_stack_host_over_ssh(hosts, tmp_path):
     for name in ("load1", "load2", "ctl"):
         _wait_until(lambda n=name: _ours(hosts, n) == [], 60, f"{name}: {_ours(hosts, name)}")
     # What the killed stack host started is still there, until its next start reaps it.
-    assert _with_argv(hosts, "stack", "--worker-class", "sync"), _ours(hosts, "stack")  # gunicorn
+    gunicorn = _processes(hosts, "stack", lambda argv: {b"--worker-class", b"sync"} <= {*argv})
+    assert gunicorn, _ours(hosts, "stack")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DJBENCH_LOCK": str(tmp_path / "stack.lock")}
     argv = [sys.executable, "-m", "djbench", "stack-host", "--stdio", "--bind", a["stack"]]
     again = hosts.start("stack", argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
