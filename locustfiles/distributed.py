@@ -203,6 +203,7 @@ class Master:
         self.environment, self.runner, self.directory = environment, environment.runner, directory
         self.workers = {}  # client id -> Worker
         self.states = {}  # client id -> last state seen
+        self.refused = set()  # client ids: gone because refused, not lost
         self.events = open(os.path.join(directory, WORKER_EVENTS), "w", newline="")
         self.writer = csv.writer(self.events)
         self.writer.writerow(WORKER_EVENT_COLUMNS)
@@ -241,6 +242,7 @@ class Master:
             reason = f"worker {data.get('name')} refused: {reason}"
             log.error(reason)
             self.event(data.get("name"), "refused", reason)
+            self.refused.add(msg.node_id)
             self.runner.send_message("djbench_refused", {"reason": reason}, client_id=msg.node_id)
             self._drop(msg.node_id)
             return
@@ -291,21 +293,25 @@ class Master:
             worker.sink.flush()
 
     def watch(self):
-        """Workers that go missing or leave while the load runs, as Locust sees them."""
         while True:
             gevent.sleep(0.5)
-            current = {c.id: c.state for c in self.runner.clients.all}
-            running = self.runner.state in ("spawning", "running")
-            for client_id, state in current.items():
-                before = self.states.get(client_id)
-                if state == STATE_MISSING and before != STATE_MISSING:
-                    self.event(self.name(client_id), "lost", "no heartbeat")
-                elif before == STATE_MISSING and state != STATE_MISSING:
-                    self.event(self.name(client_id), "back", state)
-            for client_id in set(self.states) - set(current):
-                if running and self.states[client_id] != STATE_MISSING:
-                    self.event(self.name(client_id), "lost", "left")
-            self.states = current
+            self.watch_once()
+
+    def watch_once(self):
+        """Workers that went missing or left while the load ran, as Locust sees them; one it
+        refused (and dropped) is not lost."""
+        current = {c.id: c.state for c in self.runner.clients.all}
+        running = self.runner.state in ("spawning", "running")
+        for client_id, state in current.items():
+            before = self.states.get(client_id)
+            if state == STATE_MISSING and before != STATE_MISSING:
+                self.event(self.name(client_id), "lost", "no heartbeat")
+            elif before == STATE_MISSING and state != STATE_MISSING:
+                self.event(self.name(client_id), "back", state)
+        for client_id in set(self.states) - set(current) - self.refused:
+            if running and self.states[client_id] != STATE_MISSING:
+                self.event(self.name(client_id), "lost", "left")
+        self.states = current
 
     def close(self):
         with open(os.path.join(self.directory, WORKERS_JSON), "w") as f:

@@ -61,3 +61,33 @@ def test_a_worker_without_the_runs_token_or_passing_for_another_is_refused(tmp_p
     assert "n2" not in runner.clients
     master.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["workers.csv", "workers.json"]
+
+
+class Clients(dict):
+    """Locust's worker nodes, as the master's watch reads them."""
+
+    @property
+    def all(self):
+        return list(self.values())
+
+
+def test_a_refused_worker_is_not_a_lost_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(distributed, "WORKER_TOKEN", "the-run-token-0123456789")
+    monkeypatch.setattr(distributed.gevent, "spawn", lambda *a, **k: None)
+    runner = FakeRunner()
+    runner.clients = Clients(n1=SimpleNamespace(id="n1", state="running"),
+                             n2=SimpleNamespace(id="n2", state="ready"))  # fmt: skip
+    runner.state = "running"
+    master = distributed.Master(SimpleNamespace(runner=runner), str(tmp_path))
+    _hello(master, "n1", token="the-run-token-0123456789")
+    master.watch_once()  # Locust counted both before the second said hello
+    _hello(master, "n2", token="guessed")  # refused, and dropped from Locust's count
+    master.watch_once()
+    del runner.clients["n1"]  # the run's own worker leaves mid-run: that one is lost
+    master.watch_once()
+    master.close()
+    events = [line.split(",")[1:3] for line in (tmp_path / "workers.csv").read_text().splitlines()]
+    assert [e for e in events if e[1] in ("lost", "refused")] == [
+        ["w-n2", "refused"],
+        ["w-n1", "lost"],
+    ]
