@@ -13,15 +13,8 @@ PG_MAX_CONNECTIONS ?=
 MODE ?= auto
 LOCUST_WORKERS ?=
 STACK ?=
-DB ?=
-MASTER_BIND ?=
-EXPECT_WORKERS ?=
 LOAD_HOSTS ?=
 LOAD_PROCESSES ?=
-BIND ?=
-ROLES ?= db,web
-MASTER ?=
-PROCESSES ?= 1
 SERVERS ?= gunicorn,uvicorn
 RUNS ?=
 RESULTS ?= results
@@ -58,7 +51,8 @@ q = '$(subst ','\'',$(1))'
 PROJECT_VARS := PROJECT SETTINGS REQUIREMENTS APP_PYTHON SEED DUMP LOCUSTFILE URLS DJANGO ASGIREF \
 	RELEASES
 # STACK=2020 (a year, not a host) is RELEASES=2020: the article's own stack.
-STACK_YEAR := $(if $(STACK),$(shell printf '%s' $(call q,$(STACK)) | grep -xE '[0-9]{4}'))
+STACK_YEAR := $(if $(STACK),$(shell case $(call q,$(STACK)) in ([0-9][0-9][0-9][0-9]) \
+	printf '%s' $(call q,$(STACK));; esac))
 override RELEASES := $(or $(RELEASES),$(STACK_YEAR))
 override STACK := $(if $(STACK_YEAR),,$(STACK))
 PROJECT_OPTS := $(if $(PROJECT),--project $(call q,$(PROJECT))) \
@@ -81,9 +75,7 @@ KNEE_OPTS := $(if $(P95_SLO_MS),--p95-slo-ms $(P95_SLO_MS)) \
 	$(if $(MAX_USERS),--max-users $(MAX_USERS)) $(if $(CONFIRM),--confirm $(CONFIRM))
 MODE_OPTS := --mode $(MODE) --install-missing \
 	$(if $(LOCUST_WORKERS),--locust-workers $(LOCUST_WORKERS)) \
-	$(if $(STACK),--stack $(STACK)) $(if $(DB),--db $(DB)) \
-	$(if $(MASTER_BIND),--master-bind $(MASTER_BIND)) \
-	$(if $(EXPECT_WORKERS),--expect-workers $(EXPECT_WORKERS)) \
+	$(if $(STACK),--stack $(call q,$(STACK))) \
 	$(if $(LOAD_HOSTS),--load-hosts $(call q,$(LOAD_HOSTS))) \
 	$(if $(LOAD_PROCESSES),--load-processes $(LOAD_PROCESSES))
 COMMON_OPTS := $(STACK_OPTS) $(KNEE_OPTS) $(MODE_OPTS) --repeat $(REPEAT) \
@@ -116,17 +108,14 @@ why_P95_SLO_MS := knee variables are for knee searches
 why_MAX_USERS := $(why_P95_SLO_MS)
 why_CONFIRM := $(why_P95_SLO_MS)
 why_report := it only reads existing runs
-why_stack-host := the controller chooses each run (make bench MODE=distributed STACK=...)
-why_load-worker := $(why_stack-host)
 RUN_VARS := PROFILE WORKERS USERS HOLD WARMUP VIEW THREADS CONN_MAX_AGE DB_POOL PG_MAX_CONNECTIONS \
 	MODE LOCUST_WORKERS SERVER_CPUS LOCUST_CPUS SCALE REPEAT P95_SLO_MS MAX_USERS CONFIRM SERVERS \
-	VIEWS DJANGOS STACK DB MASTER_BIND EXPECT_WORKERS LOAD_HOSTS LOAD_PROCESSES FRESH_STACK \
+	VIEWS DJANGOS STACK LOAD_HOSTS LOAD_PROCESSES FRESH_STACK \
 	LOAD_MODEL RATES PACING \
 	$(PROJECT_VARS)
 
 .DEFAULT_GOAL := help
-.PHONY: help bench bench-wsgi bench-asgi bench-matrix knee calibrate report test lint clean \
-	stack-host load-worker
+.PHONY: help bench bench-wsgi bench-asgi bench-matrix knee calibrate report test lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -134,7 +123,6 @@ help: ## list the targets
 	@echo "             WARMUP=seconds (discarded after each ramp-up; knee probes: 0, MSER-5 decides)"
 	@echo "             VIEW=sync|async MODE=auto|native|compose|distributed LOCUST_WORKERS=N"
 	@echo "             STACK=ssh://host LOAD_HOSTS=\"ssh://a ssh://b\" LOAD_PROCESSES=N (distributed)"
-	@echo "             STACK=host:port DB=host:port MASTER_BIND=addr EXPECT_WORKERS=N (by hand)"
 	@echo "             SERVERS=\"a b\" VIEWS=\"sync async\" (bench-matrix) THREADS=N"
 	@echo "             CONN_MAX_AGE=seconds DB_POOL=MIN:MAX PG_MAX_CONNECTIONS=N"
 	@echo "             P95_SLO_MS=ms MAX_USERS=N CONFIRM=N (knee; PROFILE=knee makes bench-* search too)"
@@ -186,14 +174,6 @@ calibrate: $(VENV)/.installed ## Locust's capacity here: HttpUser vs FastHttpUse
 		$(if $(call given,SERVERS),--server "$(SERVERS)") \
 		$(if $(USERS),--users $(USERS)) $(if $(HOLD),--hold $(HOLD)) \
 		$(if $(WARMUP),--warmup $(WARMUP))
-
-stack-host: $(VENV)/.installed ## serve stacks to a controller on another host: make stack-host BIND=10.0.0.1
-	$(call refuse,$(RUN_VARS) MASTER PROCESSES RUNS)
-	$(DJBENCH) stack-host --bind $(BIND) --roles $(ROLES)
-
-load-worker: $(VENV)/.installed ## Locust workers for a controller: make load-worker MASTER=10.0.0.3 PROCESSES=4
-	$(call refuse,$(RUN_VARS) BIND ROLES RUNS)
-	$(DJBENCH) load-worker --master $(MASTER) --processes $(PROCESSES)
 
 report: $(VENV)/.installed ## comparison report of existing runs: make report RUNS="results/a results/b"
 	$(call refuse,$(RUN_VARS))

@@ -2,26 +2,25 @@
 
     python -m tests.across_hosts OUT_DIR [--profile smoke] [--server gunicorn]
 
-Builds the hosts as tests/test_distributed.py does (stack, two load hosts with two Locust
-workers each, controller), runs the profile there, then the same profile natively on this
-host, and writes both runs under OUT_DIR with across_hosts.md: each step's numbers from each
-run's steps.csv. Needs root (network namespaces).
+Builds the hosts as tests/test_distributed_ssh.py does (stack, two load hosts with two Locust
+workers each, controller; an sshd on each but the controller, with keys made for the run), runs
+the profile there over SSH, then the same profile natively on this host, and writes both runs
+under OUT_DIR with across_hosts.md: each step's numbers from each run's steps.csv. Needs root
+(network namespaces) and openssh-server.
 """
 
 import argparse
 import csv
 import os
-import signal
 import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
 
 from djbench.analysis.markdown import markdown_table
-from tests import netns
+from tests import netns, ssh_hosts
 from tests.helpers import ROOT, last_path
 
-TOKEN = "across-hosts-demo"
 COLUMNS = ("users", "requests", "failure_pct", "rps", "p50_ms", "p95_ms")
 
 
@@ -29,38 +28,27 @@ def _djbench(*args):
     return [sys.executable, "-u", "-m", "djbench", *map(str, args)]
 
 
-def _env(out, name):
-    return {**os.environ, "PYTHONPATH": str(ROOT), "DJBENCH_TOKEN": TOKEN,
-            "DJBENCH_LOCK": str(out / f".{name}.lock")}  # fmt: skip
+def _env(out, name, **more):
+    return {**os.environ, "PYTHONPATH": str(ROOT), "DJBENCH_LOCK": str(out / f".{name}.lock"),
+            **more}  # fmt: skip
 
 
 def across_namespaces(out, profile, server):
-    with netns.Hosts(["stack", "load1", "load2", "ctl"]) as hosts:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        netns.Hosts(["stack", "load1", "load2", "ctl"], subnet="10.213.14") as hosts,
+    ):
+        ssh_config = ssh_hosts.start(hosts, ["stack", "load1", "load2"], tmp, ROOT)
         a = hosts.address
-        logs = [open(out / f"{name}.log", "w") for name in ("stack", "load1", "load2")]
-        stack = hosts.start(
-            "stack",
-            _djbench("stack-host", "--bind", a["stack"]),
-            cwd=ROOT,
-            env=_env(out, "stack"),
-            stdout=logs[0],
-            stderr=subprocess.STDOUT,
-        )
-        workers = [
-            hosts.start(name, _djbench("load-worker", "--master", a["ctl"], "--processes", 2),
-                        cwd=ROOT, env=_env(out, name), stdout=log, stderr=subprocess.STDOUT)
-            for name, log in zip(("load1", "load2"), logs[1:], strict=True)
-        ]  # fmt: skip
-        time.sleep(3)
+        load_hosts = f"ssh://{a['load1']},ssh://{a['load2']}"
         done = subprocess.run(
             ["ip", "netns", "exec", hosts.ns("ctl"),
-             *_djbench("run", "--mode", "distributed", "--stack", a["stack"], "--expect-workers",
-                       4, "--server", server, "--profile", profile, "--results-dir", out)],
-            cwd=ROOT, env=_env(out, "ctl"), capture_output=True, text=True,
+             *_djbench("run", "--mode", "distributed", "--stack", f"ssh://{a['stack']}",
+                       "--load-hosts", load_hosts, "--load-processes", 2, "--server", server,
+                       "--profile", profile, "--results-dir", out)],
+            cwd=ROOT, env=_env(out, "ctl", DJBENCH_SSH_CONFIG=str(ssh_config)),
+            capture_output=True, text=True,
         )  # fmt: skip
-        for proc in (stack, *workers):
-            os.killpg(proc.pid, signal.SIGINT)
-            proc.wait(60)
     if done.returncode:
         sys.exit(f"distributed run failed:\n{done.stdout}{done.stderr}")
     return last_path(done.stdout, "results:")
@@ -93,9 +81,9 @@ def main():
     parser.add_argument("--profile", default="smoke")
     parser.add_argument("--server", default="gunicorn")
     args = parser.parse_args()
-    ok, why = netns.available()
-    if not ok:
-        sys.exit(why)
+    for ok, why in (netns.available(), ssh_hosts.available()):
+        if not ok:
+            sys.exit(why)
     args.out.mkdir(parents=True, exist_ok=True)
     runs = [
         ("four hosts", across_namespaces(args.out, args.profile, args.server)),

@@ -13,7 +13,7 @@ from djbench.runners.distributed import DistributedRunner
 class FakeStackHost:
     """Answers as a stack host would, or as a hostile one might."""
 
-    name, host, offset_s, rtt_s = "10.0.0.2:7700", "10.0.0.2", 2.0, 0.004
+    name, host, offset_s, rtt_s = "10.0.0.2", "10.0.0.2", 2.0, 0.004
 
     def __init__(self, logs, samples, offset_at_end_s=2.001):
         self.answers = {"/logs": logs, "/resources": samples, "/stop": {"ok": True}}
@@ -34,7 +34,7 @@ def _collect(tmp_path, host):
     (run_dir / "logs").mkdir(parents=True)
     run = SimpleNamespace(run_dir=run_dir, meta={"warnings": []})
     runner = DistributedRunner.__new__(DistributedRunner)
-    runner.web = runner.db = host
+    runner.stack_host = host
     runner.collect(run)
     return run
 
@@ -59,7 +59,7 @@ def test_a_log_past_the_bound_keeps_its_end(tmp_path, monkeypatch):
     run = _collect(tmp_path, host)
     kept = (run.run_dir / "logs" / "server.log").read_text()
     assert len(kept) == 1 << 20 and kept.endswith("the end\n")
-    assert run.meta["warnings"] == ["10.0.0.2:7700's server.log cut to its last 1 MB"]
+    assert run.meta["warnings"] == ["10.0.0.2's server.log cut to its last 1 MB"]
 
 
 def test_torn_sample_rows_are_left_out_and_the_stack_still_stopped(tmp_path):
@@ -69,7 +69,7 @@ def test_torn_sample_rows_are_left_out_and_the_stack_still_stopped(tmp_path):
     text = (run.run_dir / "system.csv").read_text().splitlines()
     # On our clock: the stack host's is 2 s ahead.
     assert text == ["ts,cpus,cpu_pct", "98.500,2,50.0", "100.500,2,40.0"]
-    assert run.meta["warnings"] == ["2 torn sample rows from 10.0.0.2:7700 left out"]
+    assert run.meta["warnings"] == ["2 torn sample rows from 10.0.0.2 left out"]
     assert not (tmp_path / "evil.csv").exists()
     assert host.calls[-1] == "/stop"
 
@@ -78,7 +78,7 @@ def test_a_clock_that_moved_during_the_run_is_a_warning_with_how_much(tmp_path):
     # Measured at the start 2 s ahead (round trip 4 ms), at the end 1 ms more: within the bound.
     run = _collect(tmp_path, FakeStackHost({}, {}))
     assert run.meta["warnings"] == []
-    assert run.meta["clock_checks"]["10.0.0.2:7700"] == {
+    assert run.meta["clock_checks"]["10.0.0.2"] == {
         "offset_start_s": 2.0,
         "offset_end_s": 2.001,
         "rtt_start_ms": 4.0,
@@ -88,7 +88,7 @@ def test_a_clock_that_moved_during_the_run_is_a_warning_with_how_much(tmp_path):
     host = FakeStackHost({}, {}, offset_at_end_s=5.0)
     run = _collect(tmp_path / "stepped", host)
     assert run.meta["warnings"] == [
-        "stack host 10.0.0.2:7700's clock moved +3000 ms during the run: its samples are "
+        "stack host 10.0.0.2's clock moved +3000 ms during the run: its samples are "
         "placed by the offset measured at the start"
     ]
     assert host.offset_s == 2.0

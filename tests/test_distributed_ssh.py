@@ -1,12 +1,16 @@
 """Across hosts over SSH, the hosts built as network namespaces with an sshd each (keys the
-test makes): the controller starts the stack host and the load workers itself. Nothing of
-djbench listens on a network address but nginx; a load host's clock stepped by 3 s mid-run is
-said with how much; a second controller is refused with the first one's run id; a controller
-killed mid-run leaves nothing running on any host."""
+test makes): the stack on one, Locust's workers on two load hosts (two processes each), the
+controller (Locust's master, the analysis) on a fourth, which starts the others' processes
+itself. Nothing of djbench listens on a network address but nginx; a load host's clock stepped
+by 3 s mid-run is said with how much; a rogue worker and a second controller are refused; a
+controller killed or interrupted mid-run, a lost worker and a killed stack host end the run
+with what was measured kept and nothing left running on any host."""
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from djbench.analysis.runs.run import load_run
 from djbench.contracts import defaults
 from djbench.paths import BIN, IMPORT_ROOT, LOCUSTFILES
 from djbench.system import leftovers
@@ -31,6 +36,13 @@ pytestmark = [
 ]
 HOSTS = ["stack", "load1", "load2", "ctl"]
 SSHD_HOSTS = ["stack", "load1", "load2"]
+# Connects and says nothing, holding the connection for as long as the other side does.
+IDLE = """
+import socket, sys, time
+with socket.create_connection((sys.argv[1], int(sys.argv[2]))) as s:
+    s.recv(1)
+time.sleep(600)
+"""
 
 
 @pytest.fixture
@@ -44,15 +56,13 @@ def hosts(tmp_path):
     assert names() == [], "every namespace is removed"
 
 
-def _controller(hosts, tmp, *args, name="ctl"):
-    a = hosts.address
-    env = {k: v for k, v in os.environ.items() if k != "DJBENCH_TOKEN"}
-    env.update(PYTHONPATH=str(ROOT), DJBENCH_SSH_CONFIG=str(hosts.ssh_config),
-               DJBENCH_LOCK=str(tmp / f"{name}.lock"))  # fmt: skip
+def _controller(hosts, tmp, *args, name="ctl", stack="stack", **env):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DJBENCH_SSH_CONFIG": str(hosts.ssh_config),
+           "DJBENCH_LOCK": str(tmp / f"{name}.lock"), **env}  # fmt: skip
     return hosts.start(
         "ctl",
         [sys.executable, "-u", "-m", "djbench", "run", "--mode", "distributed",
-         "--stack", f"ssh://{a['stack']}", "--server", "gunicorn",
+         "--stack", f"ssh://{hosts.address[stack]}", "--server", "gunicorn",
          "--results-dir", tmp / "results", *map(str, args)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -96,6 +106,9 @@ def _wait_until(check, timeout, what):
 
 def test_a_smoke_run_over_ssh(hosts, tmp_path):
     a = hosts.address
+    # A connection to the stack host's sshd that never says a word, held through the run.
+    idle = hosts.start("load1", [sys.executable, "-c", IDLE, a["stack"], "22"],
+                       stdout=subprocess.DEVNULL)  # fmt: skip
     ctl = _controller(hosts, tmp_path, "--users", "4", "--hold", "20", "--warmup", "2",
                       "--load-hosts", _load_hosts(hosts), "--load-processes", 2)  # fmt: skip
     seen = wait_for_line(ctl, "step 1/1", timeout=240)
@@ -172,10 +185,43 @@ def test_a_smoke_run_over_ssh(hosts, tmp_path):
     assert m["votes_in_db"] == m["votes_posted_ok"] == posted_ok > 0
     (step,) = rows(run_dir / "steps.csv")
     assert int(step["failures"]) == 0 and int(step["requests"]) > 0
-    assert (run_dir / "logs" / "server.log").exists()
-    assert "postgres" in {
-        r["component"] for r in rows(run_dir / f"resources-stack-{a['stack']}.csv")
-    }
+    assert idle.poll() is None, "the idle connection's process lived through the run"
+    idle.kill()
+    # Raw data from all four workers, through Locust's messaging: the step's counts match it.
+    (window,) = rows(run_dir / "timeline.csv")
+    lo, hi = float(window["measure_from"]), float(window["end"])
+    assert int(step["requests"]) == len([r for r in requests if lo <= float(r["ts"]) < hi])
+    assert len(logs) == 4 and all(rows(log) for log in logs), "every worker ran users"
+    assert int(step["workers_missing"]) == 0
+    # Resources from every host, the host named; clock offsets measured and recorded.
+    run = load_run(run_dir)
+    cpu = [c for c in run.steps.columns if c.startswith("cpu_")]
+    assert {"cpu_postgres_pct", "cpu_server_pct", "cpu_nginx_pct", "cpu_locust_pct"} <= set(cpu)
+    assert len([c for c in cpu if c.startswith("cpu_locust_") and c != "cpu_locust_pct"]) == 4
+    for log in run_dir.glob(f"resources-{socket.gethostname()}-*.csv"):  # workers' own reports
+        assert {r["host"] for r in rows(log)} <= {a["load1"], a["load2"]}
+    stack_rows = rows(run_dir / f"resources-stack-{a['stack']}.csv")
+    assert {r["component"] for r in stack_rows} == {"postgres", "server", "nginx", "stack-host"}
+    assert {r["host"] for r in stack_rows} == {a["stack"]}
+    roles = {h["address"]: h["roles"] for h in m["topology"]["hosts"]}
+    assert roles == {a["ctl"]: ["controller", "locust-master"], a["stack"]: ["db", "web"],
+                     a["load1"]: ["load"], a["load2"]: ["load"]}  # fmt: skip
+    assert m["topology"]["locust_master"] == f"127.0.0.1:{defaults.LOCUST_MASTER_PORT}"
+    # One machine, one clock; but load2's, stepped, is 3 s ahead by the end.
+    ahead = {a["load1"]: 0, a["load2"]: 3}
+    assert all(abs(w["clock_offset_s"] - ahead[w["address"]]) < 0.05 for w in workers), workers
+    assert abs(m["topology"]["hosts"][1]["clock_offset_s"]) < 0.05
+    for host in m["topology"]["hosts"]:  # software versions per host
+        assert host["versions"]["python"], host
+    # The stack host's machine, its database's connections and its server processes, on the
+    # controller's clock: the mechanism's columns, as in native mode.
+    assert float(rows(run_dir / "system.csv")[0]["cpus"]) >= 1
+    assert max(int(r["total"]) for r in rows(run_dir / "pg_activity.csv")) >= 0
+    assert {"machine_cpu_pct", "pg_total_max", "server_processes", "inflight_per_process_mean",
+            "pg_idle_mean", "pg_opened_per_s"} <= set(run.steps.columns)  # fmt: skip
+    assert (run.steps["server_processes"] == m["processes"]).all()
+    for name in ("postgres.log", "server.log", "nginx.error.log", "stack-host.log"):
+        assert (run_dir / "logs" / name).exists(), name
     # The sessions ended with the run, and with them everything on the other hosts.
     for name in SSHD_HOSTS:
         _wait_until(lambda n=name: _ours(hosts, n) == [], 30, f"{name}: {_ours(hosts, name)}")
@@ -248,3 +294,54 @@ def test_a_lost_worker_and_a_killed_stack_host_over_ssh(hosts, tmp_path):
                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
     assert again.wait(60) == 0, again.stdout.read()
     _wait_until(lambda: _ours(hosts, "stack") == [], 30, f"stack: {_ours(hosts, 'stack')}")
+
+
+def _project_copy(tmp_path):
+    """The same checkout with one change: another project version."""
+    copy = tmp_path / "other-version"
+    shutil.copytree(
+        ROOT,
+        copy,
+        ignore=shutil.ignore_patterns(".git", ".venv", "results", "__pycache__", "*.egg-info"),
+    )
+    with open(copy / "locustfiles" / "vote.py", "a") as f:
+        f.write("\n# another version\n")
+    return copy
+
+
+def test_refusals_and_ctrl_c_over_ssh(hosts, tmp_path):
+    a = hosts.address
+    # No sshd there: one line, nothing started.
+    ctl = _controller(hosts, tmp_path, "--profile", "smoke", "--load-hosts", _load_hosts(hosts),
+                      stack="ctl")  # fmt: skip
+    out, err = ctl.communicate(timeout=120)
+    assert ctl.returncode == 2, out + err
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"djbench: error: stack host {a['ctl']}: the ssh session ended"), line
+    assert "Connection refused" in line
+    # Another checkout of the project on the stack host: refused before a stack starts.
+    other = _project_copy(tmp_path)
+    ctl = _controller(hosts, tmp_path, "--profile", "smoke", "--load-hosts", _load_hosts(hosts),
+                      DJBENCH_REMOTE_ROOT=str(other))  # fmt: skip
+    out, err = ctl.communicate(timeout=120)
+    assert ctl.returncode == 2, out + err
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"djbench: error: stack host {a['stack']} runs project version ")
+    assert line.endswith(": run the same checkout on every host")
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+    # Ctrl-C on the controller during step 2: the run stops, what was measured is kept, and
+    # every host's sessions end with what they started.
+    ctl = _controller(hosts, tmp_path, "--users", "4,8", "--hold", "12", "--warmup", "1",
+                      "--load-hosts", _load_hosts(hosts))  # fmt: skip
+    seen = wait_for_line(ctl, "step 2/2", timeout=240)
+    time.sleep(4)
+    os.killpg(ctl.pid, signal.SIGINT)
+    out, err = ctl.communicate(timeout=180)
+    assert ctl.returncode == 130, "".join(seen) + out + err
+    run_dir = last_path("".join(seen) + out, "partial results:")
+    m = meta(run_dir)
+    assert m["complete"] is False and m["integrity"]["ok"] is True
+    steps = rows(run_dir / "steps.csv")
+    assert int(steps[0]["requests"]) > 0 and int(steps[0]["failures"]) == 0
+    for name in [*SSHD_HOSTS, "ctl"]:
+        _wait_until(lambda n=name: _ours(hosts, n) == [], 60, f"{name}: {_ours(hosts, name)}")

@@ -93,14 +93,9 @@ CASES = [
         f"locust-workers must be at most {CPUS} (one a CPU; {CPUS} here), got 64",
     ),
     (
-        ["stack-host", "BIND=127.0.0.1", "WORKERS=3"],
-        "make stack-host does not use WORKERS: the "
-        "controller chooses each run (make bench MODE=distributed STACK=...)",
-    ),
-    (
-        ["load-worker", "MASTER=127.0.0.1", "HOLD=30"],
-        "make load-worker does not use HOLD: the "
-        "controller chooses each run (make bench MODE=distributed STACK=...)",
+        ["bench-wsgi", "MODE=distributed", "STACK=10.0.0.1", "LOAD_HOSTS=ssh://10.0.0.2"],
+        "bad --stack '10.0.0.1': expected ssh://[USER@]HOST[:PORT] (the controller starts the "
+        "stack host over ssh)",
     ),
     (["bench-wsgi", "HOLD=nan"], "argument --hold: expected a finite number, got 'nan'"),
     (["bench-wsgi", "HOLD=inf"], "argument --hold: expected a finite number, got 'inf'"),

@@ -1,14 +1,16 @@
-"""djbench load-worker: Locust workers for a controller's master."""
+"""djbench load-worker: Locust workers for a controller's master, started by it over ssh."""
 
 from djbench.commands.options import whole
+from djbench.commands.stack_host import BY_SSH
+from djbench.errors import UserError
 from djbench.remote.load_worker import load_worker
 
 NAME = "load-worker"
-HELP = "Locust workers for a controller's master"
+HELP = "Locust workers for a controller's master (it starts this over ssh)"
 
 
 def add_arguments(p):
-    p.add_argument("--master", required=True, help="the controller's HOST[:PORT]")
+    p.add_argument("--master", required=True, help="the master's HOST:PORT, forwarded here")
     p.add_argument("--processes", type=whole, default=1, help="worker processes (one core each)")
     p.add_argument(
         "--stdio",
@@ -19,5 +21,7 @@ def add_arguments(p):
 
 
 def run(args):
-    load_worker(args.master, args.processes, stdio=args.stdio, own_address=args.address)
+    if not args.stdio:
+        raise UserError(f"load-worker {BY_SSH}")
+    load_worker(args.master, args.processes, own_address=args.address)
     return 0

@@ -16,7 +16,11 @@ from djbench.search.settings import KNEE_DEFAULTS
 
 
 class Parser(argparse.ArgumentParser):
-    """Bad arguments get the same one line as every other user mistake, and exit status 2."""
+    """Bad arguments get the same one line as every other user mistake, and exit status 2; an
+    option is only ever its whole name (--db is not --db-pool)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
 
     def error(self, message):
         self.exit(2, f"djbench: error: {message}\n")
@@ -290,14 +294,13 @@ def add_mode_options(p):
     group = p.add_argument_group("distributed mode (see README, Across machines)")
     group.add_argument(
         "--stack",
-        metavar="ssh://HOST | HOST[:PORT]",
-        help="the stack host: ssh://[USER@]HOST[:PORT] starts it over SSH (the channel to "
-        "use), HOST[:PORT] is a `djbench stack-host` started by hand",
+        metavar="ssh://HOST",
+        help="the stack host, ssh://[USER@]HOST[:PORT]: the controller starts it over SSH",
     )
     group.add_argument(
         "--load-hosts",
         metavar="ssh://HOST,...",
-        help="load hosts the controller starts Locust's workers on over SSH (with an ssh:// stack)",
+        help="load hosts the controller starts Locust's workers on over SSH",
     )
     group.add_argument(
         "--load-processes",
@@ -305,18 +308,12 @@ def add_mode_options(p):
         default=1,
         help="Locust worker processes on each load host (default 1; one core each)",
     )
-    group.add_argument("--db", metavar="HOST[:PORT]", help="a database host of its own")
     group.add_argument(
-        "--master-bind", metavar="ADDRESS", help="where Locust's master listens for workers"
-    )
-    group.add_argument(
-        "--master-port", type=port, default=defaults.LOCUST_MASTER_PORT, help="(default 5557)"
-    )
-    group.add_argument(
-        "--expect-workers",
-        type=whole,
-        default=0,
-        help="Locust workers on load hosts (djbench load-worker) to wait for",
+        "--master-port",
+        type=port,
+        default=defaults.LOCUST_MASTER_PORT,
+        help="the master's port on the controller's loopback and, forwarded, the load hosts' "
+        "(default 5557)",
     )
     p.add_argument(
         "--install-missing",

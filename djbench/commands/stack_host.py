@@ -1,31 +1,25 @@
-"""djbench stack-host: serve stacks to a controller on another host."""
+"""djbench stack-host: the stack for a controller on another host, started by it over ssh."""
 
-from djbench.commands.options import names, port
 from djbench.errors import UserError
 from djbench.remote import stack_host
 
 NAME = "stack-host"
-HELP = "serve stacks to a controller on another host"
+HELP = "the stack for a controller on another host (it starts this over ssh)"
+BY_SSH = ("is started by the controller over ssh (make bench MODE=distributed STACK=ssh://HOST "
+          "LOAD_HOSTS=ssh://...), not by hand")  # fmt: skip
 
 
 def add_arguments(p):
-    p.add_argument("--bind", required=True, help="this host's address the others reach")
-    p.add_argument("--port", type=port, default=stack_host.DEFAULT_PORT, help="(default 7700)")
-    p.add_argument("--roles", default="db,web", help="db, web or both (default db,web)")
+    p.add_argument("--bind", required=True, help="this host's address the load hosts reach")
     p.add_argument(
         "--stdio",
         action="store_true",
-        help="serve the controller that started this over ssh (MODE=distributed "
-        "STACK=ssh://...), on standard input and output; nothing listens but nginx",
+        help="serve the controller that started this over ssh, on standard input and output",
     )
 
 
 def run(args):
-    roles = names(args.roles, "roles")
-    if args.stdio:
-        if sorted(roles) != ["db", "web"]:
-            raise UserError("--stdio serves both roles, db and web, on one host")
-        stack_host.serve_stdio(args.bind, roles)
-    else:
-        stack_host.serve(args.bind, args.port, roles)
+    if not args.stdio:
+        raise UserError(f"stack-host {BY_SSH}")
+    stack_host.serve_stdio(args.bind)
     return 0

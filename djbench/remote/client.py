@@ -1,17 +1,11 @@
-"""The controller's side of a stack host's API: calls with their errors as one line, and the
-stack host's clock offset; over HTTP to a stack host started by hand, or over the ssh session
-the controller starts it in (remote/ssh.py)."""
+"""The controller's side of a stack host: calls over the ssh session the controller starts it in
+(remote/ssh.py), with their errors as one line, and the stack host's clock offset."""
 
-import json
 import socket
 import time
-import urllib.error
-import urllib.request
 
 from djbench.errors import ComponentFailed, UserError
 from djbench.remote import ssh
-from djbench.remote.addresses import host_port, reachable_host
-from djbench.remote.stack_host import DEFAULT_PORT
 
 CLOCK_SAMPLES = 5
 
@@ -31,52 +25,8 @@ class ClockMixin:
 
 
 class StackClient(ClockMixin):
-    """Calls to one `djbench stack-host` over HTTP."""
-
-    over_ssh = False
-
-    def __init__(self, text, token):
-        self.host, self.port = host_port(text, DEFAULT_PORT, "--stack")
-        reachable_host(self.host, "--stack")
-        self.token = token
-
-    @property
-    def name(self):
-        return f"{self.url_host}:{self.port}"
-
-    @property
-    def url_host(self):
-        return f"[{self.host}]" if ":" in self.host else self.host
-
-    def call(self, path, body=None, timeout=300):
-        request = urllib.request.Request(
-            f"http://{self.name}{path}",
-            data=json.dumps(body or {}).encode(),
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as answer:
-                data = answer.read(ssh.MAX_LINE + 1)
-            if len(data) > ssh.MAX_LINE:
-                raise ComponentFailed(f"stack host {self.name}: an answer to {path} larger than "
-                                      f"{ssh.MAX_LINE >> 20} MB")  # fmt: skip
-            return json.loads(data)
-        except urllib.error.HTTPError as e:
-            try:
-                reason = json.loads(e.read()).get("error", e.reason)
-            except ValueError:
-                reason = e.reason
-            raise ComponentFailed(f"stack host {self.name}: {reason}") from None
-        except (OSError, ValueError) as e:
-            reason = getattr(e, "reason", None) or e
-            raise ComponentFailed(f"stack host {self.name} unreachable: {reason}") from None
-
-
-class SshStackClient(ClockMixin):
     """Calls to the `djbench stack-host --stdio` this controller starts over ssh, one session
     a run (its lease): open() starts it, close() ends it and with it the stack."""
-
-    over_ssh = True
 
     def __init__(self, text):
         self.target = ssh.Target.parse(text, "--stack")

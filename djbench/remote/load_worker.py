@@ -1,9 +1,7 @@
-"""`djbench load-worker`: Locust worker processes on a load host, for a controller's master.
-
-Started by hand, it serves run after run until Ctrl-C. Started by the controller over ssh
-(--stdio, remote/ssh.py), it serves one run: the run's token arrives on standard input, the
-master is reached through the port the session forwards, and the workers stop when the session
-ends."""
+"""`djbench load-worker --stdio`: Locust worker processes on a load host, for the master of the
+controller that started it over ssh (remote/ssh.py). It serves one run: the run's token arrives
+on standard input, the master is reached through the port the session forwards, and the workers
+stop when the session ends."""
 
 import json
 import os
@@ -11,13 +9,12 @@ import select
 import signal
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from djbench.contracts import defaults
 from djbench.errors import UserError
 from djbench.paths import BIN, IMPORT_ROOT, LOCUSTFILES
-from djbench.remote.addresses import host_port, reachable_host
+from djbench.remote.addresses import host_port
 from djbench.system import machine as environment
 from djbench.system.leftovers import TEMP_PREFIX
 from djbench.system.log import log
@@ -26,20 +23,17 @@ from djbench.system.processes import ProcessSet
 REFUSED = 3  # a worker's exit status when the master refused it (locustfiles/distributed.py)
 
 
-def load_worker(master, processes, stdio=False, own_address=""):
-    """`djbench load-worker`: `processes` Locust workers for the master at `master`, started
-    again after each run (the master ends them), until Ctrl-C; stdio: for one run, until the
-    session ends. own_address: this host's, as the controller reaches it (for the run's records)."""
-    if stdio:
-        os.dup2(2, 1)  # its session's output is not read: progress goes with stderr
+def load_worker(master, processes, own_address=""):
+    """`processes` Locust workers for the master at `master` (its port forwarded here), for one
+    run, until the session ends. own_address: this host's, as the controller reaches it (for the
+    run's records)."""
+    os.dup2(2, 1)  # its session's output is not read: progress goes with stderr
     host, port = host_port(master, defaults.LOCUST_MASTER_PORT, "--master")
-    if not stdio:  # by hand, the master is on another host; over ssh, its port is forwarded here
-        reachable_host(host, "--master")
     if processes < 1:
         raise UserError(f"processes must be positive, got {processes}")
     fingerprint = environment.project_fingerprint()
     log.info(f"{processes} Locust worker(s) of project version {fingerprint} for the master at "
-        f"{host}:{port}; Ctrl-C stops them")  # fmt: skip
+        f"{host}:{port}")  # fmt: skip
     argv = [str(BIN / "locust"), "-f", ",".join(map(str, LOCUSTFILES)), "--worker",
             "--master-host", host, "--master-port", str(port)]  # fmt: skip
     with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp, ProcessSet("load-worker") as p:
@@ -50,10 +44,7 @@ def load_worker(master, processes, stdio=False, own_address=""):
         if own_address:
             env["DJBENCH_WORKER_ADDRESS"] = own_address
         try:
-            if stdio:
-                _serve_one_run(p, argv, processes, {**env, **_given()}, tmp)
-            else:
-                _serve_workers(p, argv, processes, env, tmp)
+            _serve_one_run(p, argv, processes, {**env, **_given()}, tmp)
         except KeyboardInterrupt:
             log.info("load worker stopped")
 
@@ -97,19 +88,6 @@ def _serve_one_run(procs, argv, processes, env, tmp):
     for worker in workers:
         if worker.proc.returncode == REFUSED:
             raise UserError(_refusal(worker.log_tail(50)))
-
-
-def _serve_workers(procs, argv, processes, env, tmp):
-    while True:
-        workers = _start(procs, argv, processes, env, tmp)
-        while any(w.alive() for w in workers):
-            time.sleep(0.5)
-        for worker in workers:
-            procs.items.remove(worker)
-            if worker.proc.returncode == REFUSED:
-                raise UserError(_refusal(worker.log_tail(50)))
-        log.info("workers ended (their master quit or was not there); waiting for the next run")
-        time.sleep(1.0)
 
 
 def _refusal(log_tail):

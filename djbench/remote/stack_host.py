@@ -1,46 +1,35 @@
-"""`djbench stack-host`: the stack on a host of its own, started and stopped by a controller.
+"""`djbench stack-host --stdio`: the stack on a host of its own, for the controller that
+started it over ssh (remote/ssh.py).
 
-It serves a small HTTP API on the address it is given, until Ctrl-C. A controller (`djbench ...
---mode distributed --stack HOST:PORT`) asks it for a database (PostgreSQL listening on that
-address too, password authentication only) and for the web tier (migrate + seed, the app server
-on loopback, nginx on that address), once per run, so a knee search or a server matrix gets a
-fresh stack per run as in every mode. While a run loads it, the host samples its components' CPU
-and memory; at the end the controller fetches those samples and the logs. Every request carries
-the shared token (DJBENCH_TOKEN, or one printed at start).
-
-The same command serves a database host of its own (`--roles db`) or a web host that uses
-another host's database (`--roles web`).
-
-With --stdio it serves one controller over its ssh session instead (remote/ssh.py): calls on
-standard input, answers on standard output, nothing listening but nginx, the database on
-loopback, one controller at a time (the benchmark lock), the stack stopped when the session
-ends or the controller is silent for the lease.
+It serves that one controller: calls on standard input, answers on standard output, a JSON line
+each. The controller asks it for a database (PostgreSQL on loopback) and for the web tier
+(migrate + seed, the app server on loopback, nginx on the address it is given, answering only
+the run's clients), once per run, so a knee search or a server matrix gets a fresh stack per run
+as in every mode. While a run loads it, the host samples its components' CPU and memory; at the
+end the controller fetches those samples and the logs. One controller at a time (the benchmark
+lock); the stack stops when the session ends or the controller is silent for the lease.
 """
 
-import hmac
 import ipaddress
 import json
 import os
 import re
-import secrets
 import select
 import shutil
 import sys
 import tempfile
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 from djbench import config
 from djbench.contracts.files import PG_ACTIVITY, RESOURCES, SERVER_PROCESSES, SYSTEM
 from djbench.errors import ComponentFailed, UserError
 from djbench.remote import ssh
-from djbench.remote.addresses import checked_token, reachable_bind
+from djbench.remote.addresses import reachable_bind
 from djbench.sampling.resources import Sampler
 from djbench.sampling.server_processes import ServerProcessSampler
 from djbench.sampling.system import PgActivitySampler, SystemSampler
 from djbench.stack import host as host_stack
-from djbench.stack import nginx, postgres
 from djbench.stack.servers import SERVERS
 from djbench.system import leftovers
 from djbench.system import machine as environment
@@ -49,15 +38,11 @@ from djbench.system.leftovers import TEMP_PREFIX, LiveRun
 from djbench.system.log import log
 from djbench.system.processes import ProcessSet, signals_deferred
 
-DEFAULT_PORT = 7700
-REQUEST_TIMEOUT_S = 5.0  # to read one request (HTTP mode), from its connection's first byte
 ROLES = ("db", "web")
 # What /resources returns, by file name.
 SAMPLES = (RESOURCES, SYSTEM, PG_ACTIVITY, SERVER_PROCESSES)
 LOGS = ("postgres.log", "setup.log", "server.log", "nginx.error.log", "nginx.out.log")
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")  # a run directory's name
-# What a web host takes of another host's database: these names, plain strings.
-DB_KEYS = ("POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD")
 
 
 class Session:
@@ -114,11 +99,9 @@ class Session:
 
 
 class StackHost:
-    def __init__(self, bind, roles, token, db_listen=None):
-        """bind: where nginx listens (and the API, over HTTP); db_listen: where PostgreSQL
-        listens besides loopback (default bind; "127.0.0.1": loopback only)."""
-        self.bind, self.roles, self.token = bind, roles, token
-        self.db_listen = db_listen or bind
+    def __init__(self, bind):
+        """bind: the address nginx listens on, the one the load hosts reach."""
+        self.bind = bind
         self.session = None
 
     def clock(self, _body):
@@ -127,7 +110,7 @@ class StackHost:
     def hello(self, _body):
         return {
             "fingerprint": environment.project_fingerprint(),
-            "roles": list(self.roles),
+            "roles": list(ROLES),
             "address": self.bind,
             "machine": environment.machine(),
             "versions": environment.versions(()),
@@ -135,32 +118,24 @@ class StackHost:
         }
 
     def database(self, body):
-        self._need("db")
         cfg = _config(body)
         self._new_session(_run_id(body))
         s = self.session
-        pg, proc = host_stack.start_database(cfg, s.logs, s.tmp, s.procs, s.meta,
-                                             listen=self.db_listen)  # fmt: skip
+        pg, proc = host_stack.start_database(cfg, s.logs, s.tmp, s.procs, s.meta)
         s.components["postgres"] = proc
         s.cluster = pg
-        s.db_env = pg.env(self.db_listen)
-        log.info(f"database ready for {s.run_id} on {self.db_listen}:{pg.port}")
-        return {"db": s.db_env, "meta": s.meta}
+        s.db_env = pg.env()
+        log.info(f"database ready for {s.run_id} on 127.0.0.1:{pg.port}")
+        return {"meta": s.meta}  # its password stays here, with the web tier that uses it
 
     def web(self, body):
-        self._need("web")
         cfg = _config(body)
-        run_id = _run_id(body)
-        if self.session is None or self.session.run_id != run_id:
-            self._new_session(run_id)  # the database is on another host
-        s = self.session
-        db_env = _db(body.get("db")) or s.db_env
-        if not db_env:
-            raise UserError("no database: ask this host for one first, or name another's")
-        if db_env.get("POSTGRES_HOST") == self.bind:
-            db_env = {**db_env, "POSTGRES_HOST": "127.0.0.1"}  # this host's own database
-        url, components = host_stack.start_web(cfg, s.logs, s.tmp, s.procs, s.meta, db_env,
-                                           listen=self.bind, clients=_clients(body))  # fmt: skip
+        s = self._session()
+        if s.run_id != _run_id(body) or s.db_env is None:
+            raise UserError("no database for this run: ask for one first")
+        url, components = host_stack.start_web(cfg, s.logs, s.tmp, s.procs, s.meta, s.db_env,
+                                               listen=self.bind,
+                                               clients=_clients(body))  # fmt: skip
         s.components.update(components)
         s.meta["server_versions"] = environment.versions(SERVERS[cfg.server].packages)
         log.info(f"{cfg.server} behind nginx ready for {s.run_id} on {url}")
@@ -193,10 +168,6 @@ class StackHost:
             log.info(f"stopped the stack of {self.session.run_id}")
             self.session = None
         return {"ok": True}
-
-    def _need(self, role):
-        if role not in self.roles:
-            raise UserError(f"this host serves {', '.join(self.roles)}, not {role}")
 
     def _session(self):
         if self.session is None:
@@ -240,20 +211,6 @@ def _run_id(body):
     return run_id
 
 
-def _db(db):
-    """Another host's database as the controller named it: only its connection settings."""
-    if not db:
-        return None
-    if not isinstance(db, dict) or set(db) != set(DB_KEYS):
-        raise UserError(f"bad database: expected exactly {', '.join(DB_KEYS)}")
-    for key, value in db.items():
-        if not isinstance(value, str) or not value or len(value) > 255 or not value.isprintable():
-            raise UserError(f"bad database: {key} is not a plain string")
-    if not db["POSTGRES_PORT"].isdigit():
-        raise UserError("bad database: POSTGRES_PORT is not a port")
-    return db
-
-
 def _clients(body):
     """The addresses nginx may answer: IP addresses only (they go into its configuration)."""
     clients = body.get("clients") or []
@@ -272,92 +229,7 @@ def _config(body):
         raise UserError(f"bad stack request: {e}") from None
 
 
-def _handler(host):
-    class Handler(BaseHTTPRequestHandler):
-        # A connection that sends nothing holds the one-at-a-time server this long at most.
-        timeout = REQUEST_TIMEOUT_S
-
-        def do_POST(self):
-            given = self.headers.get("Authorization", "").removeprefix("Bearer ")
-            if not hmac.compare_digest(given.encode(), host.token.encode()):
-                return self._answer(403, {"error": "wrong or missing token (DJBENCH_TOKEN)"})
-            try:
-                length = int(self.headers.get("Content-Length", 0))
-                if not 0 <= length <= ssh.MAX_LINE:
-                    return self._answer(413, {"error": "the request is too large"})
-                body = json.loads(self.rfile.read(length) or b"{}")
-            except ValueError:
-                return self._answer(400, {"error": "the request is not JSON"})
-            self._answer(*host.handle(self.path, body))
-
-        def _answer(self, status, data):
-            payload = json.dumps(data, default=str).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass  # one line per stack started or stopped is what the user needs to see
-
-    return Handler
-
-
-def token():
-    """DJBENCH_TOKEN (checked), else a new one written to a file only this user can read:
-    never printed, where a terminal's scroll-back or a captured log would keep it."""
-    if os.environ.get("DJBENCH_TOKEN"):
-        return checked_token(os.environ["DJBENCH_TOKEN"], "DJBENCH_TOKEN"), None
-    made = secrets.token_urlsafe(24)
-    path = results.lock_path().with_name("stack-host.token")
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(made + "\n")
-    return made, path
-
-
-def serve(bind, port, roles):
-    """Serve until interrupted; the stack of a run in progress is stopped on the way out."""
-    for role in roles:
-        if role not in ROLES:
-            raise UserError(f"unknown role {role!r}; choose from: {', '.join(ROLES)}")
-    bind = reachable_bind(bind, "--bind")
-    if os.environ.get("DJBENCH_TOKEN"):
-        checked_token(os.environ["DJBENCH_TOKEN"], "DJBENCH_TOKEN")
-    if "db" in roles:
-        postgres.find_binary("initdb")
-    if "web" in roles:
-        nginx.find_binary()
-    secret, written = token()
-    host = StackHost(bind, roles, secret)
-    try:
-        # One request at a time, on this (the main) thread: the processes a request starts
-        # must outlive it, and the kernel's parent-death signal that stops them if this host
-        # is killed fires when the *thread* that started them ends.
-        server = HTTPServer((bind, port), _handler(host))
-    except OSError as e:
-        raise UserError(f"cannot listen on {bind}:{port}: {e.strerror or e}") from None
-    shown = "" if written is None else (
-        f"\nexport DJBENCH_TOKEN=...   # the token in {written} (yours alone to read)"
-    )  # fmt: skip
-    log.info(
-        f"stack host serving {', '.join(roles)} on {bind}:{port}; on the controller:"
-        f"{shown}\nmake bench MODE=distributed STACK={bind}:{port} ..."
-    )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass  # Ctrl-C (or SIGTERM, SIGHUP) is how a stack host ends
-    finally:
-        with signals_deferred():
-            server.server_close()
-            host.stop({})
-            log.info("stack host stopped")
-
-
-def serve_stdio(bind, roles):
+def serve_stdio(bind):
     """One controller over its ssh session: a call a line on stdin, an answer a line on stdout,
     until the input ends or stays silent for the lease; the stack stopped on the way out."""
     answers = os.fdopen(os.dup(1), "wb")
@@ -372,7 +244,7 @@ def serve_stdio(bind, roles):
                             "end") from None  # fmt: skip
         raise UserError(str(e)) from None
     bind = reachable_bind(bind, "--bind", loopback_ok=True)  # the controller resolved it
-    host = StackHost(bind, roles, token="", db_listen="127.0.0.1")
+    host = StackHost(bind)
     try:
         leftovers.reap(live)  # what a stack host killed before this one left running
         _answer_lines(host, answers)

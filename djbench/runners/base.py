@@ -76,12 +76,9 @@ class ModeOptions:
 
     mode: str = "auto"
     locust_workers: int | None = None  # None: the mode's default
-    stack: str | None = None  # distributed: the stack host
-    db: str | None = None  # distributed: a database host of its own
-    master_bind: str | None = None
+    stack: str | None = None  # distributed: the stack host, ssh://HOST
     master_port: int = defaults.LOCUST_MASTER_PORT
-    expect_workers: int = 0
-    load_hosts: str | None = None  # distributed over ssh: ssh://HOST,...
+    load_hosts: str | None = None  # distributed: ssh://HOST,...
     load_processes: int = 1
 
 
@@ -99,12 +96,11 @@ class Runner:
             why = f" (one a CPU; {most} here)"
             config.check_range("locust-workers", o.locust_workers, high=most, why=why,
                                low_ok=cls.least_local_workers == 0)  # fmt: skip
-        config.check_range("expect-workers", o.expect_workers, low_ok=True)
 
     @classmethod
     def from_options(cls, o: ModeOptions) -> "Runner":
         """Native and compose run everything here: the distributed options do not apply."""
-        for option in ("stack", "db", "master_bind", "load_hosts"):
+        for option in ("stack", "load_hosts"):
             if getattr(o, option):
                 raise UserError(f"--{option.replace('_', '-')} is for --mode distributed")
         return cls(1 if o.locust_workers is None else o.locust_workers)

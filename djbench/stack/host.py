@@ -113,8 +113,8 @@ def start_stack(cfg, logs, tmp, procs, meta, seeded=None):
     return stack
 
 
-def start_database(cfg, logs, tmp, procs, meta, listen="127.0.0.1", seeded=None):
-    """A throwaway PostgreSQL cluster, reachable on `listen` too (password authentication):
+def start_database(cfg, logs, tmp, procs, meta, seeded=None):
+    """A throwaway PostgreSQL cluster on loopback (password authentication):
     (cluster, its managed process). A copy of the database `seeded` keeps, when it has one
     (meta's postgres.copied_from_setup says which)."""
     os.chmod(tmp, 0o755)  # nginx workers and PostgreSQL run as other users
@@ -122,10 +122,9 @@ def start_database(cfg, logs, tmp, procs, meta, listen="127.0.0.1", seeded=None)
     kept = seeded.get(cfg) if seeded is not None else None
     pg = postgres.Cluster(
         tmp / "pg",
-        free_port(listen),
+        free_port("127.0.0.1"),
         kept[1] if kept else secrets.token_urlsafe(16),
         max_connections=cfg.pg_max_connections,
-        listen=listen,
     )
     meta["versions"]["postgresql"] = pg.version()
     meta["postgres"] = {"max_connections": pg.max_connections, "copied_from_setup": bool(kept)}

@@ -101,11 +101,10 @@ def copy_data_dir(source, target):
 
 
 class Cluster:
-    def __init__(self, base_dir, port, password, max_connections=200, listen="127.0.0.1"):
-        """listen: an address other hosts reach it on, besides loopback (a database host)."""
+    def __init__(self, base_dir, port, password, max_connections=200):
+        """On loopback only: its clients (the app server, the samplers) are on this host."""
         self.base_dir, self.port, self.password = base_dir, port, password
         self.admin_password = secrets.token_urlsafe(24)
-        self.listen = listen
         self.data_dir = base_dir / "data"
         # base_dir is made 0700 and PostgreSQL's own: the socket, the password file and the
         # data directory are out of every other local user's reach.
@@ -120,10 +119,10 @@ class Cluster:
             return {}
         return {"user": self.account.pw_uid, "group": self.account.pw_gid, "extra_groups": []}
 
-    def env(self, host="127.0.0.1"):
-        """What Django (and anything else) needs to connect, from `host`'s side."""
+    def env(self):
+        """What Django (and anything else on this host) needs to connect."""
         return {
-            "POSTGRES_HOST": host,
+            "POSTGRES_HOST": "127.0.0.1",
             "POSTGRES_PORT": str(self.port),
             "POSTGRES_DB": DB,
             "POSTGRES_USER": USER,
@@ -168,12 +167,6 @@ class Cluster:
             f.write(text)
 
     def start(self, procs, log_path, cpus=None):
-        addresses = "127.0.0.1" if self.listen == "127.0.0.1" else f"127.0.0.1,{self.listen}"
-        if addresses != "127.0.0.1":
-            # Other hosts of the same network (the app host, the controller counting votes):
-            # only as the benchmark's user, only with its password.
-            with open(self.data_dir / "pg_hba.conf", "a") as hba:
-                hba.write(f"host {DB} {USER} samenet scram-sha-256\n")
         argv = [
             self.postgres,
             "-D",
@@ -181,7 +174,7 @@ class Cluster:
             "-p",
             str(self.port),
             "-c",
-            f"listen_addresses={addresses}",
+            "listen_addresses=127.0.0.1",
             "-k",
             str(self.socket_dir),
             "-c",
