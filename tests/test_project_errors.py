@@ -65,7 +65,8 @@ def test_requirements_that_do_not_install(site, tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-@pytest.mark.parametrize("broken", ["migrate", "seed", "page", "discovered", "redis"])
+@pytest.mark.parametrize("broken", ["migrate", "seed", "page", "locustfile", "discovered",
+                                    "redis"])  # fmt: skip
 def test_a_step_that_fails_names_itself(site, tmp_path, broken):
     root, options = site
     if broken == "migrate":
@@ -82,6 +83,17 @@ def test_a_step_that_fails_names_itself(site, tmp_path, broken):
         (root / "urls.txt").write_text("/\n/nowhere/ 2\n")
         expected = ("verification: 1 of the scenario's 2 pages failed before load: /nowhere/ "
                     "answered 404")  # fmt: skip
+    elif broken == "locustfile":  # the user's own scenario, one of whose requests fails
+        del options["urls"]
+        options["locustfile"] = str(root / "locustfile.py")
+        (root / "locustfile.py").write_text(
+            "from locust import HttpUser, between, task\n\n\nclass Visitor(HttpUser):\n"
+            "    wait_time = between(10, 10)\n\n    @task\n    def visit(self):\n"
+            "        self.client.get('/')\n        self.client.get('/nowhere/')\n"
+        )
+        expected = ("verification: 1 of the Locust file's 2 requests failed before load: "
+                    "GET /nowhere/ 1 of 1 (HTTPError('404 Client Error: Not Found for url: "
+                    "/nowhere/'))")  # fmt: skip
     elif broken == "discovered":  # no URLS: a page the site links to fails
         del options["urls"]
         views = root / "items" / "views.py"

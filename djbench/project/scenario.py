@@ -8,7 +8,7 @@ import subprocess
 from djbench.errors import ComponentFailed
 from djbench.paths import ROOT
 from djbench.project import services
-from djbench.scenario import discover, invariant, urls_file, verify
+from djbench.scenario import discover, invariant, locust_check, urls_file, verify
 from djbench.system.log import log
 
 DISCOVERED = "urls.txt"  # in the run directory
@@ -16,6 +16,7 @@ LOCUSTFILES = ROOT / "locustfiles"
 # The parts every scenario shares: the load shapes, the per-request log, the worker checks.
 SHARED = ("step_load.py", "request_log.py", "distributed.py")
 _discovered = {}  # ProjectSpec -> Discovery: one per command, so a knee's probes share pages
+_checked = set()  # (ProjectSpec, server, view) whose Locust file ran clean in this command
 
 
 def locustfiles(scenario):
@@ -24,22 +25,25 @@ def locustfiles(scenario):
     return [first, *(str(LOCUSTFILES / name) for name in SHARED)]
 
 
-def prepare(app, files, base_url, run_dir, meta, timeout):
+def prepare(app, files, base_url, run_dir, meta, timeout, server=""):
     """Choose and verify the scenario of a run of a user's project; records it in meta and
-    returns it (meta["scenario"])."""
+    returns it (meta["scenario"]). server: the run's server and view, under which a Locust
+    file is verified once per command (a knee search's probes share it)."""
     spec = app.spec
     if spec.locustfile:
         scenario = {"kind": "locustfile", "locustfile": spec.locustfile,
                     "invariant": invariant.read(spec.locustfile)}  # fmt: skip
-        # Its requests are the file's own, known only as it runs: every failure counts.
-        pages = []
+        meta["scenario"] = scenario
+        if (spec, server) not in _checked:
+            scenario["checked"] = _check_locustfile(spec, base_url, run_dir, timeout)
+            _checked.add((spec, server))
+        return scenario
+    if spec.urls:
+        pages, kind, source = urls_file.read(spec.urls), "urls", spec.urls
     else:
-        if spec.urls:
-            pages, kind, source = urls_file.read(spec.urls), "urls", spec.urls
-        else:
-            pages, kind, source = _discover(app, files, base_url, run_dir, meta, timeout)
-        scenario = {"kind": kind, "user_file": "pages.py", "urls_file": source,
-                    "pages": [{"path": p, "weight": w} for p, w in pages]}  # fmt: skip
+        pages, kind, source = _discover(app, files, base_url, run_dir, meta, timeout)
+    scenario = {"kind": kind, "user_file": "pages.py", "urls_file": source,
+                "pages": [{"path": p, "weight": w} for p, w in pages]}  # fmt: skip
     meta["scenario"] = scenario
     try:
         verify.verify(base_url, [path for path, _ in pages], timeout=timeout)
@@ -47,6 +51,17 @@ def prepare(app, files, base_url, run_dir, meta, timeout):
         why = services.hint(_tail(run_dir / "logs" / "server.log"))
         raise ComponentFailed(f"verification: {e}" + (f"; {why}" if why else "")) from None
     return scenario
+
+
+def _check_locustfile(spec, base_url, run_dir, timeout):
+    """Its users, one each, for a few seconds before the load: what they did (the invariant
+    counts their successes too), or one line on what failed."""
+    log.info(f"checking the Locust file's requests ({locust_check.CHECK_S} s, one user a class)")
+    try:
+        return locust_check.check(spec.locustfile, base_url, run_dir / "logs", timeout)
+    except RuntimeError as e:
+        why = services.hint(_tail(run_dir / "logs" / "server.log"))
+        raise ComponentFailed(f"verification: {e}" + (f"; {why}" if why else "")) from None
 
 
 def _tail(path, lines=40):

@@ -104,7 +104,15 @@ def start_stack(cfg, logs, tmp, procs, meta, seeded=None):
         stack.poll_path = _started(verify_stack, base_url, stack.total_votes)
     else:
         app, files = _run_files(cfg, tmp, pg.env(), "127.0.0.1")
-        found = scenario.prepare(app, files, base_url, logs.parent, meta, cfg.client_timeout_s)
+        found = scenario.prepare(
+            app,
+            files,
+            base_url,
+            logs.parent,
+            meta,
+            cfg.client_timeout_s,
+            server=f"{cfg.server} {cfg.view}",
+        )
         stack.poll_path = found["pages"][0]["path"] if found.get("pages") else "/"
     meta["startup_s"] = round(time.monotonic() - t0, 2)
     log.info(
