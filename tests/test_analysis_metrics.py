@@ -376,3 +376,27 @@ def test_every_generator_process_is_judged_on_its_own(tmp_path):
     assert step["generator_limited"] == 1
     (warning,) = [w for w in run_warnings(load_run(run)) if w.startswith("step 1 ")]
     assert "a Locust process averaged 96 % CPU" in warning and "300 ms late" in warning
+
+
+def test_a_pages_scenario_counts_its_iterations_by_their_ids(tmp_path):
+    # A project's pages (locustfiles/pages.py): one GET an iteration, named by its path, each
+    # with its own iteration id; the start-up page outside any (id 0). ASGI's timeline and wait
+    # (38..40 s, mean 39). Step 1, [102, 110): iterations 1, 2, 3 end at 102.5, 105.5, 109.0
+    # (12 + 25 + 63 = 100 ms); 104.0 is id 0; 110.0 is out. Started 3 / 8 s = 0.375/s; period
+    # 39 + 0.1 / 3 s; offered 10 / period. Step 2, [112, 120): ids 5 and 6, 2 / 8 = 0.25/s;
+    # step 3 has no request. (Before, only polls' "detail" started an iteration: 0 for all.)
+    run = tmp_path / "run"
+    shutil.copytree(ASGI, run)
+    rows = [
+        (101.0, "/", 0, 9), (102.5, "/", 1, 12), (104.0, "/", 0, 18), (105.5, "/a/", 2, 25),
+        (109.0, "/b/", 3, 63), (110.0, "/", 4, 700), (113.0, "/a/", 5, 20), (118.0, "/", 6, 30),
+    ]  # fmt: skip
+    lines = ["ts,name,method,status,ok,cause,response_time_ms,iteration"]
+    lines += [f"{1700000000 + t},{name},GET,200,1,,{ms},{i}" for t, name, i, ms in rows]
+    (run / "requests.csv").write_text("\n".join(lines) + "\n")
+    steps = step_metrics(run).set_index("step")
+    assert steps.loc[1, "started_iter_s"] == 3 / 8
+    assert steps.loc[1, "iteration_period_s"] == pytest.approx(39 + 0.1 / 3)
+    assert steps.loc[1, "offered_iter_s"] == pytest.approx(10 / (39 + 0.1 / 3))
+    assert steps.loc[2, "started_iter_s"] == 2 / 8
+    assert steps.loc[3, "started_iter_s"] == 0

@@ -27,6 +27,7 @@ from djbench.contracts.files import (
     LAG_INTERVAL_S,
     LAG_LOG_PREFIX,
     LOCUST_HISTORY,
+    NO_ITERATION,
     REQUEST_COLUMNS,
     REQUEST_COLUMNS_REQUIRED,
     REQUEST_LOG_PREFIX,
@@ -255,9 +256,15 @@ def _generator(step, window, window_s, lag, wait_s, pacing) -> dict:
     wait + the iteration's response times, so its users offer users / (wait + mean iteration
     time) per second. Requests outside iterations (the index page on start) are left out.
     Under the open model the offer is the target rate, one iteration per user and pacing period.
+    Another scenario's iterations (a project's pages: one GET each) are the distinct iteration
+    ids of its requests in the window.
     """
     in_iterations = window[window["name"].isin(accounting.ITERATION_REQUESTS)]
     started = int((window["name"] == "detail").sum())
+    if in_iterations.empty and "iteration" in window:
+        in_iterations = window[window["iteration"].fillna(NO_ITERATION) != NO_ITERATION]
+        keys = in_iterations[["source", "iteration"]] if "source" in in_iterations else None
+        started = int((~keys.duplicated()).sum()) if keys is not None else len(in_iterations)
     offered = period = np.nan
     target = float(step.get(TARGET_COLUMN, np.nan))
     if target > 0:
