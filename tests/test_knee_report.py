@@ -103,3 +103,16 @@ def test_knee_report_of_version_2_gives_steady_state_failure_prediction_and_the_
         "| 2 | 320 | 2.5 | 9000 | 0.0; NOT settled: latency; ramp-up: 7 failed (not counted); "
         "transient: 2 failed (cut) |" in text
     )
+
+
+def test_a_knee_search_of_a_users_project_names_it(tmp_path):
+    project = {"name": "bakery", "path": "/src/bakery", "git_revision": "5a01dcd+dirty",
+               "settings": "bakery.settings.dev"}  # fmt: skip
+    _write(tmp_path, project=project)
+    write_knee_report(tmp_path)
+    text = (tmp_path / "knee.md").read_text().splitlines()
+    assert text[0] == "# Knee search of bakery: gunicorn (WSGI, sync views, 5 workers)"
+    assert text[2] == (
+        "Project: bakery (/src/bakery, git 5a01dcd+dirty), settings bakery.settings.dev."
+    )
+    assert text[4] == "- no failures: 300 users (broken at 320; resolution 32 users)"

@@ -184,6 +184,14 @@ def _spent_line(spent):
     ]
 
 
+def _project_lines(project):
+    if not project.get("name"):
+        return []
+    revision = project.get("git_revision") or "not a git checkout"
+    return [f"Project: {project['name']} ({project.get('path')}, git {revision}), settings "
+            f"{project.get('settings')}.", ""]  # fmt: skip
+
+
 def write_knee_report(knee_dir):
     knee_dir = Path(knee_dir)
     data = read_knee(knee_dir)
@@ -196,10 +204,13 @@ def _write(knee_dir, data):
     unit = data.get("unit", "users")
     probes = data["probes"]
     model = data.get("load_model", "closed")
+    project = data.get("project") or {}
+    of = f" of {project['name']}" if project.get("name") else ""
     lines = [
-        f"# Knee search: {data['server']} ({data['interface'].upper()}, {data['view']} views, "
-        f"{data['workers']} workers)",
+        f"# Knee search{of}: {data['server']} ({data['interface'].upper()}, {data['view']} "
+        f"views, {data['workers']} workers)",
         "",
+        *_project_lines(project),
         *(f"- {knee_text(name, k, slo, unit)}" for name, k in data["knees"].items()),
         "",
         f"Load model: {model} ({unit}). A knee is a count that met its objective every time it "
