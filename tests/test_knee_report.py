@@ -1,6 +1,7 @@
 import json
 
 from djbench.analysis.report.knee_report import write_knee_report
+from djbench.contracts import documents
 
 KNEES = {
     "failures_0": {"users": 300, "bad_users": 320, "resolution": 32},
@@ -106,9 +107,15 @@ def test_knee_report_of_version_2_gives_steady_state_failure_prediction_and_the_
 
 
 def test_a_knee_search_of_a_users_project_names_it(tmp_path):
-    project = {"name": "bakery", "path": "/src/bakery", "git_revision": "5a01dcd+dirty",
-               "settings": "bakery.settings.dev"}  # fmt: skip
-    _write(tmp_path, project=project)
+    # Named as its first probe's meta.json records it; the polls project is named nowhere.
+    project = {"name": "bakery", "builtin": False, "path": "/src/bakery",
+               "git_revision": "5a01dcd+dirty", "settings": "bakery.settings.dev"}  # fmt: skip
+    _write(tmp_path)
+    write_knee_report(tmp_path)
+    assert (tmp_path / "knee.md").read_text().startswith("# Knee search: gunicorn (WSGI")
+    (tmp_path / "probes" / "a").mkdir(parents=True)
+    meta = documents.stamp(documents.META, {"project": project})
+    (tmp_path / "probes" / "a" / "meta.json").write_text(json.dumps(meta))
     write_knee_report(tmp_path)
     text = (tmp_path / "knee.md").read_text().splitlines()
     assert text[0] == "# Knee search of bakery: gunicorn (WSGI, sync views, 5 workers)"

@@ -17,7 +17,7 @@ from djbench.analysis.report.table import fmt  # noqa: E402
 from djbench.analysis.report.verdict import machine_line  # noqa: E402
 from djbench.analysis.runs.run import default_label  # noqa: E402
 from djbench.analysis.runs.searches import load_search  # noqa: E402
-from djbench.contracts.documents import KNEE, META, load_knee, load_meta  # noqa: E402
+from djbench.contracts.documents import KNEE, META, DocumentError, load_knee, load_meta  # noqa: E402
 
 NAMES = {
     "failures_0": "no failures",
@@ -184,6 +184,18 @@ def _spent_line(spent):
     ]
 
 
+def _project(knee_dir, data):
+    """A user's project as the search's first probe recorded it in its meta.json ({} for the
+    polls project, or when that probe's meta.json cannot be read)."""
+    if not data["probes"]:
+        return {}
+    try:
+        recorded = load_meta(knee_dir / data["probes"][0]["run_dir"]).get("project") or {}
+    except (OSError, DocumentError):
+        return {}
+    return {} if recorded.get("builtin", True) else recorded
+
+
 def _project_lines(project):
     if not project.get("name"):
         return []
@@ -204,7 +216,7 @@ def _write(knee_dir, data):
     unit = data.get("unit", "users")
     probes = data["probes"]
     model = data.get("load_model", "closed")
-    project = data.get("project") or {}
+    project = _project(knee_dir, data)
     of = f" of {project['name']}" if project.get("name") else ""
     lines = [
         f"# Knee search{of}: {data['server']} ({data['interface'].upper()}, {data['view']} "

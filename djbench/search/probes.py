@@ -144,7 +144,6 @@ def _search(cfg, knee_dir, run_probe, settings, unit, open_model):
             "failures": failure_prediction.__dict__ if failure_prediction else None,
         },
         "probes": [p.__dict__ for p in probes],
-        "project": _project(knee_dir, probes),
         "knees": {name: {**k.__dict__, "bounded": k.bounded} for name, k in knees.items()},
         "spent": spent(probes, saturation, wall_s),
     }
@@ -158,19 +157,6 @@ def _search(cfg, knee_dir, run_probe, settings, unit, open_model):
         if line.startswith("- "):
             log.info(line)
     return knee_dir
-
-
-def _project(knee_dir, probes):
-    """A user's project, as its probes' meta.json recorded it (None for the polls project)."""
-    if not probes:
-        return None
-    try:
-        recorded = documents.load_meta(knee_dir / probes[0].run_dir).get("project") or {}
-    except (OSError, documents.DocumentError):
-        return None  # the report then names no project; the search's knees stand
-    if recorded.get("builtin", True):
-        return None
-    return {k: recorded.get(k) for k in ("name", "path", "git_revision", "settings")}
 
 
 def spent(probes, saturation, wall_s):
