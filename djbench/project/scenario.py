@@ -16,7 +16,7 @@ LOCUSTFILES = ROOT / "locustfiles"
 # The parts every scenario shares: the load shapes, the per-request log, the worker checks.
 SHARED = ("step_load.py", "request_log.py", "distributed.py")
 _discovered = {}  # ProjectSpec -> Discovery: one per command, so a knee's probes share pages
-_checked = set()  # (ProjectSpec, server, view) whose Locust file ran clean in this command
+_checked = set()  # (ProjectSpec, "server view") whose Locust file ran clean in this command
 
 
 def locustfiles(scenario):
