@@ -263,8 +263,7 @@ def _generator(step, window, window_s, lag, wait_s, pacing) -> dict:
     started = int((window["name"] == "detail").sum())
     if in_iterations.empty and "iteration" in window:
         in_iterations = window[window["iteration"].fillna(NO_ITERATION) != NO_ITERATION]
-        keys = in_iterations[["source", "iteration"]] if "source" in in_iterations else None
-        started = int((~keys.duplicated()).sum()) if keys is not None else len(in_iterations)
+        started = int((~in_iterations[["source", "iteration"]].duplicated()).sum())
     offered = period = np.nan
     target = float(step.get(TARGET_COLUMN, np.nan))
     if target > 0:
