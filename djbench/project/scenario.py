@@ -48,8 +48,7 @@ def prepare(app, files, base_url, run_dir, meta, timeout, server=""):
     try:
         verify.verify(base_url, [path for path, _ in pages], timeout=timeout)
     except RuntimeError as e:
-        why = services.hint(_tail(run_dir / "logs" / "server.log"))
-        raise ComponentFailed(f"verification: {e}" + (f"; {why}" if why else "")) from None
+        raise _verification_failed(e, run_dir) from None
     return scenario
 
 
@@ -60,8 +59,13 @@ def _check_locustfile(spec, base_url, run_dir, timeout):
     try:
         return locust_check.check(spec.locustfile, base_url, run_dir / "logs", timeout)
     except RuntimeError as e:
-        why = services.hint(_tail(run_dir / "logs" / "server.log"))
-        raise ComponentFailed(f"verification: {e}" + (f"; {why}" if why else "")) from None
+        raise _verification_failed(e, run_dir) from None
+
+
+def _verification_failed(error, run_dir):
+    """One line: what failed before the load, and a service the server log says is missing."""
+    why = services.hint(_tail(run_dir / "logs" / "server.log"))
+    return ComponentFailed(f"verification: {error}" + (f"; {why}" if why else ""))
 
 
 def _tail(path, lines=40):
