@@ -153,11 +153,14 @@ def _cpu_model():
 
 
 class Worker:
-    def __init__(self, client_id, hello, sink, on_step=lambda step_s: None):
+    def __init__(self, client_id, hello, sink, on_step=lambda: None):
         self.client_id, self.hello, self.sink = client_id, hello, sink
         self.offset_s = None  # worker clock - master clock
         self.rtt_s = None
         self.steps_s = []  # the clock moved by these, while the load ran
+        self.step_errors_s = []  # each one's bound: half the two round trips it came from
+        self.before = None  # (offset, rtt) before the last step
+        self.reported = 0  # steps in workers.csv
         self.on_step = on_step
         self.waiting = []  # rows that came before the first offset
 
@@ -169,11 +172,16 @@ class Worker:
             self.rtt_s is not None
             and abs(offset - self.offset_s) > (rtt + self.rtt_s) / 2 + defaults.CLOCK_SLACK_S
         ):
-            self.steps_s.append(offset - self.offset_s)
-            self.on_step(offset - self.offset_s)
+            self.before = (self.offset_s, self.rtt_s)
             self.rtt_s, self.offset_s = rtt, offset  # rows from now on: the new offset
+            self.steps_s.append(offset - self.before[0])
+            self.step_errors_s.append((rtt + self.before[1]) / 2)
+            self.on_step()
         elif self.rtt_s is None or rtt < self.rtt_s:
             self.rtt_s, self.offset_s = rtt, offset
+            if self.before is not None:  # a step's size, from the best estimates on both sides
+                self.steps_s[-1] = offset - self.before[0]
+                self.step_errors_s[-1] = (rtt + self.before[1]) / 2
         for rows in self.waiting:
             self.write(rows)
         self.waiting = []
@@ -195,6 +203,7 @@ class Worker:
             "clock_offset_s": None if self.offset_s is None else round(self.offset_s, 6),
             "clock_rtt_ms": None if self.rtt_s is None else round(self.rtt_s * 1000, 3),
             "clock_steps_s": [round(step, 3) for step in self.steps_s],
+            "clock_step_errors_s": [round(error, 3) for error in self.step_errors_s],
         }
 
 
@@ -248,11 +257,7 @@ class Master:
             return
         sink = _request_log().FileSink(self.directory, data["host"], data["pid"])
         data = {k: v for k, v in data.items() if k != "token"}  # never written to workers.json
-        name = data["name"]
-        on_step = lambda step_s: self.event(  # noqa: E731
-            name, "clock", f"moved {step_s * 1000:+.0f} ms (the rows since its last ping, at "
-            f"most {PING_EVERY_S:g} s, are placed by the old offset)"
-        )  # fmt: skip
+        on_step = lambda: gevent.spawn(self.settle, msg.node_id)  # noqa: E731
         self.workers[msg.node_id] = Worker(msg.node_id, data, sink, on_step)
         self.event(data["name"], "joined")
         gevent.spawn(self.ping, msg.node_id, PINGS_AT_HELLO)
@@ -268,6 +273,23 @@ class Master:
             dispatcher.remove_worker(client)
             if not dispatcher.dispatch_in_progress and runner.state == STATE_RUNNING:
                 runner.start(runner.target_user_count, runner.spawn_rate)
+
+    def settle(self, client_id):
+        """A clock that moved, measured again at once: the ping that saw it may have had a long
+        round trip, and the shortest of a few more gives its size."""
+        self.ping(client_id, PINGS_AT_HELLO)
+        gevent.sleep(1.0)
+        self.report_steps(self.workers[client_id])
+
+    def report_steps(self, worker):
+        if self.events.closed:
+            return
+        steps = list(zip(worker.steps_s, worker.step_errors_s, strict=True))
+        for step, error in steps[worker.reported :]:
+            self.event(worker.hello["name"], "clock", f"moved {step * 1000:+.0f} ms (within "
+                       f"{error * 1000:.0f} ms; the rows since its last ping, at most "
+                       f"{PING_EVERY_S:g} s, are placed by the old offset)")  # fmt: skip
+        worker.reported = len(worker.steps_s)
 
     def ping(self, client_id, times=1):
         for _ in range(times):
@@ -314,6 +336,8 @@ class Master:
         self.states = current
 
     def close(self):
+        for worker in self.workers.values():
+            self.report_steps(worker)  # a step seen in the last second of the run
         with open(os.path.join(self.directory, WORKERS_JSON), "w") as f:
             json.dump([w.record() for w in self.workers.values()], f, indent=2)
         for worker in self.workers.values():

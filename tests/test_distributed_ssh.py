@@ -170,10 +170,14 @@ def test_a_smoke_run_over_ssh(hosts, tmp_path):
     workers = m["load_generators"]
     assert sorted(w["address"] for w in workers) == sorted([a["load1"]] * 2 + [a["load2"]] * 2)
     assert all("token" not in w for w in workers)
-    # load2's clock, stepped: each of its two worker processes said once, with how much (to
-    # within the pings' round trip); load1's never moved.
-    stepped = {w["name"]: w["clock_steps_s"] for w in workers if w["address"] == a["load2"]}
-    assert all(len(s) == 1 and abs(s[0] - 3) < 0.05 for s in stepped.values()), stepped
+    # load2's clock, stepped: each of its two worker processes said once, with how much, to
+    # within the bound it gives (half the round trips of the pings before and after); load1's
+    # never moved.
+    load2 = [w for w in workers if w["address"] == a["load2"]]
+    stepped = {w["name"]: w["clock_steps_s"] for w in load2}
+    for w in load2:
+        (step,), (error,) = w["clock_steps_s"], w["clock_step_errors_s"]
+        assert abs(step - 3) <= error + 0.002, w
     assert all(w["clock_steps_s"] == [] for w in workers if w["address"] == a["load1"])
     moved = sorted(w for w in m["warnings"] if "'s clock moved +" in w)
     assert len(moved) == 2 and len(m["warnings"]) == 3, m["warnings"]
