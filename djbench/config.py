@@ -13,6 +13,7 @@ import psutil
 from djbench.contracts import defaults
 from djbench.errors import UserError
 from djbench.project.spec import POLLS, VERSIONS, ProjectSpec
+from djbench.project.spec import check as check_project
 from djbench.rates import default_rates, parse_rates, users_for_rates
 from djbench.stack import nginx
 from djbench.stack.servers import SERVERS
@@ -427,7 +428,11 @@ def from_dict(data):
         value = getattr(cfg, name)
         if not isinstance(value, int) or not 0 < value <= 1000:
             raise UserError(f"bad run settings: {name} {value!r}")
-    if not isinstance(cfg.project, ProjectSpec) or not cfg.project.builtin:
-        raise UserError("bad run settings: a stack host serves the built-in polls project")
+    if not isinstance(cfg.project, ProjectSpec):
+        raise UserError("bad run settings: project")
+    try:  # the project at the same path as the controller's, checked here as it was there
+        cfg = replace(cfg, project=check_project(cfg.project))
+    except UserError as e:
+        raise UserError(f"bad run settings: {e}") from None
     validate(cfg)
     return cfg

@@ -1,8 +1,13 @@
 """Distributed mode's addresses, ports and options, each refused with one line (exit 2) before
 anything starts or any host is reached."""
 
+import json
+import subprocess
+import sys
+
 import pytest
 
+from tests.helpers import ROOT
 from tests.test_cli_errors import run_cli
 
 DIST = ["run", "--server", "gunicorn", "--mode", "distributed"]
@@ -47,3 +52,26 @@ def test_bad_distributed_input_gets_one_line(args, line):
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [f"djbench: error: {line}"]
+
+
+def test_a_load_host_refuses_a_scenario_it_cannot_run_as_the_controllers(tmp_path):
+    """What the controller sends a load host of the scenario (locustfiles/pages.py's pages, or
+    the user's Locust file at the same path with its hash), checked before a worker starts."""
+    mine = tmp_path / "locustfile.py"
+    mine.write_text("from locust import HttpUser\n\n\nclass U(HttpUser):\n    pass\n")
+    cases = [
+        ({"locustfile": str(tmp_path / "gone.py")},
+         f"no Locust file {tmp_path / 'gone.py'} on this host: the run's Locust file, at the "
+         "same path on every host"),
+        ({"locustfile": str(mine), "locustfile_sha256": "0" * 64},
+         f"the Locust file {mine} here differs from the controller's"),
+        ({"pages": [["/a page", 1]]}, "the controller sent pages that are not a URLS file's"),
+    ]  # fmt: skip
+    for given, line in cases:
+        done = subprocess.run(
+            [sys.executable, "-m", "djbench", "load-worker", "--stdio", "--master", "127.0.0.1:1"],
+            input=json.dumps({"token": "t", **given}) + "\n", capture_output=True, text=True,
+            cwd=ROOT, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stderr.strip().splitlines()[-1] == f"djbench: error: {line}"

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from djbench.analysis.runs.metrics import read_requests
 from djbench.analysis.runs.run import load_run
 from djbench.contracts import defaults
 from djbench.paths import BIN, IMPORT_ROOT, LOCUSTFILES
 from djbench.system import leftovers
 from djbench.system.machine import project_fingerprint
-from tests import netns, ssh_hosts
+from tests import netns, projects, ssh_hosts
 from tests.helpers import ROOT, last_path, meta, rows
 from tests.test_interrupts import wait_for_line
 
@@ -298,6 +299,54 @@ def test_a_lost_worker_and_a_killed_stack_host_over_ssh(hosts, tmp_path):
                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
     assert again.wait(60) == 0, again.stdout.read()
     _wait_until(lambda: _ours(hosts, "stack") == [], 30, f"stack: {_ours(hosts, 'stack')}")
+
+
+@pytest.mark.parametrize("shape", ["api", "shop"])
+def test_a_project_of_yours_over_ssh(hosts, tmp_path, shape):
+    """The project on the stack host, from the controller's path, in an environment built there;
+    its scenario chosen and verified there (a Locust file with its invariant, or pages
+    discovered), the load from the load hosts' workers."""
+    a = hosts.address
+    root = tmp_path / shape
+    root.mkdir()
+    options = {"api": projects.drf_api, "shop": projects.static_settings_package}[shape](root)
+    given = [arg for name, value in options.items() for arg in (f"--{name}", value)]
+    ctl = _controller(hosts, tmp_path, "--project", root, *given, "--users", "2", "--hold", "8",
+                      "--warmup", "1", "--load-hosts", _load_hosts(hosts))  # fmt: skip
+    out, err = ctl.communicate(timeout=600)
+    assert ctl.returncode == 0, out + err
+    run_dir = last_path(out, "results:")
+    m = meta(run_dir)
+    assert m["mode"] == "distributed" and m["complete"] is True
+    assert (m["project"]["name"], m["project"]["path"]) == (shape, str(root))
+    assert m["versions"]["Django"] == m["project"]["environment"]["django"] == "5.2.19"
+    workers = m["load_generators"]
+    assert sorted(w["address"] for w in workers) == sorted([a["load1"], a["load2"]])
+    requests = read_requests(run_dir)
+    assert len(requests) > 0 and requests["ok"].all()
+    (step,) = rows(run_dir / "steps.csv")
+    assert int(step["failures"]) == 0 and int(step["requests"]) > 0
+    assert rows(run_dir / f"resources-stack-{a['stack']}.csv"), "the stack host's samples"
+    if shape == "api":
+        # Every successful POST added one row, counted in the stack host's database: the
+        # load's, from both load hosts, and the check's before it (on the stack host).
+        posts = int(requests[requests["method"] == "POST"]["ok"].sum())
+        checked = m["scenario"]["checked"]["successes"]
+        before = sum(n for name, n in checked.items() if name.startswith("POST "))
+        assert m["scenario"]["kind"] == "locustfile" and before > 0 and posts > 0
+        integrity = m["integrity"]
+        assert integrity["checked"] and integrity["ok"], integrity
+        assert integrity["got"] == integrity["expected"] == posts + before
+    else:
+        # Discovered on the stack host, through its nginx; the pages, here in the run's URLS
+        # file, reached the load hosts; static files served by the stack host's nginx.
+        assert m["scenario"]["kind"] == "discovered"
+        assert {p["path"] for p in m["scenario"]["pages"]} == {"/", "/about/"}
+        assert Path(m["scenario"]["urls_file"]) == run_dir / "urls.txt"
+        assert set(requests["name"]) == {"/", "/about/"}
+        assert "/static/" in m["project"]["served_by_nginx"]
+    for name in [*SSHD_HOSTS, "ctl"]:
+        _wait_until(lambda n=name: _ours(hosts, n) == [], 60, f"{name}: {_ours(hosts, name)}")
 
 
 def _project_copy(tmp_path):

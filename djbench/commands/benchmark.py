@@ -10,7 +10,7 @@ from djbench.commands.options import mode_options, names, stack_settings
 from djbench.errors import UserError
 from djbench.project import app as project_app
 from djbench.project import versions
-from djbench.runners import factory
+from djbench.runners import compose_project, factory
 from djbench.search import auto_scale
 from djbench.search import probes as knee_runner
 from djbench.search.settings import given, knee_settings
@@ -59,9 +59,9 @@ def configs(args, combinations):
 
 
 def prepare_project(args, cfgs):
-    """A project of the user's, or another Django, runs natively; its environment is built (or
-    found) now, before anything starts, so that a project that cannot run stops here with one
-    line."""
+    """A project of the user's, or another Django, runs natively or on a stack host; its
+    environment is built (or found) now, here or there, before anything starts, so that a
+    project that cannot run stops here with one line."""
     project = cfgs[0].project
     others = any(c.project.django or c.project.asgiref or c.project.releases for c in cfgs)
     for cfg in cfgs:
@@ -75,9 +75,15 @@ def prepare_project(args, cfgs):
         if args.mode == "auto":
             args.mode = "native"
             log.info(f"mode: native ({why} runs as host processes)")
-        if args.mode != "native":
-            raise UserError(f"{why} runs in native mode, not --mode {args.mode}")
-    if args.mode == "native":
+        refused = (
+            [compose_project.refusal(c.project) for c in cfgs] if args.mode == "compose" else []
+        )
+        if any(refused):
+            raise UserError(next(r for r in refused if r))
+        if args.mode == "distributed":
+            factory.RUNNERS["distributed"].from_options(mode_options(args)).check_projects(cfgs)
+    # compose: the project inspected here, in its environment, then built into an image
+    if args.mode == "native" or (args.mode == "compose" and not project.builtin):
         for cfg in cfgs:
             app = project_app.prepare(cfg.project)
             why_not = versions.refusals(app.info["django"], [cfg.view], cfg.db_pool)

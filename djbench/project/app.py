@@ -118,13 +118,15 @@ class RunFiles:
     asgi_generated: bool = False
 
 
-def run_files(app: App, cfg, tmp: Path, db_env: dict, hosts: list[str]) -> RunFiles:
+def run_files(app: App, cfg, tmp: Path, db_env: dict, hosts: list[str], roots=None) -> RunFiles:
     """Write the run's settings module (and an ASGI entry point if the project has none) into
-    tmp; returns how the project's processes start."""
+    tmp; returns how the project's processes start. roots: (STATIC_ROOT, MEDIA_ROOT) where the
+    processes run elsewhere (a container), else in tmp."""
     where = tmp / "djbench_app"
     where.mkdir(exist_ok=True)
-    static_root, media_root = tmp / "static", tmp / "media"
-    media_root.mkdir(exist_ok=True)
+    static_root, media_root = roots or (tmp / "static", tmp / "media")
+    if roots is None:
+        media_root.mkdir(exist_ok=True)
     text, overrides = settings_file.render(app, cfg, static_root, media_root)
     (where / "djbench_settings.py").write_text(text)
     shutil.copyfile(INFLIGHT_MIDDLEWARE, where / INFLIGHT_MIDDLEWARE.name)

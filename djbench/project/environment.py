@@ -47,10 +47,10 @@ class AppEnvironment:
         return self.python.parent
 
     def version(self, name):
-        return self.freeze.get(_canonical(name))
+        return self.freeze.get(canonical(name))
 
 
-def _canonical(name):
+def canonical(name):
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
@@ -60,7 +60,7 @@ def pins():
     for line in (ROOT / "constraints.txt").read_text().splitlines():
         name, _, version = line.partition("==")
         if version:
-            pinned[_canonical(name)] = (name, version.strip())
+            pinned[canonical(name)] = (name, version.strip())
     return pinned
 
 
@@ -70,9 +70,9 @@ def server_requirements(newest_that_fits=False):
     pinned, wanted = pins(), []
     for server in SERVERS.values():
         for package in server.packages:
-            name, version = pinned[_canonical(package)]
+            name, version = pinned[canonical(package)]
             relation = "<=" if newest_that_fits else "=="
-            line = f"{EXTRAS.get(_canonical(package), name)}{relation}{version}"
+            line = f"{EXTRAS.get(canonical(package), name)}{relation}{version}"
             if line not in wanted:
                 wanted.append(line)
     return wanted
@@ -84,7 +84,7 @@ def servers_instead(env):
     pinned_by_name, instead = pins(), {}
     for server in SERVERS.values():
         for package in server.packages:
-            name, pinned = pinned_by_name[_canonical(package)]
+            name, pinned = pinned_by_name[canonical(package)]
             installed = env.version(name)
             if installed and installed != pinned:
                 instead[name] = [pinned, installed]
@@ -179,7 +179,7 @@ def _install(python, lines, cwd, what, overrides=None):
 def _freeze(python):
     out = subprocess.run([_uv(), "pip", "list", "--python", str(python), "--format", "json"],
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
-    return {_canonical(d["name"]): d["version"] for d in json.loads(out)}
+    return {canonical(d["name"]): d["version"] for d in json.loads(out)}
 
 
 def _missing_driver(freeze):
@@ -235,7 +235,7 @@ def _users_own(spec):
     python = Path(spec.app_python)
     have = _freeze(python)
     wanted = [line for line in server_requirements()
-              if _canonical(line.split("==")[0].split("[")[0]) not in have]  # fmt: skip
+              if canonical(line.split("==")[0].split("[")[0]) not in have]  # fmt: skip
     wanted += _missing_driver(have)
     if wanted:
         log.info(f"adding to {python.parent.parent}: {', '.join(wanted)}")

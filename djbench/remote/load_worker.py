@@ -12,9 +12,13 @@ import tempfile
 from pathlib import Path
 
 from djbench.contracts import defaults
+from djbench.contracts.urls import URLS_ENV
 from djbench.errors import UserError
-from djbench.paths import BIN, IMPORT_ROOT, LOCUSTFILES
+from djbench.paths import BIN, IMPORT_ROOT, ROOT
+from djbench.project import fingerprint
+from djbench.project.scenario import locustfiles
 from djbench.remote.addresses import host_port
+from djbench.scenario import urls_file
 from djbench.system import machine as environment
 from djbench.system.leftovers import TEMP_PREFIX
 from djbench.system.log import log
@@ -34,24 +38,29 @@ def load_worker(master, processes, own_address=""):
     fingerprint = environment.project_fingerprint()
     log.info(f"{processes} Locust worker(s) of project version {fingerprint} for the master at "
         f"{host}:{port}")  # fmt: skip
-    argv = [str(BIN / "locust"), "-f", ",".join(map(str, LOCUSTFILES)), "--worker",
-            "--master-host", host, "--master-port", str(port)]  # fmt: skip
     with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp, ProcessSet("load-worker") as p:
         # The load's settings come from the master with each run (Locust sends its custom
         # options to the workers); the user class is chosen at import, so it is passed on.
-        env = {"PYTHONPATH": str(IMPORT_ROOT), "HOME": tmp, "DJBENCH_FINGERPRINT": fingerprint,
+        # PYTHONPATH: a user's Locust file imports django_helpers from locustfiles/.
+        env = {"PYTHONPATH": f"{IMPORT_ROOT}:{ROOT / 'locustfiles'}", "HOME": tmp,
+               "DJBENCH_FINGERPRINT": fingerprint,
                "USER_CLASS": os.environ.get("USER_CLASS", defaults.USER_CLASS)}  # fmt: skip
         if own_address:
             env["DJBENCH_WORKER_ADDRESS"] = own_address
+        given, scenario = _given(Path(tmp))
+        argv = [str(BIN / "locust"), "-f", ",".join(locustfiles(scenario)), "--worker",
+                "--master-host", host, "--master-port", str(port)]  # fmt: skip
         try:
-            _serve_one_run(p, argv, processes, {**env, **_given()}, tmp)
+            _serve_one_run(p, argv, processes, {**env, **given}, tmp)
         except KeyboardInterrupt:
             log.info("load worker stopped")
 
 
-def _given():
-    """What the controller sends first over the session: the run's token, and the user class."""
-    line = sys.stdin.readline(4096)
+def _given(tmp):
+    """What the controller sends first over the session: the run's token, the user class, and
+    the scenario (polls', the pages of a URLS file, or a Locust file of the user's): (the
+    workers' environment, the scenario as project/scenario.locustfiles takes it)."""
+    line = sys.stdin.readline(1 << 20)
     try:
         given = json.loads(line)
         token = given["token"]
@@ -60,7 +69,23 @@ def _given():
     env = {"DJBENCH_WORKER_TOKEN": str(token)}
     if given.get("user_class"):
         env["USER_CLASS"] = str(given["user_class"])
-    return env
+    scenario = {}
+    if given.get("pages"):
+        try:
+            urls_file.write(tmp / "urls.txt", [(str(p), int(w)) for p, w in given["pages"]])
+        except (ValueError, TypeError):
+            raise UserError("the controller sent pages that are not a URLS file's") from None
+        env[URLS_ENV] = str(tmp / "urls.txt")
+        scenario = {"user_file": "pages.py"}
+    elif given.get("locustfile"):
+        path = Path(str(given["locustfile"]))
+        if not path.is_file():
+            raise UserError(f"no Locust file {path} on this host: the run's Locust file, at "
+                            "the same path on every host")  # fmt: skip
+        if fingerprint.file_hash(path) != given.get("locustfile_sha256"):
+            raise UserError(f"the Locust file {path} here differs from the controller's")
+        scenario = {"locustfile": str(path)}
+    return env, scenario
 
 
 def _start(procs, argv, processes, env, tmp):

@@ -24,6 +24,8 @@ from pathlib import Path
 from djbench import config
 from djbench.contracts.files import PG_ACTIVITY, RESOURCES, SERVER_PROCESSES, SYSTEM
 from djbench.errors import ComponentFailed, UserError
+from djbench.project import app as project_app
+from djbench.project import fingerprint, versions
 from djbench.remote import ssh
 from djbench.remote.addresses import reachable_bind
 from djbench.sampling.resources import Sampler
@@ -60,7 +62,8 @@ class Session:
         self.db_env = None  # the database this host started for the run, if any
         self.cluster = None
         self.samplers = []
-        self.meta = {"versions": {}}
+        self.meta = {"versions": {}, "notes": []}
+        self.cfg = None
 
     def dead(self):
         return [
@@ -117,6 +120,17 @@ class StackHost:
             "time": time.time(),
         }
 
+    def project(self, body):
+        """The run's project as this host holds it, at the controller's path: its environment
+        built (or found) here, its settings imported; its fingerprint, for the controller to
+        compare with its own."""
+        cfg = _config(body)
+        app = project_app.prepare(cfg.project)
+        why_not = versions.refusals(app.info["django"], [cfg.view], cfg.db_pool)
+        if why_not:
+            raise UserError(why_not)
+        return {"fingerprint": None if cfg.project.builtin else fingerprint.of(cfg.project)}
+
     def database(self, body):
         cfg = _config(body)
         self._new_session(_run_id(body))
@@ -137,7 +151,11 @@ class StackHost:
                                                listen=self.bind,
                                                clients=_clients(body))  # fmt: skip
         s.components.update(components)
-        s.meta["server_versions"] = environment.versions(SERVERS[cfg.server].packages)
+        s.cfg = cfg
+        if cfg.project.builtin:
+            s.meta["server_versions"] = environment.versions(SERVERS[cfg.server].packages)
+        else:  # chosen and verified here, through this host's nginx
+            host_stack.project_scenario(cfg, s.tmp, s.db_env, url, s.logs, s.meta, self.bind)
         log.info(f"{cfg.server} behind nginx ready for {s.run_id} on {url}")
         return {"base_url": url, "meta": s.meta}
 
@@ -146,7 +164,18 @@ class StackHost:
         s = self._session()
         if s.cluster is None:
             raise UserError("no database here")
+        if s.cfg is not None and not s.cfg.project.builtin:
+            return {"votes": 0}  # a project of the user's has no votes; its invariant is its own
         return {"votes": s.cluster.query_one("SELECT COALESCE(SUM(votes), 0) FROM polls_choice")}
+
+    def invariant(self, _body):
+        """The value of the query the project's Locust file declares, read from that file here
+        (never a query the call names)."""
+        s = self._session()
+        declared = s.meta.get("scenario", {}).get("invariant")
+        if s.cluster is None or not declared:
+            raise UserError("no invariant declared for this run")
+        return {"sql": declared["sql"], "value": s.cluster.query_one(declared["sql"])}
 
     def start_sampling(self, _body):
         self._session().sample()
@@ -182,10 +211,12 @@ class StackHost:
     ROUTES = {
         "/hello": "hello",
         "/time": "clock",
+        "/project": "project",
         "/database": "database",
         "/web": "web",
         "/sample": "start_sampling",
         "/votes": "votes",
+        "/invariant": "invariant",
         "/health": "health",
         "/resources": "resources",
         "/logs": "logs",

@@ -23,6 +23,8 @@ from djbench.contracts.files import RESOURCE_COLUMNS, RESOURCES, SYSTEM
 from djbench.errors import ComponentFailed, UserError
 from djbench.load.recording import locust_options, stop_timeout
 from djbench.paths import IMAGE_FILES, PACKAGE, PRODUCT_DIRS, ROOT
+from djbench.project import app as project_app
+from djbench.runners import compose_project
 from djbench.runners.base import Load, Runner, Stack
 from djbench.sampling.system import SystemSampler
 from djbench.stack import nginx
@@ -55,17 +57,20 @@ def build_context(directory):
 
 
 class Project:
-    """`docker compose` for one run's project name, environment and build context."""
+    """`docker compose` for one run's project name, environment and build context; more: the
+    compose files over docker-compose.yml (a project of the user's)."""
 
-    def __init__(self, name, env, logs, context):
+    def __init__(self, name, env, logs, context, more=()):
         self.name, self.env, self.logs, self.context = name, env, logs, context
+        self.files = [context / "docker-compose.yml", *more]
 
-    def _argv(self):
-        return ["docker", "compose", "-f", str(self.context / "docker-compose.yml"),
-                "--project-directory", str(self.context), "-p", self.name]  # fmt: skip
+    def argv(self):
+        files = [arg for path in self.files for arg in ("-f", str(path))]
+        return ["docker", "compose", *files, "--project-directory", str(self.context),
+                "-p", self.name]  # fmt: skip
 
     def __call__(self, *args, check=True, timeout=600, log="compose.log"):
-        argv = self._argv()
+        argv = self.argv()
         with open(self.logs / log, "ab") as out:
             done = subprocess.run(
                 [*argv, *args], env=self.env, stdout=out, stderr=subprocess.STDOUT,
@@ -80,7 +85,7 @@ class Project:
 
     def output(self, *args, timeout=60):
         done = subprocess.run(
-            [*self._argv(), *args], env=self.env, capture_output=True, text=True,
+            [*self.argv(), *args], env=self.env, capture_output=True, text=True,
             timeout=timeout, cwd=self.context,
         )  # fmt: skip
         return done.stdout.strip() if done.returncode == 0 else ""
@@ -147,29 +152,47 @@ class ComposeRunner(Runner):
         cfg, logs = run.cfg, run.run_dir / "logs"
         logs.mkdir(exist_ok=True)
         web_port = free_port()
+        context = build_context(run.tmp)
+        own = None if cfg.project.builtin else project_app.prepare(cfg.project)
+        if own is not None:  # the user's project: an image of its own, its scenario
+            files, served = compose_project.write(own, cfg, context)
         project = Project(
             f"djbench-{run.run_dir.name.lower()}",
             compose_environ(_settings(cfg, run.run_dir, web_port, self.locust_workers),
                             run.run_dir.name),
             logs,
-            build_context(run.tmp),
+            context,
+            () if own is None else [context / compose_project.OVERRIDE],
         )  # fmt: skip
         run.live.add("compose_projects", project.name)
         run.meta["compose"] = {"project": project.name, "locust_workers": self.locust_workers}
         run.meta["postgres"] = {"max_connections": cfg.pg_max_connections}
         try:
             t0 = time.monotonic()
-            project("build", log="build.log")
+            if own is None:
+                project("build", log="build.log")
+            else:  # the Locust image is not the app's
+                project("--profile", "load", "build", log="build.log", timeout=3600)
             run.meta["compose"]["build_s"] = round(time.monotonic() - t0, 2)
+            if own is not None:
+                project("up", "-d", "--wait", "db")
+                compose_project.set_up(project, own, cfg, logs)
             project("up", "-d", "--wait", *STACK)
             base_url = f"http://127.0.0.1:{web_port}"
-            total_votes = _vote_counter(project)
-            try:
-                poll_path = verify_stack(base_url, total_votes)
-            except RuntimeError as e:
-                raise ComponentFailed(str(e)) from None
+            if own is None:
+                total_votes, query = _vote_counter(project), None
+                try:
+                    poll_path = verify_stack(base_url, total_votes)
+                except RuntimeError as e:
+                    raise ComponentFailed(str(e)) from None
+            else:  # a project of the user's has no votes; its invariant is its own
+                total_votes = lambda: 0  # noqa: E731
+                query = lambda sql: compose_project.query(project, sql)  # noqa: E731
+                poll_path = compose_project.prepare_scenario(own, cfg, run, base_url, context)
             run.meta["startup_s"] = round(time.monotonic() - t0, 2)
             _record_images(project, run.meta)
+            if own is not None:
+                compose_project.record(run.meta, own, cfg, files, served, project)
             log.info(
                 f"stack ready in {run.meta['startup_s']:.1f} s (build "
                 f"{run.meta['compose']['build_s']:.1f} s): db, app ({cfg.server}), nginx on "
@@ -180,6 +203,7 @@ class ComposeRunner(Runner):
                 total_votes,
                 poll_path,
                 check=lambda: _check_stack(project),
+                query=query,
                 project=project,
             )
         finally:

@@ -27,12 +27,15 @@ from djbench.contracts import defaults
 from djbench.contracts.files import PG_ACTIVITY, RESOURCES, SERVER_PROCESSES, SYSTEM
 from djbench.errors import ComponentFailed, UserError
 from djbench.load.locust import start_locust
+from djbench.project import fingerprint
+from djbench.project.scenario import DISCOVERED
 from djbench.remote import ssh
 from djbench.remote.client import StackClient, local_address_towards, resolve
 from djbench.remote.stack_host import LOGS
 from djbench.runners.base import Runner, Stack
 from djbench.sampling.resources import Sampler
 from djbench.sampling.system import PG_SAMPLER_CONNECTIONS
+from djbench.scenario import urls_file
 from djbench.stack.verify import verify_stack
 from djbench.system import machine as environment
 from djbench.system.leftovers import TEMP_PREFIX
@@ -40,6 +43,7 @@ from djbench.system.log import log
 from djbench.system.processes import ProcessSet, signals_deferred
 
 MAX_LOG_BYTES = 16 << 20  # of each log a stack host sends
+PROJECT_TIMEOUT_S = 1800.0  # a project's environment built on the stack host
 
 
 class DistributedRunner(Runner):
@@ -80,6 +84,36 @@ class DistributedRunner(Runner):
             finally:
                 self.stack_host.close()
 
+    def check_projects(self, cfgs):
+        """Each run's project as the stack host holds it, before anything starts: its
+        environment built there (or found), its settings imported, and the same files as
+        here, at the same path."""
+        with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp, ProcessSet() as procs:
+            try:
+                self.stack_host.open(procs, Path(tmp) / "ssh.log")
+                self._hello()
+                for cfg in {c.project: c for c in cfgs}.values():
+                    self._project(cfg)
+            finally:
+                self.stack_host.close()
+
+    def _project(self, cfg):
+        client = self.stack_host
+        try:
+            theirs = client.call("/project", {"config": cfg.as_dict()},
+                                 timeout=PROJECT_TIMEOUT_S)["fingerprint"]  # fmt: skip
+        except ComponentFailed as e:
+            raise UserError(str(e)) from None
+        if cfg.project.builtin:
+            return
+        mine = fingerprint.of(cfg.project)
+        if theirs != mine:
+            raise UserError(
+                f"stack host {client.name} holds project {cfg.project.name} at "
+                f"{cfg.project.path} in another version ({theirs}, this controller's {mine}): "
+                "the same project, and the files the run names, at the same path on every host"
+            )
+
     def _hello(self):
         mine, client = environment.project_fingerprint(), self.stack_host
         try:
@@ -113,10 +147,13 @@ class DistributedRunner(Runner):
                 run.meta["postgres"]["clock_offset_s"] = host.offset_s
                 # Counted on the stack host: its database listens on its loopback only.
                 total_votes = lambda: host.call("/votes", timeout=30)["votes"]  # noqa: E731
-                try:
-                    poll_path = verify_stack(web["base_url"], total_votes)
-                except RuntimeError as e:
-                    raise ComponentFailed(str(e)) from None
+                if cfg.project.builtin:
+                    try:
+                        poll_path = verify_stack(web["base_url"], total_votes)
+                    except RuntimeError as e:
+                        raise ComponentFailed(str(e)) from None
+                else:  # chosen and verified on the stack host
+                    poll_path = _scenario_here(run)
                 run.meta["startup_s"] = round(time.monotonic() - t0, 2)
                 run.meta["topology"] = self.topology()
                 run.save_meta()
@@ -124,11 +161,21 @@ class DistributedRunner(Runner):
                     f"stack ready in {run.meta['startup_s']:.1f} s: postgres, {cfg.server} and "
                     f"nginx on {web['base_url']}"
                 )
-                yield Stack(web["base_url"], total_votes, poll_path, check=self.check)
+                yield Stack(web["base_url"], total_votes, poll_path, check=self.check,
+                            query=self._invariant)  # fmt: skip
             finally:
                 with signals_deferred():
                     self.collect(run)
                     host.close()
+
+    def _invariant(self, sql):
+        """The project's invariant, queried on the stack host from its own copy of the Locust
+        file: the same query as ours, or none."""
+        answer = self.stack_host.call("/invariant", timeout=60)
+        if answer["sql"] != sql:
+            raise ComponentFailed(f"stack host {self.stack_host.name} declares another "
+                                  f"invariant: {answer['sql']}")  # fmt: skip
+        return answer["value"]
 
     def _clients(self):
         """nginx answers only the load hosts and this controller (its checks)."""
@@ -210,11 +257,34 @@ class DistributedRunner(Runner):
                 run.run_dir / "logs" / f"load-host-{i + 1}.log",
                 forwards=[f"127.0.0.1:{port}:127.0.0.1:{port}"],
             )  # fmt: skip
-            given = {"token": token, "user_class": os.environ.get("USER_CLASS", "")}
+            given = {"token": token, "user_class": os.environ.get("USER_CLASS", ""),
+                     **_scenario_given(run.meta.get("scenario", {}))}  # fmt: skip
             session.proc.stdin.write(json.dumps(given).encode() + b"\n")
             session.proc.stdin.flush()
             sessions.append(session)
         return sessions
+
+
+def _scenario_here(run):
+    """The scenario the stack host chose, for this controller's Locust: its pages in a URLS
+    file of the run directory (the one the stack host wrote is on its disk); the first page."""
+    scenario = run.meta.get("scenario") or {}
+    if scenario.get("kind") == "discovered":
+        path = run.run_dir / DISCOVERED
+        urls_file.write(path, [(p["path"], p["weight"]) for p in scenario["pages"]])
+        scenario["urls_file"] = str(path)
+    return scenario["pages"][0]["path"] if scenario.get("pages") else "/"
+
+
+def _scenario_given(scenario):
+    """What a load host's workers need of the scenario: the pages, or the Locust file's path
+    (the same file at the same path there) and its hash."""
+    if scenario.get("pages"):
+        return {"pages": [[p["path"], p["weight"]] for p in scenario["pages"]]}
+    if scenario.get("locustfile"):
+        path = Path(scenario["locustfile"])
+        return {"locustfile": str(path), "locustfile_sha256": fingerprint.file_hash(path)}
+    return {}
 
 
 def _clock_moved(run, client):
@@ -245,8 +315,10 @@ def _merge_meta(meta, *parts):
     for part in parts:
         meta["versions"].update(part.get("versions", {}))
         meta["versions"].update(part.get("server_versions", {}))
-        if "postgres" in part:
-            meta["postgres"] = part["postgres"]
+        for name in ("postgres", "project", "scenario", "discovery"):
+            if name in part:
+                meta[name] = part[name]
+        meta["notes"] += [note for note in part.get("notes", []) if note not in meta["notes"]]
 
 
 def _write_samples(run_dir, client, samples):

@@ -103,22 +103,21 @@ def start_stack(cfg, logs, tmp, procs, meta, seeded=None):
         meta["scenario"] = {"kind": "polls"}
         stack.poll_path = _started(verify_stack, base_url, stack.total_votes)
     else:
-        app, files = _run_files(cfg, tmp, pg.env(), "127.0.0.1")
-        found = scenario.prepare(
-            app,
-            files,
-            base_url,
-            logs.parent,
-            meta,
-            cfg.client_timeout_s,
-            server=f"{cfg.server} {cfg.view}",
-        )
-        stack.poll_path = found["pages"][0]["path"] if found.get("pages") else "/"
+        stack.poll_path = project_scenario(cfg, tmp, pg.env(), base_url, logs, meta)
     meta["startup_s"] = round(time.monotonic() - t0, 2)
     log.info(
         f"stack ready in {meta['startup_s']:.1f} s: postgres, {cfg.server}, nginx on {base_url}"
     )
     return stack
+
+
+def project_scenario(cfg, tmp, db_env, base_url, logs, meta, listen="127.0.0.1"):
+    """A user's project's scenario, chosen and verified through nginx (meta["scenario"]): the
+    first page it loads."""
+    app, files = _run_files(cfg, tmp, db_env, listen)
+    found = scenario.prepare(app, files, base_url, logs.parent, meta, cfg.client_timeout_s,
+                             server=f"{cfg.server} {cfg.view}")  # fmt: skip
+    return found["pages"][0]["path"] if found.get("pages") else "/"
 
 
 def start_database(cfg, logs, tmp, procs, meta, seeded=None):
@@ -220,7 +219,8 @@ def start_web(cfg, logs, tmp, procs, meta, db_env, listen="127.0.0.1", set_up=Tr
         "NGINX_LISTEN": f"{listen}:{web_port}",
         "NGINX_PROXY_TIMEOUT": nginx_proxy_timeout(cfg.client_timeout_s),
     }
-    clients = [*clients, "127.0.0.1"] if clients else ()
+    # Loopback and this host's own address: the stack's checks and a scenario's verification.
+    clients = sorted({*clients, "127.0.0.1", listen}) if clients else ()
     conf.write_text(nginx.render(settings, files=_served_files(app, files), clients=clients))
     web = nginx.start(procs, nginx_bin, conf, logs / "nginx.error.log", cpus=stack_cpus)
     base_url = f"http://{listen}:{web_port}"
