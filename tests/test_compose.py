@@ -55,7 +55,12 @@ def test_compose_smoke_run(server, tmp_path):
     posted_ok = sum(r["name"] == "vote" and r["ok"] == "1" for r in requests)
     assert posted_ok > 0
     assert m["votes_in_db"] == m["votes_posted_ok"] == posted_ok
-    label = f"label=com.docker.compose.project={m['compose']['project']}"
+    assert_nothing_left(m["compose"]["project"])
+
+
+def assert_nothing_left(project):
+    """No container, network or volume of the run's compose project."""
+    label = f"label=com.docker.compose.project={project}"
     for kind in ("container", "network", "volume"):
         left = subprocess.run(
             ["docker", kind, "ls", *(["-a"] if kind == "container" else []), "-q",

@@ -3,14 +3,13 @@ generated in the run's build context), its static files in a volume nginx serves
 chosen and verified through the published port and run by Locust's containers, its invariant
 counted in the db container; nothing left behind."""
 
-import subprocess
-
 import pytest
 
 from djbench.analysis.runs.metrics import read_requests
 from djbench.system.packages import engine_available
 from tests import projects
 from tests.helpers import djbench, last_path, meta, rows
+from tests.test_compose import assert_nothing_left
 
 pytestmark = [
     pytest.mark.compose,
@@ -59,11 +58,4 @@ def test_a_project_of_yours_in_compose(shape, tmp_path):
             "/static/": "/srv/static",
             "/media/": "/srv/media",
         }
-    label = f"label=com.docker.compose.project={m['compose']['project']}"
-    for kind in ("container", "network", "volume"):
-        left = subprocess.run(
-            ["docker", kind, "ls", *(["-a"] if kind == "container" else []), "-q",
-             "--filter", label],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        assert left.stdout.strip() == "", f"{kind}s left: {left.stdout}"
+    assert_nothing_left(m["compose"]["project"])

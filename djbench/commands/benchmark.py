@@ -85,10 +85,7 @@ def prepare_project(args, cfgs):
     # compose: the project inspected here, in its environment, then built into an image
     if args.mode == "native" or (args.mode == "compose" and not project.builtin):
         for cfg in cfgs:
-            app = project_app.prepare(cfg.project)
-            why_not = versions.refusals(app.info["django"], [cfg.view], cfg.db_pool)
-            if why_not:
-                raise UserError(why_not)
+            project_app.prepare_for(cfg)
 
 
 def _check_ignored(args, cfgs):

@@ -105,6 +105,15 @@ def prepare(spec: ProjectSpec) -> App:
     return app
 
 
+def prepare_for(cfg) -> App:
+    """prepare(), and one UserError line if its Django cannot run the run's views or pool."""
+    app = prepare(cfg.project)
+    why_not = versions.refusals(app.info["django"], [cfg.view], cfg.db_pool)
+    if why_not:
+        raise UserError(why_not)
+    return app
+
+
 @dataclass
 class RunFiles:
     """What one run of the project writes in its temp dir, and how its processes find it."""

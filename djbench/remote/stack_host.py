@@ -25,7 +25,7 @@ from djbench import config
 from djbench.contracts.files import PG_ACTIVITY, RESOURCES, SERVER_PROCESSES, SYSTEM
 from djbench.errors import ComponentFailed, UserError
 from djbench.project import app as project_app
-from djbench.project import fingerprint, versions
+from djbench.project import fingerprint
 from djbench.remote import ssh
 from djbench.remote.addresses import reachable_bind
 from djbench.sampling.resources import Sampler
@@ -125,10 +125,7 @@ class StackHost:
         built (or found) here, its settings imported; its fingerprint, for the controller to
         compare with its own."""
         cfg = _config(body)
-        app = project_app.prepare(cfg.project)
-        why_not = versions.refusals(app.info["django"], [cfg.view], cfg.db_pool)
-        if why_not:
-            raise UserError(why_not)
+        project_app.prepare_for(cfg)
         return {"fingerprint": None if cfg.project.builtin else fingerprint.of(cfg.project)}
 
     def database(self, body):

@@ -5,6 +5,7 @@ runs Locust as a master plus workers, samples `docker stats`, checks integrity a
 container, collects container logs, and always tears the project down (`down -v`).
 """
 
+import decimal
 import json
 import re
 import secrets
@@ -155,7 +156,7 @@ class ComposeRunner(Runner):
         context = build_context(run.tmp)
         own = None if cfg.project.builtin else project_app.prepare(cfg.project)
         if own is not None:  # the user's project: an image of its own, its scenario
-            files, served = compose_project.write(own, cfg, context)
+            files = compose_project.write(own, cfg, context)
         project = Project(
             f"djbench-{run.run_dir.name.lower()}",
             compose_environ(_settings(cfg, run.run_dir, web_port, self.locust_workers),
@@ -187,12 +188,12 @@ class ComposeRunner(Runner):
                     raise ComponentFailed(str(e)) from None
             else:  # a project of the user's has no votes; its invariant is its own
                 total_votes = lambda: 0  # noqa: E731
-                query = lambda sql: compose_project.query(project, sql)  # noqa: E731
+                query = lambda sql: _query(project, sql)  # noqa: E731
                 poll_path = compose_project.prepare_scenario(own, cfg, run, base_url, context)
             run.meta["startup_s"] = round(time.monotonic() - t0, 2)
             _record_images(project, run.meta)
             if own is not None:
-                compose_project.record(run.meta, own, cfg, files, served, project)
+                compose_project.record(run.meta, own, cfg, files, project)
             log.info(
                 f"stack ready in {run.meta['startup_s']:.1f} s (build "
                 f"{run.meta['compose']['build_s']:.1f} s): db, app ({cfg.server}), nginx on "
@@ -230,14 +231,32 @@ class ComposeRunner(Runner):
 
 def _vote_counter(project):
     def total_votes():
-        sql = "SELECT COALESCE(SUM(votes), 0) FROM polls_choice"
-        value = project.output("exec", "-T", "db", "psql", "-U", "polls", "-d", "polls",
-                               "-tAc", sql)  # fmt: skip
-        if not value.isdigit():
+        try:
+            value = _query(project, "SELECT COALESCE(SUM(votes), 0) FROM polls_choice")
+        except RuntimeError:
+            value = None
+        if not isinstance(value, int):
             raise RuntimeError("cannot read the vote total from the db container")
-        return int(value)
+        return value
 
     return total_votes
+
+
+def _query(project, sql):
+    """One value of a query of the db container's database, as psql prints it: a number when
+    it is one."""
+    done = subprocess.run([*project.argv(), "exec", "-T", "db", "psql", "-U", "polls", "-d",
+                           "polls", "-tAc", sql], capture_output=True, text=True,
+                          env=project.env, cwd=project.context, timeout=60)  # fmt: skip
+    if done.returncode:
+        raise RuntimeError((done.stderr.strip().splitlines() or ["psql failed"])[-1])
+    value = done.stdout.strip()
+    for number in (int, decimal.Decimal):
+        try:
+            return number(value)
+        except (ValueError, decimal.InvalidOperation):
+            pass
+    return value
 
 
 def _check_stack(project):

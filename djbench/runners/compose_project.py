@@ -4,7 +4,6 @@ the run's settings module in its image, its static and media files in volumes ng
 Locust's containers running its scenario. What differs from the polls stack is a compose file of
 its own over docker-compose.yml, written for the run (docker compose merges the two)."""
 
-import decimal
 import json
 import re
 import shlex
@@ -17,9 +16,10 @@ import yaml
 from djbench.errors import ComponentFailed
 from djbench.paths import NGINX_TEMPLATE, ROOT
 from djbench.project import app as project_app
-from djbench.project import environment, fingerprint, scenario
+from djbench.project import data, environment, fingerprint, scenario
 from djbench.project.spec import seed_argv
 from djbench.scenario import urls_file
+from djbench.stack import host as host_stack
 from djbench.stack import nginx
 from djbench.stack.servers import SERVERS
 
@@ -73,16 +73,15 @@ def write(app, cfg, context):
     (image / "Dockerfile").write_text(DOCKERFILE.format(
         name=spec.name, source=app.env.source, requirements=REQUIREMENTS, project=PROJECT,
         app_dir=APP_DIR, install=json.dumps(["pip", "install", *install])))  # fmt: skip
-    served = _served(app)
     template = NGINX_TEMPLATE.read_text().replace(
-        nginx.FILE_LOCATIONS, nginx.file_locations(served)
+        nginx.FILE_LOCATIONS, nginx.file_locations(host_stack.served_files(app, files))
     )
     (context / "project-nginx.conf.template").write_text(template)
     (context / "scenario").mkdir()
     with open(context / ".dockerignore", "a") as ignore:  # not in the Locust image's context
         ignore.write(f"{IMAGE_DIR}\nscenario\n")
     (context / OVERRIDE).write_text(yaml.safe_dump(_services(app, cfg, files, context)))
-    return files, served
+    return files
 
 
 def _requirements(app, directory):
@@ -106,15 +105,6 @@ def _requirements(app, directory):
         (directory / "project.txt").write_text("\n".join(plain) + "\n")
         args += ["-r", f"{REQUIREMENTS}/project.txt"]
     return args + list(app.env.added)
-
-
-def _served(app):
-    served = {}
-    for url, root, wanted in ((app.info["static_url"], STATIC, app.static),
-                              (app.info["media_url"], MEDIA, True)):  # fmt: skip
-        if wanted and url and url.startswith("/") and url != "/":
-            served[url if url.endswith("/") else url + "/"] = str(root)
-    return served
 
 
 def _services(app, cfg, files, context):
@@ -201,13 +191,12 @@ def set_up(project, app, cfg, logs):
         done = project("run", "--rm", "--no-deps", "-T", "app", "python", "manage.py", *args,
                        check=False, log="setup.log")  # fmt: skip
         if done.returncode:
-            tail = "\n".join((logs / "setup.log").read_text(errors="replace").splitlines()[-15:])
-            raise ComponentFailed(f"manage.py {shlex.join(args)} failed:\n{tail}")
+            raise ComponentFailed(f"manage.py {shlex.join(args)} failed:\n{_setup_tail(logs)}")
 
 
 def _restore(project, dump, logs):
     with open(dump, "rb") as f:
-        custom = f.read(5) == b"PGDMP"
+        custom = f.read(len(data.CUSTOM_DUMP)) == data.CUSTOM_DUMP
     tool = ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "-d", "polls"]
     if not custom:
         tool = ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", "polls"]
@@ -216,8 +205,11 @@ def _restore(project, dump, logs):
                               stdin=f, stdout=out, stderr=subprocess.STDOUT, env=project.env,
                               cwd=project.context)  # fmt: skip
     if done.returncode:
-        tail = "\n".join((logs / "setup.log").read_text(errors="replace").splitlines()[-15:])
-        raise ComponentFailed(f"restoring {dump} failed:\n{tail}")
+        raise ComponentFailed(f"restoring {dump} failed:\n{_setup_tail(logs)}")
+
+
+def _setup_tail(logs, lines=15):
+    return "\n".join((logs / "setup.log").read_text(errors="replace").splitlines()[-lines:])
 
 
 def prepare_scenario(app, cfg, run, base_url, context):
@@ -234,30 +226,18 @@ def prepare_scenario(app, cfg, run, base_url, context):
     return "/"
 
 
-def record(meta, app, cfg, files, served, project):
-    """The project in meta.json, its environment as the app container has it."""
+def record(meta, app, cfg, files, project):
+    """The project in meta.json as native mode records it, its environment and versions as the
+    app container has them."""
+    host_stack.record_project(meta, app, files, cfg)
     python, freeze = _inside(project)
-    summary = app.summary()
     image = image_tag(app.spec)
-    summary["environment"] = {**summary["environment"], "python": f"{image} {python}",
-                              "built": True, "freeze": freeze}  # fmt: skip
-    meta["project"] = {
-        **summary,
-        "overrides": files.overrides + ["DATABASE_URL (environment)"],
-        "notes": files.notes,
-        "asgi_generated": files.asgi_generated,
-        "entry_points": files.entry_points,
-        "served_by_nginx": served,
-        "image": {"tag": image, "dockerfile": f"{IMAGE_DIR}/Dockerfile", "compose_file": OVERRIDE},
-    }
-    names = ("Django", "asgiref", "psycopg", "psycopg-pool", "psycopg2-binary",
-             *SERVERS[cfg.server].packages)  # fmt: skip
-    for name in names:
+    meta["project"]["environment"].update(python=f"{image} {python}", built=True, freeze=freeze)
+    meta["project"]["image"] = {"tag": image, "dockerfile": f"{IMAGE_DIR}/Dockerfile",
+                                "compose_file": OVERRIDE}  # fmt: skip
+    for name in host_stack.recorded_packages(cfg):
         meta["versions"][name] = freeze.get(environment.canonical(name))
     meta["versions"]["python"] = python
-    for note in files.notes:
-        if note not in meta["notes"]:
-            meta["notes"].append(note)
 
 
 def _inside(project):
@@ -271,21 +251,3 @@ def _inside(project):
     except (ValueError, TypeError):
         return None, {}
     return python, {environment.canonical(name): version for name, version in found.items()}
-
-
-def query(project, sql):
-    """One value of a query of the db container's database, as psql prints it, as a number
-    when it is one."""
-    done = subprocess.run([*project.argv(), "exec", "-T", "db", "psql", "-U", "polls", "-d",
-                           "polls", "-tAc", sql], capture_output=True, text=True,
-                          env=project.env, cwd=project.context, timeout=60)  # fmt: skip
-    if done.returncode:
-        raise RuntimeError((done.stderr.strip().splitlines() or ["psql failed"])[-1])
-    value = done.stdout.strip()
-    try:
-        return int(value)
-    except ValueError:
-        try:
-            return decimal.Decimal(value)
-        except decimal.InvalidOperation:
-            return value

@@ -185,7 +185,7 @@ def start_web(cfg, logs, tmp, procs, meta, db_env, listen="127.0.0.1", set_up=Tr
     if set_up:
         set_up_database(cfg, logs, tmp, procs, db_env, listen)
     data.collect_static(app, files, procs, logs)
-    _record_project(meta, app, files, cfg)
+    record_project(meta, app, files, cfg)
 
     app_port = free_port()
     server = SERVERS[cfg.server]
@@ -221,14 +221,14 @@ def start_web(cfg, logs, tmp, procs, meta, db_env, listen="127.0.0.1", set_up=Tr
     }
     # Loopback and this host's own address: the stack's checks and a scenario's verification.
     clients = sorted({*clients, "127.0.0.1", listen}) if clients else ()
-    conf.write_text(nginx.render(settings, files=_served_files(app, files), clients=clients))
+    conf.write_text(nginx.render(settings, files=served_files(app, files), clients=clients))
     web = nginx.start(procs, nginx_bin, conf, logs / "nginx.error.log", cpus=stack_cpus)
     base_url = f"http://{listen}:{web_port}"
     _started(wait_listening, listen, web_port, web)
     return base_url, {"server": proc, "nginx": web}
 
 
-def _served_files(app, files):
+def served_files(app, files):
     """URL prefix -> directory for nginx: STATIC_URL and MEDIA_URL where they are paths here."""
     served = {}
     for url, root, wanted in ((app.info["static_url"], files.static_root, app.static),
@@ -238,7 +238,7 @@ def _served_files(app, files):
     return served
 
 
-def _record_project(meta, app, files, cfg):
+def record_project(meta, app, files, cfg):
     """The project, its environment and what the run set, in meta.json; the versions that ran
     are the project environment's."""
     meta["project"] = {
@@ -247,17 +247,9 @@ def _record_project(meta, app, files, cfg):
         "notes": files.notes,
         "asgi_generated": files.asgi_generated,
         "entry_points": files.entry_points,
-        "served_by_nginx": {url: str(d) for url, d in _served_files(app, files).items()},
+        "served_by_nginx": {url: str(d) for url, d in served_files(app, files).items()},
     }
-    server = SERVERS[cfg.server]
-    for name in (
-        "Django",
-        "asgiref",
-        "psycopg",
-        "psycopg-pool",
-        "psycopg2-binary",
-        *server.packages,
-    ):
+    for name in recorded_packages(cfg):
         meta["versions"][name] = app.env.version(name)
     meta["versions"]["python"] = app.info["python"]
     stood_in = [f"--releases {cfg.project.releases}: {line}"
@@ -265,6 +257,12 @@ def _record_project(meta, app, files, cfg):
     for note in [*files.notes, *stood_in]:
         if note not in meta["notes"]:
             meta["notes"].append(note)
+
+
+def recorded_packages(cfg):
+    """The distributions whose versions meta.json gives for a run of the project."""
+    return ("Django", "asgiref", "psycopg", "psycopg-pool", "psycopg2-binary",
+            *SERVERS[cfg.server].packages)  # fmt: skip
 
 
 def _started(check, *args):
