@@ -13,7 +13,8 @@ where Little's law on that probe puts the p95 knee (extrapolate_users), at most 
 failure objectives are predicted from PostgreSQL's connection limit (predict_failures); without
 that prediction their first probe is the top of the range, which settles "never broken" in one
 probe for a server that copes. Then bisection (geometric while the bracket spans more than a
-factor two) narrows it to the resolution, `resolution_pct` of the bad end.
+factor two) narrows it to the resolution, `resolution_pct` of the bad end; the p95 bracket is
+split where Little's law on its measured ends puts the knee, within its middle half.
 
 Each probe is measured from its steady state (search/steady_state.py); a probe whose series
 never settled gives no verdict on the objectives judged on it (latency: p95; the failures'
@@ -180,8 +181,10 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
 
     guess: the first count to measure; low, high: a predicted bracket, measured only when the
     search ends up next to it. Without any: from `start`, doubling, as a coarse pass.
-    grow(probe) -> count or None: where to look next above a good count, instead of doubling
-    (kept between one resolution step and double).
+    grow(probe) -> count or None: where the knee lies by that probe's measurement (Little's
+    law for p95): above a good count, where to look next instead of doubling (kept between one
+    resolution step and double); inside a measured bracket, where to split it instead of its
+    middle (kept within the bracket's middle half, so it still shrinks by a quarter at least).
     """
     cache = {} if cache is None else cache
     stop_early = partial(early_stop.can_stop, NEEDS[objective], slo_ms=p95_slo_ms)
@@ -213,6 +216,16 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
         guessed = grow(cache[users][-1]) if grow and users in cache else None
         return 2 * users if guessed is None else min(2 * users, max(step, guessed))
 
+    def split(lo, hi, lo_ok, hi_ok):
+        """Where to measure inside (lo, hi): the measured ends' own estimates of the knee, when
+        the search has them, else the middle."""
+        ends = [u for u, known in ((lo, lo_ok), (hi, hi_ok)) if known and u in cache]
+        aimed = [g for u in ends if grow and (g := grow(cache[u][-1])) is not None]
+        if not aimed:
+            return _midpoint(lo, hi)
+        quarter = max(1, (hi - lo) // 4)
+        return min(hi - quarter, max(lo + quarter, round(sum(aimed) / len(aimed))))
+
     def known_good_below(limit):
         good = [u for u in cache if (limit is None or u < limit) and state(u)]
         return max(good, default=None)
@@ -241,7 +254,7 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
                 lo = lo if lo < guess else max(start, guess // 2)
     while True:
         if hi is not None and hi - lo > resolution(hi):
-            middle = _midpoint(lo, hi)
+            middle = split(lo, hi, lo_ok, hi_ok)
             if good(middle):
                 lo, lo_ok = middle, True
             else:
@@ -270,11 +283,14 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
         hi = lo
         lo = known_good_below(hi)
         lo_ok = lo is not None
-        if not lo_ok:
+        if low is not None and start <= low < hi and (lo is None or lo < low):
+            # The predicted bottom, above what was found good: measured before it is trusted
+            # (bisecting up from a count far below the knee would measure that gap again).
+            lo, lo_ok = low, False
+        elif not lo_ok:
             if hi <= start:
                 return Knee(objective, None, hi, 0)
-            # The predicted bottom when it lies below, else half: measured before it is trusted.
-            lo = low if low is not None and start <= low < hi else max(start, hi // 2)
+            lo = max(start, hi // 2)  # measured before it is trusted
 
 
 def search_all(measure, start, max_users, resolution_pct=10.0, p95_slo_ms=1000.0, confirm=1,

@@ -1,0 +1,55 @@
+"""Where the knee search measures next inside a bracket: after a failed confirmation, and
+where Little's law puts the p95 knee (simulated servers, tests/knee_sim.py)."""
+
+from collections import Counter
+
+from djbench.search.knee import Prediction, Probe, extrapolate_users, search, search_all
+from tests.knee_sim import ClosedLoop
+
+
+def test_a_failed_confirmation_goes_back_to_the_predicted_bottom_above_what_was_good():
+    # The failure knee at 290 users; 341, the guess, passes only the first time. A count far
+    # below (75, measured good by the p95 search) was known: the search goes back to the
+    # predicted bottom, 239, instead of bisecting up from 75 (160, 234 and more before).
+    seen = Counter()
+
+    def connection_limit(users, stop_early=None):
+        seen[users] += 1
+        good = users <= 290 or (users == 341 and seen[users] == 1)
+        return Probe(users, 0.0 if good else 3.0, 5000.0)
+
+    calls = []
+
+    def measure(users, stop_early=None):
+        calls.append(users)
+        return connection_limit(users)
+
+    cache = {75: [Probe(75, 0.0, 800.0)]}
+    knee = search(measure, "failures_0", start=10, max_users=640, cache=cache, guess=341,
+                  low=239, high=477)  # fmt: skip
+    # 341 met; 409 and 375 broken (bisecting up to the predicted top, 477); confirming 341
+    # fails: 239..341, bisected: 290 met, 316 broken, 290 confirmed.
+    assert calls == [341, 409, 375, 341, 290, 316, 290]
+    assert (knee.users, knee.bad_users) == (290, 316)
+
+
+def test_inside_a_bracket_the_p95_search_splits_where_littles_law_puts_the_knee():
+    # ClosedLoop's p95 knee: 1.45 x the mean reaches 1 s at 35 x (1.5 + 3 x 0.690) = 124.9
+    # users. The guess, 139, is broken (p95 1203 ms): Little's law on it says 35 x (1.5 +
+    # (139 / 35 - 1.5) x 1000 / 1203) = 124.4; kept within the bracket's middle half
+    # (51..139: 73..117), 117 is measured first.
+    def grow(probe):
+        return extrapolate_users(probe.users, probe.p95_ms, 35, 1.5, 1000)
+
+    prediction = Prediction(139, 51, 154)
+    sim = ClosedLoop()
+    knees, _ = search_all(sim, 10, 640, prediction=prediction, grow_p95=grow)
+    # 117 met; both ends say 124 (within 122..134): met; 124..139 spans 15 > 13.9: 127
+    # (124 + a quarter) broken; 124 confirmed, a resolution step from the true knee.
+    assert sim.calls == [139, 117, 124, 127, 124, 640]
+    assert (knees["p95"].users, knees["p95"].bad_users) == (124, 127)
+    # Bisection by the middle instead: one probe more, and a knee 6 users lower.
+    middle = ClosedLoop()
+    knees, _ = search_all(middle, 10, 640, prediction=prediction)
+    assert middle.calls == [139, 84, 112, 126, 119, 119, 640]
+    assert (knees["p95"].users, knees["p95"].bad_users) == (119, 126)
