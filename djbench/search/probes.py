@@ -8,10 +8,11 @@ cannot stop early may ignore it (the probe then runs its full time). Whether pro
 stack is the runner's business: the search only needs each probe to start from a stack with no
 backlog left over from the previous one.
 
-Each probe is measured from its steady state: its ramp-up is short (the spawn rate scales with
-the users, RAMP_S), the failures during it are counted apart and not judged, and MSER-5
-(search/steady_state.py) decides where the transient after it ended, both live (the early stop
-judges only the steady window so far) and once the probe is over (its recorded figures).
+Each probe is measured from its steady state: its ramp-up admits users at the pace the
+saturated stack completes iterations (at most RAMP_S long), the failures during it are counted
+apart and not judged, and MSER-5 (search/steady_state.py) decides where the transient after it
+ended, both live (the early stop judges only the steady window so far) and once the probe is
+over (its recorded figures).
 """
 
 import math
@@ -30,10 +31,10 @@ from djbench.system.log import log
 DEFAULT_MAX_USERS = 640  # closed model; the open model's default is twice the saturated rate
 SATURATION_S = 10.0  # measured by the saturation probe: its rate settles within seconds
 SATURATION_SETTLE_S = 2.0  # its fixed warm-up: 20 users ramp in under half a second
-# A probe's ramp-up takes at most this long: the spawn rate scales with the users (at least
-# the configured rate). Ramping 640 users at 50/s took 13 s of every large probe; what the
-# faster ramp disturbs is the transient that MSER-5 cuts off, and its failures are not judged.
-RAMP_S = 4.0
+# A probe's ramp-up takes at most this long: the spawn rate scales with the users. Ramping 640
+# users at 50/s took 13 s of every large probe; what the faster ramp disturbs is the transient
+# that MSER-5 cuts off, and its failures are not judged.
+RAMP_S = 8.0
 # No early stop this close to the window's end: the probe ends by itself, and a stop signal
 # that reaches Locust while it shuts down on its own kills it (exit status -2) instead.
 END_MARGIN_S = 3.0
@@ -91,9 +92,10 @@ def _search(cfg, knee_dir, run_probe, settings, unit, open_model):
         if open_model and saturation and saturation["iterations_per_s"] > 0:
             max_load = max(settings["start"] + 1, round(2 * saturation["iterations_per_s"]))
     settings = {**settings, "max_users": max_load}
+    pace = _pace(cfg, saturation)
 
     def measure(load, stop_early):
-        probe_cfg = _probe_cfg(cfg, load, settings["measure_s"])
+        probe_cfg = _probe_cfg(cfg, load, settings["measure_s"], pace)
         watcher = Watcher(probe_cfg, settings["measure_s"], stop_early)
         began = time.monotonic()
         run_dir = run_probe(probe_cfg, knee_dir / "probes", stop=watcher)
@@ -135,7 +137,12 @@ def _search(cfg, knee_dir, run_probe, settings, unit, open_model):
         "workers": cfg.workers,
         "load_model": cfg.load_model,
         "unit": unit,
-        "settings": {**settings, "ramp_s": RAMP_S, "sequential": early_stop.SEQUENTIAL},
+        "settings": {
+            **settings,
+            "ramp_s": RAMP_S,
+            "ramp_users_per_s": pace,
+            "sequential": early_stop.SEQUENTIAL,
+        },
         "prediction": None
         if saturation is None
         else {
@@ -190,14 +197,28 @@ def probe_line(probe, unit):
     )
 
 
-def _probe_cfg(cfg, load, measure_s):
+def _probe_cfg(cfg, load, measure_s, pace=None):
+    """pace: users admitted per second, the iterations/s the saturated stack completed (closed
+    model). Each new user starts an iteration at once, so a ramp faster than the stack answers
+    queues a burst that the window must wait out (seen on the real stack: p95 1.5 to 3 times
+    its steady level for the first seconds after a 50 users/s ramp, and probes whose latency
+    never settled); at that pace the queue builds as fast as it drains."""
     users = config.users_for_rates((load,), cfg.pacing_s)[0] if cfg.load_model == "open" else load
-    spawn_rate = max(cfg.spawn_rate, users / RAMP_S)
+    spawn_rate = max(pace or cfg.spawn_rate, users / RAMP_S)
     probe_cfg = config.with_overrides(cfg, users=(users,), spawn_rate=spawn_rate, profile="knee")
     # Every probe runs the same time after its ramp-up (and any warm-up given), whatever the
     # ramp takes; MSER-5 decides how much of it is steady.
     hold = _lead_in_s(probe_cfg, users) + measure_s
     return config.with_overrides(probe_cfg, hold_s=hold)
+
+
+def _pace(cfg, saturation):
+    """The users a probe admits per second, or None: the configured spawn rate (no saturation
+    probe, or the open model, whose users spread their first iterations over a period)."""
+    if cfg.load_model == "open" or not saturation:
+        return None
+    rate = saturation["iterations_per_s"]
+    return round(rate, 2) if rate > 0 else None
 
 
 def _lead_in_s(cfg, users):
