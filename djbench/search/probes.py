@@ -34,7 +34,7 @@ SATURATION_SETTLE_S = 2.0  # its fixed warm-up: 20 users ramp in under half a se
 # A probe's ramp-up takes at most this long: the spawn rate scales with the users. Ramping 640
 # users at 50/s took 13 s of every large probe; what the faster ramp disturbs is the transient
 # that MSER-5 cuts off, and its failures are not judged.
-RAMP_S = 8.0
+RAMP_S = 5.0
 # No early stop this close to the window's end: the probe ends by itself, and a stop signal
 # that reaches Locust while it shuts down on its own kills it (exit status -2) instead.
 END_MARGIN_S = 3.0
@@ -333,12 +333,23 @@ def _predict_failures(cfg, saturation):
 
 
 def _grow(cfg, saturation, p95_slo_ms):
-    """Above a count that met the p95 objective, where Little's law puts the knee (closed
-    model only: the open model's load does not queue into its own rate)."""
+    """Where Little's law on a probe puts the p95 knee (closed model only: the open model's load
+    does not queue into its own rate). The rate is the probe's own, iterations/s completed in
+    its window: near the knee the stack is saturated, and what it completes at that load is
+    its capacity there (uvicorn with sync views, a thread and a connection per request in
+    flight, completes fewer iterations/s near its knee than the saturation probe's 20 users
+    with no wait); the saturation probe's rate when the probe measured nothing."""
     if cfg.load_model == "open":
         return None
-    rate, wait_s = saturation["iterations_per_s"], cfg.mean_wait_s
-    return lambda probe: knee.extrapolate_users(probe.users, probe.p95_ms, rate, wait_s, p95_slo_ms)
+    wait_s, per_iteration = cfg.mean_wait_s, saturation["requests_per_iteration"]
+
+    def grow(probe):
+        rate = saturation["iterations_per_s"]
+        if probe.requests and probe.measured_s > 0 and per_iteration > 0:
+            rate = probe.requests / probe.measured_s / per_iteration
+        return knee.extrapolate_users(probe.users, probe.p95_ms, rate, wait_s, p95_slo_ms)
+
+    return grow
 
 
 class Watcher:

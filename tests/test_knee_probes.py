@@ -1,8 +1,10 @@
-"""A knee probe's ramp-up: users admitted at the pace the saturated stack completes iterations,
-within RAMP_S."""
+"""A knee probe as the real stack's search sets it up and reads it (search/probes.py): its
+ramp-up, users admitted at the pace the saturated stack completes iterations within RAMP_S, and
+Little's law on its own rate."""
 
 from djbench import config
 from djbench.search import probes
+from djbench.search.knee import Probe
 
 
 def _cfg(**kwargs):
@@ -15,7 +17,7 @@ def test_users_are_admitted_at_the_saturated_pace_within_the_longest_ramp():
     probe = probes._probe_cfg(cfg, 126, 20.0, pace=34.2)
     assert probe.users == (126,) and probe.spawn_rate == 34.2
     assert probe.hold_s == 126 / 34.2 + 20.0
-    # 640 users at that pace would take 18.7 s: the ramp is held to 8 s (80 users/s).
+    # 640 users at that pace would take 18.7 s: the ramp is held to 5 s (128 users/s).
     assert probes._probe_cfg(cfg, 640, 20.0, pace=34.2).spawn_rate == 640 / probes.RAMP_S
     # Without a saturation probe: the configured rate (the knee profile's 50/s).
     assert probes._probe_cfg(cfg, 126, 20.0).spawn_rate == cfg.spawn_rate == 50
@@ -27,3 +29,16 @@ def test_the_pace_is_the_saturation_probes_rate_in_the_closed_model_only():
     assert probes._pace(_cfg(), None) is None
     assert probes._pace(_cfg(), {"iterations_per_s": 0.0}) is None
     assert probes._pace(_cfg(load_model="open", pacing_s=4.0), saturation) is None
+
+
+def test_littles_law_on_a_probe_takes_its_own_rate():
+    saturation = {"iterations_per_s": 37.6, "requests_per_iteration": 3.0}
+    grow = probes._grow(_cfg(), saturation, 1000.0)
+    # 600 requests in 6.82 s: 29.33 iterations/s. At 110 users with a 1.5 s wait an iteration
+    # took 110 / 29.33 - 1.5 = 2.251 s, its p95 1825 ms; scaled to 1 s: 1.233 s, so the knee is
+    # 29.33 x (1.5 + 1.233) = 80.2 users.
+    assert grow(Probe(110, 0.0, 1825.0, requests=600, measured_s=6.82)) == 80
+    # A probe that measured nothing: the saturation probe's rate, 37.6 x (1.5 + (110 / 37.6 -
+    # 1.5) x 1000 / 1825) = 85.8.
+    assert grow(Probe(110, 0.0, 1825.0)) == 86
+    assert probes._grow(_cfg(load_model="open", pacing_s=4.0), saturation, 1000.0) is None
