@@ -24,8 +24,8 @@ on fewer than MIN_REQUESTS requests or before MIN_SHARE of the planned time (exc
 which is a fact, not an estimate). "Met" waits for MET_SHARE: near saturation a closed loop's
 queue can keep building, or jump to a slower regime, well into the window (seen on the real
 stack: p95 80 ms for 8 s, then 250-290 ms), and latency only goes wrong in that direction; the
-failures of a connection limit also come late. A confirmation, which exists because single
-probes are noisy, may stop early only as broken.
+failures of a connection limit also come late. A confirmation of a failure knee, which exists
+because single probes are noisy, may stop early only as broken (search/knee.py).
 """
 
 import math
@@ -174,6 +174,7 @@ def settled(objectives, snapshot, slo_ms):
 
 def can_stop(objectives, snapshot, slo_ms, met=True):
     """True once every objective's verdict is settled; with met=False only once every one of
-    them is settled as broken (a confirmation runs its full time unless it fails)."""
+    them is settled as broken (a failure knee's confirmation runs its full time unless it
+    fails)."""
     verdicts = settled(objectives, snapshot, slo_ms).values()
     return all(v is False for v in verdicts) if not met else all(v is not None for v in verdicts)

@@ -188,7 +188,10 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
     """
     cache = {} if cache is None else cache
     stop_early = partial(early_stop.can_stop, NEEDS[objective], slo_ms=p95_slo_ms)
-    stop_confirming = partial(stop_early, met=False)
+    # A confirmation of a failure knee stops early only as broken: failures that come with a
+    # backlog come late, after "met" could already be called. Latency's "met" already waits for
+    # the latest half of the window to agree, a confirmation's as a first probe's.
+    stop_confirming = stop_early if objective == "p95" else partial(stop_early, met=False)
 
     def verdicts(users):
         probes = cache.get(users, [])
