@@ -13,6 +13,7 @@ number cannot drift from its data (tests/test_reference_notes.py runs --check).
 """
 
 import re
+import statistics
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -25,7 +26,7 @@ from djbench.analysis.report.table import table_markdown
 from djbench.analysis.runs.run import load_run
 from djbench.analysis.studies.overhead import epoch, overhead_table
 from djbench.analysis.studies.overhead import markdown as overhead_markdown
-from djbench.contracts.documents import load_calibration, load_knee
+from djbench.contracts.documents import load_calibration, load_knee, load_meta
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: these notes are the repository's
 REFERENCE = ROOT / "results" / "reference"
@@ -145,26 +146,43 @@ def _probes(search):
     return f"{search['spent']['probes']} ({search['spent']['stopped_early']})"
 
 
+def _truncation(search):
+    """Where the probes' steady windows opened (seconds after the ramp-up, MSER-5), and how many
+    never settled; a search measured after a fixed warm-up decided none."""
+    cuts = [p["truncation_s"] for p in search["probes"] if p["truncation_s"] is not None]
+    if not cuts:
+        return "n/a (fixed warm-up)"
+    unsettled = sum(bool(p["unsettled"]) for p in search["probes"])
+    return (f"{min(cuts):.1f}-{max(cuts):.1f} s (median {statistics.median(cuts):.1f}); "
+            f"{unsettled} of {len(search['probes'])} not settled")  # fmt: skip
+
+
 def _searches_table(searches):
     """One linked row per search, with each knee's resolution: the notes' table."""
     rows = [
         [f"[{s['dir'].split('/')[-1]}]({s['dir']}/knee.md)", s["server"],
          *(_knee_cell(s["knees"][o], resolution=True) for o in OBJECTIVES), s["wall"], _probes(s),
-         _f0(s["spent"]["measured_s"])]
+         _f0(s["spent"]["measured_s"]), _truncation(s)]
         for s in searches
     ]  # fmt: skip
-    header = _knee_header(searches, "search", "server", last=["seconds measured"])
+    last = ["seconds measured", "steady from (after the ramp-up)"]
+    header = _knee_header(searches, "search", "server", last=last)
     return markdown_table(header, rows, compact_rule=True)
 
 
 def _by_server_table(searches, by_server):
-    """Each server's searches in turn: the README's table."""
+    """Each server's searches in turn: the README's table (with where the probes' steady windows
+    opened, for searches that decided it)."""
+    steady = any(p["truncation_s"] is not None for s in searches for p in s["probes"])
     rows = [
-        [server, i, *(_knee_cell(s["knees"][o]) for o in OBJECTIVES), s["wall"], _probes(s)]
+        [server, i, *(_knee_cell(s["knees"][o]) for o in OBJECTIVES), s["wall"], _probes(s),
+         *([_truncation(s)] if steady else [])]
         for server, group in by_server.items()
         for i, s in enumerate(group, 1)
-    ]
-    return markdown_table(_knee_header(searches, "server", "search"), rows, compact_rule=True)
+    ]  # fmt: skip
+    last = ["steady from (after the ramp-up)"] if steady else []
+    header = _knee_header(searches, "server", "search", last=last)
+    return markdown_table(header, rows, compact_rule=True)
 
 
 def _calibration_table(calibrate):
@@ -193,9 +211,12 @@ def knee_facts(ref, folder="knee"):
     rounds = min(len(v) for v in by_server.values())
     commands = [_minutes(sum(v[i]["spent"]["wall_s"] for v in by_server.values()))
                 for i in range(rounds)]  # fmt: skip
+    # Where and when: the first search's first probe (its saturation probe, when it has one).
+    with document_errors():
+        first = load_meta(min((ref / searches[0]["dir"] / "probes").iterdir()))
     return {"searches": searches, "by_server": by_server, "summary_table": table,
             "commands": commands, "searches_table": _searches_table(searches),
-            "by_server_table": _by_server_table(searches, by_server)}  # fmt: skip
+            "by_server_table": _by_server_table(searches, by_server), "first": first}  # fmt: skip
 
 
 def overhead_facts(ref):
@@ -213,6 +234,7 @@ def facts(ref=REFERENCE):
         "bench": bench_facts(ref),
         "knee": knee_facts(ref),
         "knee_warmup": knee_facts(ref, "knee-warmup10"),
+        "knee_steady": knee_facts(ref, "knee-steady"),
         "calibrate": {**calibrate, "table": _calibration_table(calibrate)},
         "overhead": overhead_facts(ref),
         "gap": (ref / "gap" / "gap.md").read_text().strip(),
