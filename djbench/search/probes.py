@@ -104,6 +104,7 @@ def _search(cfg, knee_dir, run_probe, settings, unit, open_model):
         early = {}
         if watcher.snapshot is not None:
             window = watcher.snapshot
+            steady.update(watcher.stopped_figures())
             verdicts = early_stop.settled(knee.OBJECTIVES, window, settings["p95_slo_ms"])
             early = {name: v for name, v in verdicts.items() if v is not None}
         probe = knee.Probe(
@@ -364,6 +365,7 @@ class Watcher:
         self.rows = []  # (ts, ok, response_time_ms): all of a probe's, a short run
         self.snapshot = None  # the one the probe stopped on
         self.truncation = None  # the steady-state rule's answer at the last poll
+        self.cut = {}  # where the snapshot's steady window opened
 
     def __call__(self, run_dir):
         if self.tail is None:
@@ -389,6 +391,23 @@ class Watcher:
         if not snapshot.requests:
             return False
         if self.stop_early(snapshot):
-            self.snapshot = snapshot
+            self.snapshot, start = snapshot, self.truncation.start
+            self.cut = {
+                "truncation_s": round(after[start - 1][0] - measure_from, 2) if start else 0.0,
+                "truncated_requests": start,
+                "transient_failures": sum(not ok for _, ok, _ in after[:start]),
+            }
             return True
         return False
+
+    def stopped_figures(self):
+        """What a probe that stopped early records: the window its verdicts were settled on.
+        The requests that completed after (the load's tail, as Locust stops) are not measured."""
+        s = self.snapshot
+        return {
+            "failure_pct": 100 * s.failures / s.requests,
+            "p95_ms": steady_state.nearest_rank(list(s.times_ms), 0.95),
+            "requests": s.requests,
+            "measured_s": round(s.elapsed_s, 2),
+            **self.cut,
+        }
