@@ -5,7 +5,6 @@ for a project without one). The project's own files are never modified."""
 import functools
 import json
 import secrets
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,8 +136,8 @@ def run_files(app: App, cfg, tmp: Path, db_env: dict, hosts: list[str], roots=No
     if roots is None:
         media_root.mkdir(exist_ok=True)
     text, overrides = settings_file.render(app, cfg, static_root, media_root)
-    (where / "djbench_settings.py").write_text(text)
-    shutil.copyfile(INFLIGHT_MIDDLEWARE, where / INFLIGHT_MIDDLEWARE.name)
+    settings_file.write_module(where / "djbench_settings.py", text)
+    settings_file.write_module(where / INFLIGHT_MIDDLEWARE.name, INFLIGHT_MIDDLEWARE.read_text())
     entry_points = {"wsgi": app.info["wsgi"], "asgi": app.info["asgi"]}
     generated = not entry_points["asgi"]
     if generated:

@@ -1,6 +1,7 @@
 """The settings module a run writes over the project's: the benchmark owns the database, DEBUG,
 the hosts, where static and media files go and where errors are logged, and nothing else."""
 
+import os
 import re
 import urllib.parse
 
@@ -101,12 +102,25 @@ def database_url(db_env):
     )
 
 
+def write_module(path, text):
+    """Write one of the run's modules beside the project, unless it already holds `text`, and
+    then whole: a new file renamed over the old one. Each stack start writes them up to three
+    times, the last while the app server's processes import them; rewritten in place, a
+    gunicorn worker read the settings module empty ('Settings' object has no attribute
+    'ROOT_URLCONF')."""
+    if path.exists() and path.read_text() == text:
+        return
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
 def write_asgi(app, where):
     """The project's wsgi module with wsgi replaced by asgi, as the ASGI entry point of a project
     that has none (Django's own asgi.py is exactly that): returns it as module:attribute."""
     source = open(app.info["wsgi_file"]).read()
     converted = re.sub("wsgi", "asgi", re.sub("WSGI", "ASGI", source))
-    (where / "djbench_asgi.py").write_text(converted)
+    write_module(where / "djbench_asgi.py", converted)
     return "djbench_asgi:" + app.info["wsgi"].partition(":")[2]
 
 
