@@ -104,7 +104,7 @@ def _search(cfg, knee_dir, run_probe, settings, unit, open_model):
         early = {}
         if watcher.snapshot is not None:
             window = watcher.snapshot
-            steady.update(watcher.stopped_figures())
+            steady.update(watcher.figures)
             verdicts = early_stop.settled(knee.OBJECTIVES, window, settings["p95_slo_ms"])
             early = {name: v for name, v in verdicts.items() if v is not None}
         probe = knee.Probe(
@@ -239,23 +239,31 @@ def steady_probe(run_dir, measure_s):
     failed_after = failed[after].tolist()
     offsets = (ts[after] - step.measure_from).tolist()
     window, cut = early_stop.steady_window(times, failed_after, offsets, measure_s)
-    kept = window.times_ms
-    truncation_s = offsets[cut.start - 1] if cut.start else 0.0
+    opened = offsets[cut.start - 1] if cut.start else 0.0
     return (
         window,
         cut,
         {
-            "failure_pct": 100 * window.failures / len(kept) if kept else math.nan,
-            "p95_ms": steady_state.nearest_rank(list(kept), 0.95),
-            "requests": len(kept),
-            "measured_s": round(step.end - step.measure_from - truncation_s, 2),
+            **window_figures(window, cut, offsets, failed_after),
+            "measured_s": round(step.end - step.measure_from - opened, 2),
             "unsettled": cut.unsettled,
-            "truncation_s": round(truncation_s, 2),
-            "truncated_requests": cut.start,
             "ramp_failures": int(failed[ts < step.measure_from].sum()),
-            "transient_failures": int(sum(failed_after[: cut.start])),
         },
     )
+
+
+def window_figures(window, cut, offsets, failed):
+    """What a probe records of its steady window (a Snapshot) and where it opened (cut, over
+    the requests since the ramp-up: their offsets and failures)."""
+    kept = window.times_ms
+    return {
+        "failure_pct": 100 * window.failures / len(kept) if kept else math.nan,
+        "p95_ms": steady_state.nearest_rank(list(kept), 0.95),
+        "requests": len(kept),
+        "truncation_s": round(offsets[cut.start - 1], 2) if cut.start else 0.0,
+        "truncated_requests": cut.start,
+        "transient_failures": int(sum(failed[: cut.start])),
+    }
 
 
 def _saturation(cfg, knee_dir, run_probe):
@@ -365,7 +373,7 @@ class Watcher:
         self.rows = []  # (ts, ok, response_time_ms): all of a probe's, a short run
         self.snapshot = None  # the one the probe stopped on
         self.truncation = None  # the steady-state rule's answer at the last poll
-        self.cut = {}  # where the snapshot's steady window opened
+        self.figures = {}  # of the snapshot: what the probe records when it stopped early
 
     def __call__(self, run_dir):
         if self.tail is None:
@@ -382,32 +390,20 @@ class Watcher:
         after = sorted(row for row in rows if row[0] >= measure_from)  # several logs: by time
         if not after:
             return False
+        failed = [not ok for _, ok, _ in after]
+        offsets = [ts - measure_from for ts, _, _ in after]
         snapshot, self.truncation = early_stop.steady_window(
-            [ms for _, _, ms in after],
-            [not ok for _, ok, _ in after],
-            [ts - measure_from for ts, _, _ in after],
-            self.measure_s,
+            [ms for _, _, ms in after], failed, offsets, self.measure_s
         )
         if not snapshot.requests:
             return False
         if self.stop_early(snapshot):
-            self.snapshot, start = snapshot, self.truncation.start
-            self.cut = {
-                "truncation_s": round(after[start - 1][0] - measure_from, 2) if start else 0.0,
-                "truncated_requests": start,
-                "transient_failures": sum(not ok for _, ok, _ in after[:start]),
+            # What the probe records: the window its verdicts were settled on. The requests
+            # that complete after (the load's tail, as Locust stops) are not measured.
+            self.snapshot = snapshot
+            self.figures = {
+                **window_figures(snapshot, self.truncation, offsets, failed),
+                "measured_s": round(snapshot.elapsed_s, 2),
             }
             return True
         return False
-
-    def stopped_figures(self):
-        """What a probe that stopped early records: the window its verdicts were settled on.
-        The requests that completed after (the load's tail, as Locust stops) are not measured."""
-        s = self.snapshot
-        return {
-            "failure_pct": 100 * s.failures / s.requests,
-            "p95_ms": steady_state.nearest_rank(list(s.times_ms), 0.95),
-            "requests": s.requests,
-            "measured_s": round(s.elapsed_s, 2),
-            **self.cut,
-        }
