@@ -97,13 +97,13 @@ def test_failed_confirmations_walk_down_and_bisect_again():
     measure, calls = counting(fragile_then_bad)
     knee = search(measure, "failures_0", start=100, max_users=1000)
     # 100 200 400 (bad); resolution 10 % of the bad end; bisection 300 350 375 (each passes
-    # once); confirm 375: fails -> below it 350, within 38: confirm 350: fails -> below 300,
-    # 50 apart: bisect 325, confirm 325: fails -> confirm 300: fails -> below 200: bisect 250,
-    # 275; confirm 275 and 250: fail -> 200..250: bisect 225, confirm 225: fails -> 200..225,
-    # 25 apart, more than 10 % of 225: bisect 212, confirm it: fails -> confirm 200: passes.
-    assert calls == [100, 200, 400, 300, 350, 375, 375, 350, 325, 325, 300, 250, 275, 275,
-                     250, 225, 225, 212, 212, 200]  # fmt: skip
-    assert (knee.users, knee.bad_users, knee.resolution) == (200, 212, 21)
+    # once); confirm 375: fails -> below it 350, within 38: confirm 350: fails -> a step (35)
+    # below: 315, confirm it: fails -> a step below, 300 is known: confirm 300: fails -> 270,
+    # confirm: fails -> 243, 219 likewise -> a step below 219 (22) is under 200, known good:
+    # confirm 200: passes.
+    assert calls == [100, 200, 400, 300, 350, 375, 375, 350, 315, 315, 300, 270, 270, 243,
+                     243, 219, 219, 200]  # fmt: skip
+    assert (knee.users, knee.bad_users, knee.resolution) == (200, 219, 22)
 
 
 def test_objectives_share_probes_and_differ():
@@ -413,7 +413,7 @@ def test_a_probe_is_watched_through_its_growing_request_log(tmp_path):
     assert watcher(tmp_path) is False and len(seen) == 1
 
 
-def test_a_failed_confirmation_falls_back_to_the_predicted_bottom():
+def test_failed_confirmations_step_down_no_further_than_the_predicted_bottom():
     # Up to 60 users always fine; 100 (the guess) passes only the first time; the rest breaks.
     seen = Counter()
 
@@ -424,7 +424,8 @@ def test_a_failed_confirmation_falls_back_to_the_predicted_bottom():
 
     measure, calls = counting(lucky_guess)
     knee = search(measure, "p95", start=10, max_users=640, guess=100, low=60, high=110)
-    # 100 met, the predicted top 110 broken; confirming 100 fails, nothing below it was
-    # measured: back to the predicted bottom, 60, and bisect 60..100 down to it.
-    assert calls == [100, 110, 100, 80, 70, 65, 60, 60]
+    # 100 met, the predicted top 110 broken; confirming 100 fails: a step below (10), 90,
+    # broken; twice as far, 70, broken; 40 below would pass the predicted bottom: 60, met;
+    # 60..70 bisected: 65 broken; 60 confirmed.
+    assert calls == [100, 110, 100, 90, 70, 60, 65, 60]
     assert (knee.users, knee.bad_users, knee.resolution) == (60, 65, 6)

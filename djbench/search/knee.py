@@ -28,7 +28,9 @@ that count again if it needs it.
 Near a knee a probe's verdict is noisy (whether PostgreSQL refuses one connection in 20 s is
 luck), so the knee found is confirmed: measured `confirm` more times, and only a count that met
 the objective every time it was measured is good. A confirmation that fails makes that count
-bad and the bisection goes on below it.
+bad, and the knee most likely lies just below it: the search steps one resolution step down
+(twice as far each time the step lands on a bad count, never past the predicted bottom before
+measuring it) instead of bisecting again from a good count far below.
 """
 
 import math
@@ -233,6 +235,18 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
         good = [u for u in cache if (limit is None or u < limit) and state(u)]
         return max(good, default=None)
 
+    def step_down(hi, stride):
+        """The bottom to try below a count that failed its confirmation: `stride` below it,
+        where the knee most likely is (that count met the objective once: its verdict is noisy
+        there), unless a count known good lies at or above that; never past the predicted
+        bottom until that is measured. (bottom, known good)."""
+        aim = max(start, hi - stride)
+        if low is not None and aim < low < hi:
+            aim = low
+        found = known_good_below(hi)
+        return (found, True) if found is not None and found >= aim else (aim, False)
+
+    stride = None  # set once a confirmation failed: how far below it the search steps
     # What earlier probes already settled, then the prediction where they said nothing.
     bad = [u for u in cache if state(u) is False]
     hi = min(bad) if bad else None
@@ -256,7 +270,9 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
                 hi, hi_ok = guess, True
                 lo = lo if lo < guess else max(start, guess // 2)
     while True:
-        if hi is not None and hi - lo > resolution(hi):
+        # A bottom stepped down to is measured before the bracket above it is split.
+        stepping = stride and not lo_ok
+        if hi is not None and hi - lo > resolution(hi) and not stepping:
             middle = split(lo, hi, lo_ok, hi_ok)
             if good(middle):
                 lo, lo_ok = middle, True
@@ -268,6 +284,10 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
                 lo_ok = True
             elif lo <= start:
                 return Knee(objective, None, lo, 0)
+            elif stride:  # stepping down from a failed confirmation: twice as far
+                stride *= 2
+                hi, hi_ok = lo, True
+                lo, lo_ok = step_down(hi, stride)
             else:
                 hi, hi_ok, lo = lo, True, max(start, lo // 2)
             continue
@@ -282,18 +302,11 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
             continue
         if good(lo, times=1 + confirm):
             return Knee(objective, lo, hi, resolution(hi))
-        # Not confirmed: the bad side starts here; below, the largest count still good.
-        hi = lo
-        lo = known_good_below(hi)
-        lo_ok = lo is not None
-        if low is not None and start <= low < hi and (lo is None or lo < low):
-            # The predicted bottom, above what was found good: measured before it is trusted
-            # (bisecting up from a count far below the knee would measure that gap again).
-            lo, lo_ok = low, False
-        elif not lo_ok:
-            if hi <= start:
-                return Knee(objective, None, hi, 0)
-            lo = max(start, hi // 2)  # measured before it is trusted
+        # Not confirmed: the bad side starts here, and the knee is most likely just below.
+        hi, stride = lo, resolution(lo)
+        if hi <= start:
+            return Knee(objective, None, hi, 0)
+        lo, lo_ok = step_down(hi, stride)
 
 
 def search_all(measure, start, max_users, resolution_pct=10.0, p95_slo_ms=1000.0, confirm=1,
