@@ -92,12 +92,26 @@ def start_stack(cfg, logs, tmp, procs, meta, seeded=None):
     """Start and verify PostgreSQL, the app server and nginx on loopback. Records versions and
     start-up time in meta. seeded: SeededDatabases to copy the database from, or to keep it in."""
     t0 = time.monotonic()
-    pg, pg_proc = start_database(cfg, logs, tmp, procs, meta, seeded=seeded)
-    if not meta["postgres"]["copied_from_setup"]:
-        set_up_database(cfg, logs, tmp, procs, pg.env())
-        if seeded is not None:
-            pg_proc = seeded.keep(cfg, pg, pg_proc, procs, logs, tmp / "media")
-    base_url, web = start_web(cfg, logs, tmp, procs, meta, pg.env(), set_up=False)
+    kept = seeded.get(cfg) if seeded is not None else None
+    if kept and cfg.project.builtin:
+        # The polls app touches no database before its first request: its copy is made and
+        # started while the app server boots (a knee search starts a stack for every probe).
+        pg, started = _cluster(cfg, logs, tmp, meta, kept), []
+
+        def database():
+            started.append(_fill_and_start(cfg, pg, kept, tmp, procs, logs))
+
+        base_url, web = start_web(cfg, logs, tmp, procs, meta, pg.env(), set_up=False,
+                                  meanwhile=database)  # fmt: skip
+        pg_proc = started[0]
+        procs.stop_last(pg_proc)  # after the app server and nginx, as when started first
+    else:
+        pg, pg_proc = start_database(cfg, logs, tmp, procs, meta, seeded=seeded)
+        if not kept:
+            set_up_database(cfg, logs, tmp, procs, pg.env())
+            if seeded is not None:
+                pg_proc = seeded.keep(cfg, pg, pg_proc, procs, logs, tmp / "media")
+        base_url, web = start_web(cfg, logs, tmp, procs, meta, pg.env(), set_up=False)
     stack = HostStack(base_url, {"postgres": pg_proc, **web}, pg, "", cfg.project.builtin)
     if cfg.project.builtin:
         meta["scenario"] = {"kind": "polls"}
@@ -124,9 +138,15 @@ def start_database(cfg, logs, tmp, procs, meta, seeded=None):
     """A throwaway PostgreSQL cluster on loopback (password authentication):
     (cluster, its managed process). A copy of the database `seeded` keeps, when it has one
     (meta's postgres.copied_from_setup says which)."""
+    kept = seeded.get(cfg) if seeded is not None else None
+    pg = _cluster(cfg, logs, tmp, meta, kept)
+    return pg, _fill_and_start(cfg, pg, kept, tmp, procs, logs)
+
+
+def _cluster(cfg, logs, tmp, meta, kept):
+    """The cluster's settings (port, password), recorded in meta; nothing on disk yet."""
     os.chmod(tmp, 0o755)  # nginx workers and PostgreSQL run as other users
     logs.mkdir(exist_ok=True)
-    kept = seeded.get(cfg) if seeded is not None else None
     pg = postgres.Cluster(
         tmp / "pg",
         free_port("127.0.0.1"),
@@ -135,13 +155,19 @@ def start_database(cfg, logs, tmp, procs, meta, seeded=None):
     )
     meta["versions"]["postgresql"] = pg.version()
     meta["postgres"] = {"max_connections": pg.max_connections, "copied_from_setup": bool(kept)}
+    return pg
+
+
+def _fill_and_start(cfg, pg, kept, tmp, procs, logs):
+    """The cluster's data directory, a copy of `kept` or a new one, and then its process,
+    ready."""
     if kept:
         pg.copy_from(kept[0])
         if _media_of(kept[0]).is_dir():  # what the seed wrote besides the database
             shutil.copytree(_media_of(kept[0]), tmp / "media", dirs_exist_ok=True)
     else:
         _started(pg.init, procs, logs / "postgres.log")
-    return pg, _start_cluster(cfg, pg, procs, logs, create=not kept)
+    return _start_cluster(cfg, pg, procs, logs, create=not kept)
 
 
 def _start_cluster(cfg, pg, procs, logs, create):
@@ -171,10 +197,12 @@ def set_up_database(cfg, logs, tmp, procs, db_env, listen="127.0.0.1"):
     return data.set_up(app, files, cfg, procs, logs, tmp)
 
 
-def start_web(cfg, logs, tmp, procs, meta, db_env, listen="127.0.0.1", set_up=True, clients=()):
+def start_web(cfg, logs, tmp, procs, meta, db_env, listen="127.0.0.1", set_up=True, clients=(),
+              meanwhile=None):  # fmt: skip
     """Set up the database db_env names (unless set_up is False: done already), collect static
     files, then the app server (on loopback) and nginx (on `listen`, answering only `clients`
-    when given, and loopback): (nginx's URL, {"server": ..., "nginx": ...})."""
+    when given, and loopback): (nginx's URL, {"server": ..., "nginx": ...}). meanwhile(): what
+    to do while the app server boots, before it is asked for a page."""
     os.chmod(tmp, 0o755)
     logs.mkdir(exist_ok=True)
     stack_cpus = parse_cpus(cfg.server_cpus)
@@ -196,6 +224,8 @@ def start_web(cfg, logs, tmp, procs, meta, db_env, listen="127.0.0.1", set_up=Tr
     proc = procs.start("server", argv, logs / "server.log", env=files.env, cwd=app.spec.root,
                        cpus=stack_cpus)  # fmt: skip
     probe = "/polls/" if cfg.project.builtin else "/"
+    if meanwhile is not None:
+        meanwhile()
     try:
         if cfg.project.builtin:
             wait_http(f"http://127.0.0.1:{app_port}{probe}", proc)

@@ -149,6 +149,11 @@ class ProcessSet:
             self.items.remove(managed)
         return managed
 
+    def stop_last(self, managed):
+        """Stop this one after all the others (they are stopped newest first)."""
+        self.items.remove(managed)
+        self.items.insert(0, managed)
+
     def stop(self, managed):
         """Stop one process before the others, and forget it."""
         managed.stop()
