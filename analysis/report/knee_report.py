@@ -13,6 +13,7 @@ from djbench.analysis.errors import AnalysisError, document_errors  # noqa: E402
 from djbench.analysis.files import output_files  # noqa: E402
 from djbench.analysis.markdown import markdown_table  # noqa: E402
 from djbench.analysis.pages.html import figure, render  # noqa: E402
+from djbench.analysis.report.capacity import capacity, capacity_line  # noqa: E402
 from djbench.analysis.report.table import fmt  # noqa: E402
 from djbench.analysis.report.verdict import machine_line  # noqa: E402
 from djbench.analysis.runs.run import default_label  # noqa: E402
@@ -204,6 +205,14 @@ def _project_lines(project):
             f"{project.get('settings')}.", ""]  # fmt: skip
 
 
+def _capacity_lines(knee_dir, data):
+    resolution_pct = data["settings"].get("resolution_pct", 10.0)
+    line = capacity_line(
+        capacity(knee_dir, data["probes"]), resolution_pct, data.get("unit", "users")
+    )
+    return [f"- {line}"] if line else []
+
+
 def write_knee_report(knee_dir):
     knee_dir = Path(knee_dir)
     data = read_knee(knee_dir)
@@ -224,6 +233,7 @@ def _write(knee_dir, data):
         "",
         *_project_lines(project),
         *(f"- {knee_text(name, k, slo, unit)}" for name, k in data["knees"].items()),
+        *_capacity_lines(knee_dir, data),
         "",
         f"Load model: {model} ({unit}). A knee is a count that met its objective every time it "
         f"was measured: the search measured each bounded knee "
