@@ -68,3 +68,26 @@ def test_inside_a_bracket_the_p95_search_splits_where_littles_law_puts_the_knee(
     knees, _ = search_all(middle, 10, 640, prediction=prediction)
     assert middle.calls == [139, 84, 112, 126, 119, 119, 640]
     assert (knees["p95"].users, knees["p95"].bad_users) == (119, 126)
+
+
+def test_estimates_proved_wrong_no_longer_decide_the_split():
+    # As uvicorn on the real stack (p95 knee near 125 users; 136 broken, then 99 to 124 in five
+    # probes): Little's law on each probe put the knee just above that probe, far below the
+    # knee, and each split kept to the bracket's middle half shrank it by a quarter only.
+    calls = []
+
+    def measure(users, stop_early=None):
+        calls.append(users)
+        return Probe(users, 0.0, 500.0 if users <= 125 else 1500.0)
+
+    def biased(probe):
+        return probe.users + 3 if probe.p95_ms <= 1000 else 103
+
+    knee = search(measure, "p95", start=10, max_users=640, guess=136, low=99, high=179,
+                  grow=biased)  # fmt: skip
+    # 136 broken; its estimate, 103, kept to the middle half of 99..136: 108, met, above the
+    # estimate: estimates no longer trusted; then the middle, 122, met; 122..136 is within 14
+    # users (10 %): 122 confirmed (before: 115, 120 and 124 aimed at the bottom, two probes
+    # more).
+    assert calls == [136, 108, 122, 122]
+    assert (knee.users, knee.bad_users) == (122, 136)

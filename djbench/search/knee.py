@@ -14,7 +14,8 @@ failure objectives are predicted from PostgreSQL's connection limit (predict_fai
 that prediction their first probe is the top of the range, which settles "never broken" in one
 probe for a server that copes. Then bisection (geometric while the bracket spans more than a
 factor two) narrows it to the resolution, `resolution_pct` of the bad end; the p95 bracket is
-split where Little's law on its measured ends puts the knee, within its middle half.
+split where Little's law on its measured ends puts the knee, within its middle half, until a
+probe there finds the knee on the other side of it than the estimate said (then its middle).
 
 Each probe is measured from its steady state (search/steady_state.py); a probe whose series
 never settled gives no verdict on the objectives judged on it (latency: p95; the failures'
@@ -222,14 +223,16 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
         return 2 * users if guessed is None else min(2 * users, max(step, guessed))
 
     def split(lo, hi, lo_ok, hi_ok):
-        """Where to measure inside (lo, hi): the measured ends' own estimates of the knee, when
-        the search has them, else the middle."""
+        """Where to measure inside (lo, hi), and the estimate it was aimed at (None: the
+        middle): the measured ends' own estimates of the knee while the search has them and
+        they have not been proved wrong, else the middle."""
         ends = [u for u, known in ((lo, lo_ok), (hi, hi_ok)) if known and u in cache]
         aimed = [g for u in ends if grow and (g := grow(cache[u][-1])) is not None]
-        if not aimed:
-            return _midpoint(lo, hi)
+        if not aimed or not trusted[0]:
+            return _midpoint(lo, hi), None
+        aim = sum(aimed) / len(aimed)
         quarter = max(1, (hi - lo) // 4)
-        return min(hi - quarter, max(lo + quarter, round(sum(aimed) / len(aimed))))
+        return min(hi - quarter, max(lo + quarter, round(aim))), aim
 
     def known_good_below(limit):
         good = [u for u in cache if (limit is None or u < limit) and state(u)]
@@ -247,6 +250,7 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
         return (found, True) if found is not None and found >= aim else (aim, False)
 
     stride = None  # set once a confirmation failed: how far below it the search steps
+    trusted = [True]  # whether grow's estimates still decide where a bracket is split
     # What earlier probes already settled, then the prediction where they said nothing.
     bad = [u for u in cache if state(u) is False]
     hi = min(bad) if bad else None
@@ -273,8 +277,14 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
         # A bottom stepped down to is measured before the bracket above it is split.
         stepping = stride and not lo_ok
         if hi is not None and hi - lo > resolution(hi) and not stepping:
-            middle = split(lo, hi, lo_ok, hi_ok)
-            if good(middle):
+            middle, aim = split(lo, hi, lo_ok, hi_ok)
+            met = good(middle)
+            if aim is not None and (aim < middle if met else aim > middle):
+                # Kept in the middle half, and the knee lies on the other side of it than the
+                # estimate said: the estimates are off here (seen with uvicorn: each aimed at
+                # the bracket's bottom, the bracket shrank by a quarter a probe).
+                trusted[0] = False
+            if met:
                 lo, lo_ok = middle, True
             else:
                 hi, hi_ok = middle, True
