@@ -235,6 +235,7 @@ def facts(ref=REFERENCE):
         "knee": knee_facts(ref),
         "knee_warmup": knee_facts(ref, "knee-warmup10"),
         "knee_steady": knee_facts(ref, "knee-steady"),
+        "knee_repeat": knee_facts(ref, "knee-repeat"),
         "calibrate": {**calibrate, "table": _calibration_table(calibrate)},
         "overhead": overhead_facts(ref),
         "gap": (ref / "gap" / "gap.md").read_text().strip(),
