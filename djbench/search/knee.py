@@ -228,7 +228,7 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
         they have not been proved wrong, else the middle."""
         ends = [u for u, known in ((lo, lo_ok), (hi, hi_ok)) if known and u in cache]
         aimed = [g for u in ends if grow and (g := grow(cache[u][-1])) is not None]
-        if not aimed or not trusted[0]:
+        if not aimed or not trusted:
             return _midpoint(lo, hi), None
         aim = sum(aimed) / len(aimed)
         quarter = max(1, (hi - lo) // 4)
@@ -250,7 +250,7 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
         return (found, True) if found is not None and found >= aim else (aim, False)
 
     stride = None  # set once a confirmation failed: how far below it the search steps
-    trusted = [True]  # whether grow's estimates still decide where a bracket is split
+    trusted = True  # whether grow's estimates still decide where a bracket is split
     # What earlier probes already settled, then the prediction where they said nothing.
     bad = [u for u in cache if state(u) is False]
     hi = min(bad) if bad else None
@@ -283,7 +283,7 @@ def search(measure, objective, start, max_users, resolution_pct=10.0, p95_slo_ms
                 # Kept in the middle half, and the knee lies on the other side of it than the
                 # estimate said: the estimates are off here (seen with uvicorn: each aimed at
                 # the bracket's bottom, the bracket shrank by a quarter a probe).
-                trusted[0] = False
+                trusted = False
             if met:
                 lo, lo_ok = middle, True
             else:
