@@ -96,14 +96,14 @@ def start_stack(cfg, logs, tmp, procs, meta, seeded=None):
     if kept and cfg.project.builtin:
         # The polls app touches no database before its first request: its copy is made and
         # started while the app server boots (a knee search starts a stack for every probe).
-        pg, started = _cluster(cfg, logs, tmp, meta, kept), []
+        pg, pg_proc = _cluster(cfg, logs, tmp, meta, kept), None
 
         def database():
-            started.append(_fill_and_start(cfg, pg, kept, tmp, procs, logs))
+            nonlocal pg_proc
+            pg_proc = _fill_and_start(cfg, pg, kept, tmp, procs, logs)
 
         base_url, web = start_web(cfg, logs, tmp, procs, meta, pg.env(), set_up=False,
                                   meanwhile=database)  # fmt: skip
-        pg_proc = started[0]
         procs.stop_last(pg_proc)  # after the app server and nginx, as when started first
     else:
         pg, pg_proc = start_database(cfg, logs, tmp, procs, meta, seeded=seeded)
