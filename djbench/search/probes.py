@@ -29,7 +29,7 @@ from djbench.system import run_dirs as results
 from djbench.system.log import log
 
 DEFAULT_MAX_USERS = 640  # closed model; the open model's default is twice the saturated rate
-SATURATION_S = 10.0  # measured by the saturation probe: its rate settles within seconds
+SATURATION_S = 6.0  # measured by the saturation probe: its rate settles within seconds
 SATURATION_SETTLE_S = 2.0  # its fixed warm-up: 20 users ramp in under half a second
 # A probe's ramp-up takes at most this long: the spawn rate scales with the users. Ramping 640
 # users at 50/s took 13 s of every large probe; what the faster ramp disturbs is the transient

@@ -228,7 +228,7 @@ class Cluster:
             return True
 
         timed_out = f"postgres did not accept connections within {timeout:g} s"
-        poll_until(ready, timeout, 0.2, lambda: RuntimeError(timed_out))
+        poll_until(ready, timeout, 0.05, lambda: RuntimeError(timed_out))
 
     def _create_role_and_database(self, conn):
         # The password as a literal (CREATE ROLE takes no parameters; it is URL-safe base64),
