@@ -23,3 +23,30 @@ def test_durations_never_show_sixty_seconds():
 
     assert _minutes(119.6) == "2 min 0 s"
     assert _minutes(868.4) == "14 min 28 s"
+
+
+def _search(p95, failures):
+    knee = {"resolution": 10}
+    return {
+        "settings": {"p95_slo_ms": 1000.0},
+        "knees": {
+            "p95": {**knee, "users": p95, "bad_users": p95 + 10},
+            "failures_0": {**knee, "users": failures, "bad_users": failures + 10},
+            "failures_1": {**knee, "users": 640, "bad_users": None},  # never broken: no spread
+        },
+    }
+
+
+def test_each_two_commands_in_a_row_are_compared_knee_by_knee():
+    by_server = {"uvicorn": [_search(100, 300), _search(110, 311), _search(110, 300)]}
+    table = reference_notes._pairs_table(by_server, 3).splitlines()
+    # 10 apart is within a resolution of 10; 11 is not.
+    assert table[2:] == [
+        "| 1 and 2 | NO: uvicorn no failures: 11 apart (resolution 10) |",
+        "| 2 and 3 | NO: uvicorn no failures: 11 apart (resolution 10) |",
+    ]
+    by_server["uvicorn"][1] = _search(90, 310)
+    assert reference_notes._pairs_table(by_server, 3).splitlines()[2:] == [
+        "| 1 and 2 | yes |",
+        "| 2 and 3 | NO: uvicorn p95 under 1000 ms: 20 apart (resolution 10) |",
+    ]

@@ -22,6 +22,8 @@ from djbench.analysis import files
 from djbench.analysis.errors import AnalysisError, document_errors
 from djbench.analysis.markdown import markdown_table
 from djbench.analysis.report import article
+from djbench.analysis.report.knee_report import NAMES
+from djbench.analysis.report.knee_summary import spread
 from djbench.analysis.report.table import table_markdown
 from djbench.analysis.runs.run import load_run
 from djbench.analysis.studies.overhead import epoch, overhead_table
@@ -196,6 +198,24 @@ def _calibration_table(calibrate):
     return markdown_table(header, rows, compact_rule=True)
 
 
+def _pairs_table(by_server, rounds):
+    """Each two commands in a row: whether all their bounded knees agree within one resolution
+    step (the knee search's repeatability), and the ones that do not."""
+    rows = []
+    for i in range(rounds - 1):
+        apart = []
+        for server, group in by_server.items():
+            slo = group[i]["settings"]["p95_slo_ms"]
+            for o in OBJECTIVES:
+                found = spread([group[i]["knees"][o], group[i + 1]["knees"][o]])
+                if found is not None and not found[2]:
+                    name = NAMES[o].format(slo=slo)
+                    apart.append(f"{server} {name}: {found[0]} apart (resolution {found[1]})")
+        rows.append([f"{i + 1} and {i + 2}", "NO: " + "; ".join(apart) if apart else "yes"])
+    return markdown_table(["commands", "every knee within one resolution step"], rows,
+                          compact_rule=True)  # fmt: skip
+
+
 def knee_facts(ref, folder="knee"):
     searches = []
     for path in sorted((ref / folder).glob("*-knee-*")):
@@ -215,7 +235,8 @@ def knee_facts(ref, folder="knee"):
     with document_errors():
         first = load_meta(min((ref / searches[0]["dir"] / "probes").iterdir()))
     return {"searches": searches, "by_server": by_server, "summary_table": table,
-            "commands": commands, "searches_table": _searches_table(searches),
+            "commands": commands, "pairs_table": _pairs_table(by_server, rounds),
+            "searches_table": _searches_table(searches),
             "by_server_table": _by_server_table(searches, by_server), "first": first}  # fmt: skip
 
 
@@ -236,6 +257,8 @@ def facts(ref=REFERENCE):
         "knee_warmup": knee_facts(ref, "knee-warmup10"),
         "knee_steady": knee_facts(ref, "knee-steady"),
         "knee_repeat": knee_facts(ref, "knee-repeat"),
+        "knee_measure15": knee_facts(ref, "knee-measure15"),
+        "knee_measure20": knee_facts(ref, "knee-measure20"),
         "calibrate": {**calibrate, "table": _calibration_table(calibrate)},
         "overhead": overhead_facts(ref),
         "gap": (ref / "gap" / "gap.md").read_text().strip(),
