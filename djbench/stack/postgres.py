@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 
 from djbench.errors import ComponentFailed, UserError
-from djbench.system.waiting import poll_until
+from djbench.system.waiting import STARTUP_POLL_S, poll_until
 
 DB = USER = "polls"
 ADMIN = "djbench_admin"  # initdb's superuser
@@ -228,7 +228,7 @@ class Cluster:
             return True
 
         timed_out = f"postgres did not accept connections within {timeout:g} s"
-        poll_until(ready, timeout, 0.05, lambda: RuntimeError(timed_out))
+        poll_until(ready, timeout, STARTUP_POLL_S, lambda: RuntimeError(timed_out))
 
     def _create_role_and_database(self, conn):
         # The password as a literal (CREATE ROLE takes no parameters; it is URL-safe base64),

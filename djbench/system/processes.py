@@ -14,7 +14,7 @@ from pathlib import Path
 
 from djbench.errors import ComponentFailed, UserError
 from djbench.system.child_env import child_environ
-from djbench.system.waiting import poll_until
+from djbench.system.waiting import STARTUP_POLL_S, poll_until
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -187,7 +187,7 @@ def wait_listening(host, port, managed, timeout=60.0):
         return True
 
     timed_out = f"{managed.name} did not listen on {host}:{port} within {timeout:g} s"
-    poll_until(listening, timeout, 0.05, lambda: RuntimeError(timed_out))
+    poll_until(listening, timeout, STARTUP_POLL_S, lambda: RuntimeError(timed_out))
 
 
 def wait_http(url, managed, timeout=60.0):
@@ -205,4 +205,4 @@ def wait_http(url, managed, timeout=60.0):
         return True
 
     timed_out = f"{managed.name} did not answer {url} within {timeout:g} s"
-    poll_until(answers, timeout, 0.05, lambda: RuntimeError(timed_out))
+    poll_until(answers, timeout, STARTUP_POLL_S, lambda: RuntimeError(timed_out))

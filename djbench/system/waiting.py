@@ -3,6 +3,10 @@
 import time
 from collections.abc import Callable
 
+# How often a stack's start-up waits look (PostgreSQL, the app server, nginx): a knee search
+# starts a stack for every probe, and a failed look costs a refused connection.
+STARTUP_POLL_S = 0.05
+
 
 def poll_until(check: Callable, timeout_s: float, interval_s: float, error: Callable | None = None):
     """Call check() every interval_s until it returns something truthy, and return that.
