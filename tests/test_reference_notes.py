@@ -1,6 +1,8 @@
 """The README's measured numbers and the reference notes are what results/reference/ renders:
 a number in them cannot drift from the data it comes from."""
 
+import json
+
 from djbench.analysis.studies import reference_notes
 from djbench.cli import main
 
@@ -50,3 +52,33 @@ def test_each_two_commands_in_a_row_are_compared_knee_by_knee():
         "| 1 and 2 | yes |",
         "| 2 and 3 | NO: uvicorn p95 under 1000 ms: 20 apart (resolution 10) |",
     ]
+
+
+def _probe_run(path, start_up, ramp, window, teardown):
+    """A one-step probe run's records: start-up, 1 s of Locust start, then its phases."""
+    path.mkdir(parents=True)
+    t = 1767225600  # 2026-01-01T00:00:00+00:00
+    step = t + start_up + 1
+    end = step + ramp + window
+    meta = {"run_id": path.name, "server": "uvicorn", "interface": "asgi", "users": [10],
+            "started_at": "2026-01-01T00:00:00+00:00",
+            "load_started_at": f"2026-01-01T00:00:{start_up:02d}+00:00",
+            "ended_at": f"2026-01-01T00:00:{end + teardown - t:02d}+00:00"}  # fmt: skip
+    (path / "meta.json").write_text(json.dumps(meta))
+    (path / "timeline.csv").write_text(
+        f"step,users,start,measure_from,end,complete\n1,10,{step},{step + ramp},{end},1\n"
+    )
+
+
+def test_where_each_search_s_time_went_sums_its_probe_runs_phases(tmp_path):
+    _probe_run(tmp_path / "k" / "probes" / "sat", start_up=2, ramp=1, window=6, teardown=1)
+    _probe_run(tmp_path / "k" / "probes" / "p1", start_up=3, ramp=5, window=20, teardown=2)
+    search = {
+        "dir": "k",
+        "prediction": {"saturation": {"run_dir": "probes/sat"}},
+        "probes": [{"run_dir": "probes/p1"}],
+        "spent": {"measured_s": 21.4, "wall_s": 44.6},
+    }
+    table = reference_notes._time_table(tmp_path, {"uvicorn": [search]}).splitlines()
+    # start-up 2 + 3, Locust start 1 + 1, ramp-up 1 + 5, windows 6 + 20, teardown 1 + 2
+    assert table[2] == "| uvicorn | 1 | 2 | 5 | 2 | 6 | 26 | 3 | 21 | 45 |"

@@ -216,6 +216,28 @@ def _pairs_table(by_server, rounds):
                           compact_rule=True)  # fmt: skip
 
 
+# A run's phases (studies/overhead.py), in order: a probe's time is theirs.
+PHASES = {"start-up (s)": "stack start-up", "Locust start (s)": "Locust start",
+          "ramp-up + warm-up (s)": "ramp-up", "measured (s)": "window after the ramp-up",
+          "teardown (s)": "teardown"}  # fmt: skip
+
+
+def _time_table(ref, by_server):
+    """Where each search's time went: its probe runs' phases summed (the saturation probe's
+    too), the steady part of their windows (knee.json `spent`), and the search's wall time."""
+    rows = []
+    for server, group in by_server.items():
+        for i, s in enumerate(group, 1):
+            runs = [*([s["prediction"]["saturation"]] if s.get("prediction") else []),
+                    *s["probes"]]  # fmt: skip
+            sums = overhead_table([ref / s["dir"] / r["run_dir"] for r in runs])[list(PHASES)].sum()
+            rows.append([server, i, len(runs), *(_f0(sums[c]) for c in PHASES),
+                         _f0(s["spent"]["measured_s"]), _f0(s["spent"]["wall_s"])])  # fmt: skip
+    header = ["server", "search", "probe runs", *(f"{n} (s)" for n in PHASES.values()),
+              "of the windows: steady (s)", "search (s)"]  # fmt: skip
+    return markdown_table(header, rows, compact_rule=True)
+
+
 def knee_facts(ref, folder="knee"):
     searches = []
     for path in sorted((ref / folder).glob("*-knee-*")):
@@ -237,7 +259,8 @@ def knee_facts(ref, folder="knee"):
     return {"searches": searches, "by_server": by_server, "summary_table": table,
             "commands": commands, "pairs_table": _pairs_table(by_server, rounds),
             "searches_table": _searches_table(searches),
-            "by_server_table": _by_server_table(searches, by_server), "first": first}  # fmt: skip
+            "by_server_table": _by_server_table(searches, by_server), "first": first,
+            "time_table": _time_table(ref, by_server)}  # fmt: skip
 
 
 def overhead_facts(ref):
