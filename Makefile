@@ -72,7 +72,8 @@ STACK_OPTS := --results-dir $(call q,$(RESULTS)) $(PROJECT_OPTS) \
 	$(if $(PG_MAX_CONNECTIONS),--pg-max-connections $(PG_MAX_CONNECTIONS)) \
 	$(if $(SERVER_CPUS),--server-cpus $(SERVER_CPUS)) $(if $(LOCUST_CPUS),--locust-cpus $(LOCUST_CPUS))
 KNEE_OPTS := $(if $(P95_SLO_MS),--p95-slo-ms $(P95_SLO_MS)) \
-	$(if $(MAX_USERS),--max-users $(MAX_USERS)) $(if $(CONFIRM),--confirm $(CONFIRM))
+	$(if $(MAX_USERS),--max-users $(MAX_USERS)) $(if $(CONFIRM),--confirm $(CONFIRM)) \
+	$(if $(WARM_STACK),--warm-stack)
 MODE_OPTS := --mode $(MODE) --install-missing \
 	$(if $(LOCUST_WORKERS),--locust-workers $(LOCUST_WORKERS)) \
 	$(if $(STACK),--stack $(call q,$(STACK))) \
@@ -107,9 +108,10 @@ why_PACING := $(why_LOAD_MODEL)
 why_P95_SLO_MS := knee variables are for knee searches
 why_MAX_USERS := $(why_P95_SLO_MS)
 why_CONFIRM := $(why_P95_SLO_MS)
+why_WARM_STACK := $(why_P95_SLO_MS)
 why_report := it only reads existing runs
 RUN_VARS := PROFILE WORKERS USERS HOLD WARMUP VIEW THREADS CONN_MAX_AGE DB_POOL PG_MAX_CONNECTIONS \
-	MODE LOCUST_WORKERS SERVER_CPUS LOCUST_CPUS SCALE REPEAT P95_SLO_MS MAX_USERS CONFIRM SERVERS \
+	MODE LOCUST_WORKERS SERVER_CPUS LOCUST_CPUS SCALE REPEAT P95_SLO_MS MAX_USERS CONFIRM WARM_STACK SERVERS \
 	VIEWS DJANGOS STACK LOAD_HOSTS LOAD_PROCESSES FRESH_STACK \
 	LOAD_MODEL RATES PACING \
 	$(PROJECT_VARS)
@@ -126,6 +128,7 @@ help: ## list the targets
 	@echo "             SERVERS=\"a b\" VIEWS=\"sync async\" (bench-matrix) THREADS=N"
 	@echo "             CONN_MAX_AGE=seconds DB_POOL=MIN:MAX PG_MAX_CONNECTIONS=N"
 	@echo "             P95_SLO_MS=ms MAX_USERS=N CONFIRM=N (knee; PROFILE=knee makes bench-* search too)"
+	@echo "             WARM_STACK=1 (knee, natively: one stack for all of a server's probes)"
 	@echo "             SCALE=auto (steps scaled to the WSGI server's knee) REPEAT=N (interleaved)"
 	@echo "             SERVER_CPUS=0 LOCUST_CPUS=1 (pin the stack and Locust apart)"
 	@echo "             FRESH_STACK=1 (every step on a stack of its own)"
@@ -168,7 +171,8 @@ knee: $(VENV)/.installed ## search each server's knee (failures and p95): make k
 	$(DJBENCH) knee --servers "$(SERVERS)" $(COMMON_OPTS) --view $(VIEW)
 
 calibrate: $(VENV)/.installed ## Locust's capacity here: HttpUser vs FastHttpUser vs wrk (~2.5 min)
-	$(call refuse,PROFILE SCALE REPEAT FRESH_STACK P95_SLO_MS MAX_USERS CONFIRM VIEWS DJANGOS RUNS \
+	$(call refuse,PROFILE SCALE REPEAT FRESH_STACK P95_SLO_MS MAX_USERS CONFIRM WARM_STACK VIEWS \
+		DJANGOS RUNS \
 		LOAD_MODEL RATES PACING)
 	$(DJBENCH) calibrate $(STACK_OPTS) $(MODE_OPTS) --view $(VIEW) \
 		$(if $(call given,SERVERS),--server "$(SERVERS)") \

@@ -185,6 +185,28 @@ def _spent_line(spent):
     ]
 
 
+def _stack_lines(knee_dir, data):
+    """How the probes got their stacks, when they shared one (`--warm-stack`)."""
+    if not data["settings"].get("warm_stack"):
+        return []
+    runs = [p["run_dir"] for p in data["probes"]]
+    saturation = (data.get("prediction") or {}).get("saturation")
+    runs = [saturation["run_dir"], *runs] if saturation else runs
+    started = 0
+    for run_dir in runs:
+        try:
+            stack = load_meta(knee_dir / run_dir).get("stack") or {}
+        except (OSError, DocumentError):
+            return []
+        started += stack.get("run") == 1
+    return [
+        f"The probes shared a warm stack (`--warm-stack`): each ran once the one before had "
+        f"drained (no request in flight in the app, no PostgreSQL backend busy); {started} of "
+        f"the {len(runs)} runs started one (`stack` in each probe's meta.json).",
+        "",
+    ]
+
+
 def _project(knee_dir, data):
     """A user's project as the search's first probe recorded it in its meta.json ({} for the
     polls project, or when that probe's meta.json cannot be read)."""
@@ -246,6 +268,7 @@ def _write(knee_dir, data):
         "",
         *_sequential_line(data["settings"]),
         *_spent_line(data.get("spent")),
+        *_stack_lines(knee_dir, data),
         _probe_table(probes, unit),
         "",
         "![probes](probes.png)",

@@ -11,6 +11,7 @@ from djbench.errors import UserError
 from djbench.project import app as project_app
 from djbench.project import versions
 from djbench.runners import compose_project, factory
+from djbench.runners.base import refuse_warm_stack
 from djbench.search import auto_scale
 from djbench.search import probes as knee_runner
 from djbench.search.settings import given, knee_settings
@@ -143,7 +144,7 @@ def run_all(cfgs, results_root, runner):
 def knee_all(cfgs, args, settings):
     runner = factory.create(mode_options(args))
     knee_dirs = []
-    with bench_lock(), runner.runs_in_a_row():
+    with bench_lock(), runner.runs_in_a_row(warm=settings["warm_stack"]):
         for cfg in cfgs:
             knee_dirs.append(knee_runner.run(cfg, args.results_dir, runner.run, settings))
             log.info(f"knee: {knee_dirs[-1]}")
@@ -207,6 +208,8 @@ def benchmark(args, pairs, compare):
     if args.profile == "knee":
         cfgs = repeated(cfgs, args.repeat)
         settings = knee_settings(args, cfgs)  # checked in full before anything starts
+        if settings["warm_stack"] and args.mode not in ("auto", "native"):
+            refuse_warm_stack(args.mode)
         install_missing(args)
         knee_dirs = knee_all(cfgs, args, settings)
         if len(knee_dirs) > 1:

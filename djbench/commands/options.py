@@ -256,6 +256,13 @@ def add_knee_options(p):
         help="skip the saturation probe that predicts the knee; double from --start instead",
     )
     group.add_argument(
+        "--warm-stack",
+        action="store_const",
+        const=True,
+        help="natively: one stack for all of a server's probes, each started once the one "
+        "before has drained, instead of a stack per probe",
+    )
+    group.add_argument(
         "--measure", type=number, help=f"seconds measured per probe (default {d['measure']:g})"
     )
     group.add_argument(

@@ -117,9 +117,12 @@ class Runner:
         return self
 
     @contextmanager
-    def runs_in_a_row(self):
+    def runs_in_a_row(self, warm=False):
         """Around several runs of one command (a knee search's probes): what they may share
-        without sharing a stack (native: the database as set up, copied into each cluster)."""
+        without sharing a stack (native: the database as set up, copied into each cluster);
+        warm: one stack too, kept running between them (native only, stack/warm.py)."""
+        if warm:
+            refuse_warm_stack(self.mode)
         yield
 
     def stack(self, run: Run) -> AbstractContextManager[Stack]:
@@ -152,6 +155,10 @@ class Runner:
                     else:
                         load(self, run)
         return run_dir
+
+
+def refuse_warm_stack(mode):
+    raise UserError(f"--warm-stack runs natively only, not in {mode} mode (--mode native)")
 
 
 @dataclass

@@ -20,6 +20,7 @@ from djbench.sampling.resources import Sampler
 from djbench.sampling.server_processes import ServerProcessSampler
 from djbench.sampling.system import PG_SAMPLER_CONNECTIONS, PgActivitySampler, SystemSampler
 from djbench.stack.host import SeededDatabases, preflight, start_stack
+from djbench.stack.warm import WarmStacks
 from djbench.system.leftovers import TEMP_PREFIX
 
 
@@ -37,26 +38,39 @@ class NativeRunner(Runner):
         (one core each), as across hosts."""
         self.locust_workers = locust_workers
         self.seeded = None  # SeededDatabases while runs in a row share one
+        self.warm = None  # WarmStacks while runs in a row share a stack (--warm-stack)
 
     def preflight(self):
         preflight()
 
     def with_locust_processes(self, processes):
         copy = type(self)(processes)
-        copy.seeded = self.seeded
+        copy.seeded, copy.warm = self.seeded, self.warm
         return copy
 
     @contextmanager
-    def runs_in_a_row(self):
+    def runs_in_a_row(self, warm=False):
         with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as root:
             self.seeded = SeededDatabases(root)
+            self.warm = WarmStacks(self.seeded) if warm else None
             try:
                 yield
             finally:
-                self.seeded = None
+                if self.warm is not None:
+                    self.warm.close()
+                self.seeded = self.warm = None
 
     @contextmanager
     def stack(self, run):
+        if self.warm is not None and run.cfg.project.builtin:
+            with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp:  # Locust's home
+                run.live.add("temp_dirs", tmp)
+                run.live.add("temp_dirs", self.seeded.root)
+                run.tmp = Path(tmp)
+                with self.warm.serving(run) as warm:
+                    run.save_meta()
+                    yield _native(run, warm.host, warm.procs)
+            return
         with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp:
             run.live.add("temp_dirs", tmp)  # before anything starts: a kill may come at once
             if self.seeded is not None:  # a killed search's kept database goes too
@@ -66,16 +80,7 @@ class NativeRunner(Runner):
                 host = start_stack(run.cfg, run.run_dir / "logs", run.tmp, run.procs,
                                    run.meta, self.seeded)  # fmt: skip
                 run.save_meta()  # PIDs on disk while the load runs
-                yield NativeStack(
-                    base_url=host.base_url,
-                    total_votes=host.total_votes,
-                    poll_path=host.poll_path,
-                    check=lambda: host.check(run.procs),
-                    locust_cpus=parse_cpus(run.cfg.locust_cpus),
-                    components=host.components,
-                    connect_db=host.cluster.connect,
-                    query=host.cluster.query_one,
-                )
+                yield _native(run, host, run.procs)
             finally:
                 run.procs.stop_all()  # before the temp dir holding their files goes
 
@@ -103,3 +108,17 @@ class NativeRunner(Runner):
         finally:
             for sampler in samplers:
                 sampler.stop()
+
+
+def _native(run, host, procs):
+    """The run's view of a HostStack whose processes `procs` holds."""
+    return NativeStack(
+        base_url=host.base_url,
+        total_votes=host.total_votes,
+        poll_path=host.poll_path,
+        check=lambda: host.check(procs),
+        locust_cpus=parse_cpus(run.cfg.locust_cpus),
+        components=host.components,
+        connect_db=host.cluster.connect,
+        query=host.cluster.query_one,
+    )

@@ -17,6 +17,7 @@ KNEE_DEFAULTS = {
     "resolution_pct": 10.0,
     "confirm": 1,
     "predict": True,  # --no-predict: double from --start instead
+    "warm_stack": False,  # --warm-stack: the probes share one stack (natively, stack/warm.py)
 }
 
 
@@ -41,6 +42,11 @@ def knee_settings(args, cfgs=()):
     config.check_range("measure", d["measure"], high=config.DAY_S, why=" s (a day)")
     config.check_range("resolution-pct", d["resolution_pct"], high=100)
     config.check_range("confirm", d["confirm"], low_ok=True)
+    if d["warm_stack"] and not all(cfg.project.builtin for cfg in cfgs):
+        raise UserError(
+            "--warm-stack is for the polls project: a project's invariant is checked against "
+            "the database its run started with"
+        )
     for cfg in cfgs:
         # A p95 above the client timeout cannot be seen: such requests fail as timeouts.
         timeout_ms = cfg.client_timeout_s * 1000
@@ -64,4 +70,5 @@ def knee_settings(args, cfgs=()):
         "resolution_pct": d["resolution_pct"],
         "confirm": d["confirm"],
         "predict": d["predict"],
+        "warm_stack": d["warm_stack"],
     }
