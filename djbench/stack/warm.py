@@ -36,7 +36,7 @@ from djbench.system.log import log
 from djbench.system.processes import ProcessSet
 from djbench.system.waiting import poll_until
 
-DRAIN_S = 30.0  # longer than any request a probe leaves behind takes, at its p95 objective
+DRAIN_S = 30.0  # the client timeout: a request Locust gave up on may run on that long
 DRAIN_POLL_S = 0.1
 # What the stack is: two runs whose configurations agree on these share it.
 STACK_FIELDS = ("server", "workers", "view", "threads", "conn_max_age", "db_pool",
