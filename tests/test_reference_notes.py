@@ -78,7 +78,16 @@ def test_where_each_search_s_time_went_sums_its_probe_runs_phases(tmp_path):
         "prediction": {"saturation": {"run_dir": "probes/sat"}},
         "probes": [{"run_dir": "probes/p1"}],
         "spent": {"measured_s": 21.4, "wall_s": 44.6},
+        "settings": {},
     }
     table = reference_notes._time_table(tmp_path, {"uvicorn": [search]}).splitlines()
     # start-up 2 + 3, Locust start 1 + 1, ramp-up 1 + 5, windows 6 + 20, teardown 1 + 2
     assert table[2] == "| uvicorn | 1 | 2 | 5 | 2 | 6 | 26 | 3 | 21 | 45 |"
+    # Beside a search whose probes shared a warm stack, each row says how its probes got theirs.
+    warm = {**search, "settings": {"warm_stack": True}}
+    table = reference_notes._time_table(tmp_path, {"uvicorn": [search, warm]}).splitlines()
+    assert table[0].startswith("| server | search | stack | probe runs |")
+    assert table[2:] == [
+        "| uvicorn | 1 | one per probe | 2 | 5 | 2 | 6 | 26 | 3 | 21 | 45 |",
+        "| uvicorn | 2 | one, warm | 2 | 5 | 2 | 6 | 26 | 3 | 21 | 45 |",
+    ]

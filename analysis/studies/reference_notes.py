@@ -172,17 +172,24 @@ def _searches_table(searches):
     return markdown_table(header, rows, compact_rule=True)
 
 
+def _stack(search):
+    return "one, warm" if search["settings"].get("warm_stack") else "one per probe"
+
+
 def _by_server_table(searches, by_server):
     """Each server's searches in turn: the README's table (with where the probes' steady windows
-    opened, for searches that decided it)."""
+    opened, for searches that decided it, and how the probes got their stacks, where some
+    shared one)."""
     steady = any(p["truncation_s"] is not None for s in searches for p in s["probes"])
+    warm = any(s["settings"].get("warm_stack") for s in searches)
     rows = [
         [server, i, *(_knee_cell(s["knees"][o]) for o in OBJECTIVES), s["wall"], _probes(s),
-         *([_truncation(s)] if steady else [])]
+         *([_truncation(s)] if steady else []), *([_stack(s)] if warm else [])]
         for server, group in by_server.items()
         for i, s in enumerate(group, 1)
     ]  # fmt: skip
-    last = ["steady from (after the ramp-up)"] if steady else []
+    last = [*(["steady from (after the ramp-up)"] if steady else []),
+            *(["stack"] if warm else [])]  # fmt: skip
     header = _knee_header(searches, "server", "search", last=last)
     return markdown_table(header, rows, compact_rule=True)
 
@@ -224,17 +231,21 @@ PHASES = {"start-up (s)": "stack start-up", "Locust start (s)": "Locust start",
 
 def _time_table(ref, by_server):
     """Where each search's time went: its probe runs' phases summed (the saturation probe's
-    too), the steady part of their windows (knee.json `spent`), and the search's wall time."""
+    too), the steady part of their windows (knee.json `spent`), and the search's wall time;
+    with how the probes got their stacks, where some shared one."""
+    warm = any(s["settings"].get("warm_stack") for group in by_server.values() for s in group)
     rows = []
     for server, group in by_server.items():
         for i, s in enumerate(group, 1):
             runs = [*([s["prediction"]["saturation"]] if s.get("prediction") else []),
                     *s["probes"]]  # fmt: skip
             sums = overhead_table([ref / s["dir"] / r["run_dir"] for r in runs])[list(PHASES)].sum()
-            rows.append([server, i, len(runs), *(_f0(sums[c]) for c in PHASES),
-                         _f0(s["spent"]["measured_s"]), _f0(s["spent"]["wall_s"])])  # fmt: skip
-    header = ["server", "search", "probe runs", *(f"{n} (s)" for n in PHASES.values()),
-              "of the windows: steady (s)", "search (s)"]  # fmt: skip
+            rows.append([server, i, *([_stack(s)] if warm else []), len(runs),
+                         *(_f0(sums[c]) for c in PHASES), _f0(s["spent"]["measured_s"]),
+                         _f0(s["spent"]["wall_s"])])  # fmt: skip
+    header = ["server", "search", *(["stack"] if warm else []), "probe runs",
+              *(f"{n} (s)" for n in PHASES.values()), "of the windows: steady (s)",
+              "search (s)"]  # fmt: skip
     return markdown_table(header, rows, compact_rule=True)
 
 
@@ -263,6 +274,15 @@ def knee_facts(ref, folder="knee"):
             "time_table": _time_table(ref, by_server)}  # fmt: skip
 
 
+def knee_warm_facts(ref):
+    """knee-warm/: a command with a stack per probe, then commands whose probes shared one."""
+    found = knee_facts(ref, "knee-warm")
+    warm = [s for s in found["searches"] if s["settings"].get("warm_stack")]
+    with document_errors():
+        first = load_meta(min((ref / warm[0]["dir"] / "probes").iterdir()))
+    return {**found, "warm_revision": first["git_revision"]}
+
+
 def overhead_facts(ref):
     runs = sorted((ref / "overhead").glob("*-smoke")) + sorted((ref / "overhead").glob("*-quick"))
     runs += sorted((ref / "runs").glob("*gunicorn*"))
@@ -282,6 +302,7 @@ def facts(ref=REFERENCE):
         "knee_repeat": knee_facts(ref, "knee-repeat"),
         "knee_measure15": knee_facts(ref, "knee-measure15"),
         "knee_measure20": knee_facts(ref, "knee-measure20"),
+        "knee_warm": knee_warm_facts(ref),
         "calibrate": {**calibrate, "table": _calibration_table(calibrate)},
         "overhead": overhead_facts(ref),
         "gap": (ref / "gap" / "gap.md").read_text().strip(),
