@@ -185,17 +185,21 @@ def _spent_line(spent):
     ]
 
 
+def search_runs(data):
+    """The runs of a search (knee.json), in order: its saturation probe's, then its probes'."""
+    saturation = (data.get("prediction") or {}).get("saturation")
+    return [*([saturation] if saturation else []), *data["probes"]]
+
+
 def _stack_lines(knee_dir, data):
     """How the probes got their stacks, when they shared one (`--warm-stack`)."""
     if not data["settings"].get("warm_stack"):
         return []
-    runs = [p["run_dir"] for p in data["probes"]]
-    saturation = (data.get("prediction") or {}).get("saturation")
-    runs = [saturation["run_dir"], *runs] if saturation else runs
+    runs = search_runs(data)
     started = 0
-    for run_dir in runs:
+    for run in runs:
         try:
-            stack = load_meta(knee_dir / run_dir).get("stack") or {}
+            stack = load_meta(knee_dir / run["run_dir"]).get("stack") or {}
         except (OSError, DocumentError):
             return []
         started += stack.get("run") == 1

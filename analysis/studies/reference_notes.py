@@ -22,7 +22,7 @@ from djbench.analysis import files
 from djbench.analysis.errors import AnalysisError, document_errors
 from djbench.analysis.markdown import markdown_table
 from djbench.analysis.report import article
-from djbench.analysis.report.knee_report import NAMES
+from djbench.analysis.report.knee_report import NAMES, search_runs
 from djbench.analysis.report.knee_summary import spread
 from djbench.analysis.report.table import table_markdown
 from djbench.analysis.runs.run import load_run
@@ -237,8 +237,7 @@ def _time_table(ref, by_server):
     rows = []
     for server, group in by_server.items():
         for i, s in enumerate(group, 1):
-            runs = [*([s["prediction"]["saturation"]] if s.get("prediction") else []),
-                    *s["probes"]]  # fmt: skip
+            runs = search_runs(s)
             sums = overhead_table([ref / s["dir"] / r["run_dir"] for r in runs])[list(PHASES)].sum()
             rows.append([server, i, *([_stack(s)] if warm else []), len(runs),
                          *(_f0(sums[c]) for c in PHASES), _f0(s["spent"]["measured_s"]),
@@ -247,6 +246,13 @@ def _time_table(ref, by_server):
               *(f"{n} (s)" for n in PHASES.values()), "of the windows: steady (s)",
               "search (s)"]  # fmt: skip
     return markdown_table(header, rows, compact_rule=True)
+
+
+def _first_run_meta(ref, search):
+    """Where and when a search ran: its first probe's meta.json (the saturation probe's, when
+    it has one)."""
+    with document_errors():
+        return load_meta(min((ref / search["dir"] / "probes").iterdir()))
 
 
 def knee_facts(ref, folder="knee"):
@@ -264,9 +270,7 @@ def knee_facts(ref, folder="knee"):
     rounds = min(len(v) for v in by_server.values())
     commands = [_minutes(sum(v[i]["spent"]["wall_s"] for v in by_server.values()))
                 for i in range(rounds)]  # fmt: skip
-    # Where and when: the first search's first probe (its saturation probe, when it has one).
-    with document_errors():
-        first = load_meta(min((ref / searches[0]["dir"] / "probes").iterdir()))
+    first = _first_run_meta(ref, searches[0])
     return {"searches": searches, "by_server": by_server, "summary_table": table,
             "commands": commands, "pairs_table": _pairs_table(by_server, rounds),
             "searches_table": _searches_table(searches),
@@ -277,10 +281,8 @@ def knee_facts(ref, folder="knee"):
 def knee_warm_facts(ref):
     """knee-warm/: a command with a stack per probe, then commands whose probes shared one."""
     found = knee_facts(ref, "knee-warm")
-    warm = [s for s in found["searches"] if s["settings"].get("warm_stack")]
-    with document_errors():
-        first = load_meta(min((ref / warm[0]["dir"] / "probes").iterdir()))
-    return {**found, "warm_revision": first["git_revision"]}
+    warm = next(s for s in found["searches"] if s["settings"].get("warm_stack"))
+    return {**found, "warm_revision": _first_run_meta(ref, warm)["git_revision"]}
 
 
 def overhead_facts(ref):

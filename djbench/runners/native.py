@@ -62,27 +62,36 @@ class NativeRunner(Runner):
 
     @contextmanager
     def stack(self, run):
-        if self.warm is not None and run.cfg.project.builtin:
-            with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp:  # Locust's home
-                run.live.add("temp_dirs", tmp)
-                run.live.add("temp_dirs", self.seeded.root)
-                run.tmp = Path(tmp)
-                with self.warm.serving(run) as warm:
-                    run.save_meta()
-                    yield _native(run, warm.host, warm.procs)
-            return
         with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp:
             run.live.add("temp_dirs", tmp)  # before anything starts: a kill may come at once
             if self.seeded is not None:  # a killed search's kept database goes too
                 run.live.add("temp_dirs", self.seeded.root)
-            try:
-                run.tmp = Path(tmp)
-                host = start_stack(run.cfg, run.run_dir / "logs", run.tmp, run.procs,
-                                   run.meta, self.seeded)  # fmt: skip
+            run.tmp = Path(tmp)
+            with self._started(run) as (host, procs):
                 run.save_meta()  # PIDs on disk while the load runs
-                yield _native(run, host, run.procs)
-            finally:
-                run.procs.stop_all()  # before the temp dir holding their files goes
+                yield NativeStack(
+                    base_url=host.base_url,
+                    total_votes=host.total_votes,
+                    poll_path=host.poll_path,
+                    check=lambda: host.check(procs),
+                    locust_cpus=parse_cpus(run.cfg.locust_cpus),
+                    components=host.components,
+                    connect_db=host.cluster.connect,
+                    query=host.cluster.query_one,
+                )
+
+    @contextmanager
+    def _started(self, run):
+        """(the run's HostStack, the process set holding it): the warm one, or its own."""
+        if self.warm is not None:
+            with self.warm.serving(run) as warm:
+                yield warm.host, warm.procs
+            return
+        try:
+            yield start_stack(run.cfg, run.run_dir / "logs", run.tmp, run.procs, run.meta,
+                              self.seeded), run.procs  # fmt: skip
+        finally:
+            run.procs.stop_all()  # before the temp dir holding their files goes
 
     @contextmanager
     def load(self, run):
@@ -108,17 +117,3 @@ class NativeRunner(Runner):
         finally:
             for sampler in samplers:
                 sampler.stop()
-
-
-def _native(run, host, procs):
-    """The run's view of a HostStack whose processes `procs` holds."""
-    return NativeStack(
-        base_url=host.base_url,
-        total_votes=host.total_votes,
-        poll_path=host.poll_path,
-        check=lambda: host.check(procs),
-        locust_cpus=parse_cpus(run.cfg.locust_cpus),
-        components=host.components,
-        connect_db=host.cluster.connect,
-        query=host.cluster.query_one,
-    )

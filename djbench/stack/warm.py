@@ -80,6 +80,20 @@ class Warm:
         except Exception:  # PostgreSQL gone: not a stack to measure on
             return False
 
+    def hand_out_logs(self, logs):
+        """The part of each of the stack's logs written since the last run's hand-out."""
+        logs.mkdir(parents=True, exist_ok=True)
+        for path in sorted(self.logs.glob("*")):
+            with open(path, "rb") as src, open(logs / path.name, "ab") as dst:
+                src.seek(self.log_offsets.get(path.name, 0))
+                shutil.copyfileobj(src, dst)
+                self.log_offsets[path.name] = src.tell()
+
+    def stop(self):
+        self.procs.stop_all()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.live.__exit__(None, None, None)
+
 
 class WarmStacks:
     """At most one warm stack at a time: a knee search's probes share it, the next server's
@@ -116,7 +130,7 @@ class WarmStacks:
         except BaseException:
             self.close(logs)
             raise
-        self._hand_out_logs(self.current, logs)
+        self.current.hand_out_logs(logs)
 
     def _start(self, run):
         tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
@@ -127,8 +141,8 @@ class WarmStacks:
             live.add("temp_dirs", tmp)
             warm.host = start_stack(run.cfg, warm.logs, tmp, procs, run.meta, self.seeded)
         except BaseException:
-            self._hand_out_logs(warm, run.run_dir / "logs")
-            _stop(warm)
+            warm.hand_out_logs(run.run_dir / "logs")
+            warm.stop()
             raise
         warm.meta = {k: copy.deepcopy(run.meta[k]) for k in STACK_META if k in run.meta}
         return warm
@@ -150,26 +164,10 @@ class WarmStacks:
         run.meta["startup_s"] = round(time.monotonic() - began, 2)
         log.info(f"warm stack ready in {run.meta['startup_s']:.1f} s (drained, verified)")
 
-    @staticmethod
-    def _hand_out_logs(warm, logs):
-        """The part of each of the stack's logs written since the last run's hand-out."""
-        logs.mkdir(parents=True, exist_ok=True)
-        for path in sorted(warm.logs.glob("*")):
-            with open(path, "rb") as src, open(logs / path.name, "ab") as dst:
-                src.seek(warm.log_offsets.get(path.name, 0))
-                shutil.copyfileobj(src, dst)
-                warm.log_offsets[path.name] = src.tell()
-
     def close(self, logs=None):
         """Stop the warm stack, if any; logs: a run's, to hand out what it wrote last."""
         warm, self.current = self.current, None
         if warm is not None:
             if logs is not None and warm.logs.is_dir():
-                self._hand_out_logs(warm, logs)
-            _stop(warm)
-
-
-def _stop(warm):
-    warm.procs.stop_all()
-    shutil.rmtree(warm.tmp, ignore_errors=True)
-    warm.live.__exit__(None, None, None)
+                warm.hand_out_logs(logs)
+            warm.stop()
