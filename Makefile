@@ -73,7 +73,7 @@ STACK_OPTS := --results-dir $(call q,$(RESULTS)) $(PROJECT_OPTS) \
 	$(if $(SERVER_CPUS),--server-cpus $(SERVER_CPUS)) $(if $(LOCUST_CPUS),--locust-cpus $(LOCUST_CPUS))
 KNEE_OPTS := $(if $(P95_SLO_MS),--p95-slo-ms $(P95_SLO_MS)) \
 	$(if $(MAX_USERS),--max-users $(MAX_USERS)) $(if $(CONFIRM),--confirm $(CONFIRM)) \
-	$(if $(WARM_STACK),--warm-stack)
+	$(if $(WARM_STACK),$(if $(filter 0,$(WARM_STACK)),--no-warm-stack,--warm-stack))
 MODE_OPTS := --mode $(MODE) --install-missing \
 	$(if $(LOCUST_WORKERS),--locust-workers $(LOCUST_WORKERS)) \
 	$(if $(STACK),--stack $(call q,$(STACK))) \
@@ -128,7 +128,7 @@ help: ## list the targets
 	@echo "             SERVERS=\"a b\" VIEWS=\"sync async\" (bench-matrix) THREADS=N"
 	@echo "             CONN_MAX_AGE=seconds DB_POOL=MIN:MAX PG_MAX_CONNECTIONS=N"
 	@echo "             P95_SLO_MS=ms MAX_USERS=N CONFIRM=N (knee; PROFILE=knee makes bench-* search too)"
-	@echo "             WARM_STACK=1 (knee, natively: one stack for all of a server's probes)"
+	@echo "             WARM_STACK=0 (knee: a stack per probe; natively they share one by default)"
 	@echo "             SCALE=auto (steps scaled to the WSGI server's knee) REPEAT=N (interleaved)"
 	@echo "             SERVER_CPUS=0 LOCUST_CPUS=1 (pin the stack and Locust apart)"
 	@echo "             FRESH_STACK=1 (every step on a stack of its own)"

@@ -16,7 +16,7 @@ def test_knee_search_on_the_real_stack(tmp_path):
     # starts at the top of its range and bisects down.
     done = djbench("knee", "--servers", "gunicorn", "--mode", "native", "--start", "2",
                    "--max-users", "4", "--measure", "3", "--warmup", "1", "--spawn-rate", "10",
-                   "--p95-slo-ms", "1", "--results-dir", tmp_path)  # fmt: skip
+                   "--p95-slo-ms", "1", "--no-warm-stack", "--results-dir", tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     knee_dir = last_path(done.stdout, "knee:")
     data = json.loads((knee_dir / "knee.json").read_text())
@@ -35,6 +35,7 @@ def test_knee_search_on_the_real_stack(tmp_path):
     assert 0 < saturation["pg_total_mean"] <= saturation["pg_total_max"]
     assert data["prediction"]["failures"]["guess"] > 4
     assert data["schema"] == {"name": "knee", "version": 2}
+    assert data["settings"]["warm_stack"] is False
     assert data["settings"]["sequential"] == {
         "test": "sprt", "p0": 0.005, "p1": 0.02, "alpha": 0.05, "beta": 0.05,
     }  # fmt: skip
@@ -52,7 +53,8 @@ def test_knee_search_on_the_real_stack(tmp_path):
         m = meta(run_dir)
         assert m["integrity"]["ok"] is True
         assert survivors(set(m["pids"].values())) == []
-    # The saturation probe set its database up; every probe after it started from a copy.
+    # A stack per probe (--no-warm-stack; the warm one: test_warm_stack.py): the saturation
+    # probe set its database up, every probe after it started from a copy.
     copied = [
         meta(knee_dir / p["run_dir"])["postgres"]["copied_from_setup"]
         for p in [saturation, *data["probes"]]

@@ -113,7 +113,7 @@ def test_a_killed_knee_search_leaves_no_kept_database(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-u", "-m", "djbench", "knee", "--servers", "gunicorn", "--mode",
          "native", "--start", "2", "--max-users", "4", "--measure", "3", "--warmup", "1",
-         "--spawn-rate", "10", "--results-dir", str(tmp_path / "killed")],
+         "--spawn-rate", "10", "--no-warm-stack", "--results-dir", str(tmp_path / "killed")],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT), **env},
     )  # fmt: skip

@@ -1,4 +1,5 @@
-"""--warm-stack: a knee search's probes share one stack, each once the one before drained."""
+"""A knee search's probes share one stack (natively by default, --warm-stack), each once the
+one before drained."""
 
 import json
 import os
@@ -30,9 +31,10 @@ def _temp_dirs():
 def test_a_knee_search_s_probes_share_one_warm_stack(tmp_path):
     before = _temp_dirs()
     lock = tmp_path / "lock"
+    # Natively, for the polls project, without being asked.
     done = djbench("knee", "--servers", "gunicorn", "--mode", "native", "--start", "2",
                    "--max-users", "4", "--measure", "3", "--warmup", "1", "--spawn-rate", "10",
-                   "--warm-stack", "--results-dir", tmp_path / "out",
+                   "--results-dir", tmp_path / "out",
                    env={"DJBENCH_LOCK": str(lock)})  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     knee_dir = last_path(done.stdout, "knee:")

@@ -143,12 +143,20 @@ def run_all(cfgs, results_root, runner):
 
 def knee_all(cfgs, args, settings):
     runner = factory.create(mode_options(args))
+    settings = {**settings, "warm_stack": warm_stack(settings["warm_stack"], runner.mode, cfgs)}
     knee_dirs = []
     with bench_lock(), runner.runs_in_a_row(warm=settings["warm_stack"]):
         for cfg in cfgs:
             knee_dirs.append(knee_runner.run(cfg, args.results_dir, runner.run, settings))
             log.info(f"knee: {knee_dirs[-1]}")
     return knee_dirs
+
+
+def warm_stack(given, mode, cfgs):
+    """Whether the probes share a warm stack: as given, else wherever one can serve them."""
+    if given is not None:
+        return given
+    return mode == "native" and all(cfg.project.builtin for cfg in cfgs)
 
 
 def knee_summary(knee_dirs, results_root):
@@ -208,7 +216,7 @@ def benchmark(args, pairs, compare):
     if args.profile == "knee":
         cfgs = repeated(cfgs, args.repeat)
         settings = knee_settings(args, cfgs)  # checked in full before anything starts
-        if settings["warm_stack"] and args.mode not in ("auto", "native"):
+        if settings["warm_stack"] is True and args.mode not in ("auto", "native"):
             refuse_warm_stack(args.mode)
         install_missing(args)
         knee_dirs = knee_all(cfgs, args, settings)

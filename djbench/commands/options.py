@@ -259,8 +259,15 @@ def add_knee_options(p):
         "--warm-stack",
         action="store_const",
         const=True,
-        help="natively: one stack for all of a server's probes, each started once the one "
-        "before has drained, instead of a stack per probe",
+        help="one stack for all of a server's probes, each started once the one before has "
+        "drained (the default natively, for the polls project; elsewhere refused)",
+    )
+    group.add_argument(
+        "--no-warm-stack",
+        dest="warm_stack",
+        action="store_const",
+        const=False,
+        help="start a stack for each probe instead",
     )
     group.add_argument(
         "--measure", type=number, help=f"seconds measured per probe (default {d['measure']:g})"

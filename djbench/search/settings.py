@@ -17,7 +17,9 @@ KNEE_DEFAULTS = {
     "resolution_pct": 10.0,
     "confirm": 1,
     "predict": True,  # --no-predict: double from --start instead
-    "warm_stack": False,  # --warm-stack: the probes share one stack (natively, stack/warm.py)
+    # The probes share one stack (stack/warm.py) where they can: natively, for the polls project
+    # (None); --warm-stack insists, --no-warm-stack starts a stack per probe.
+    "warm_stack": None,
 }
 
 
@@ -42,7 +44,7 @@ def knee_settings(args, cfgs=()):
     config.check_range("measure", d["measure"], high=config.DAY_S, why=" s (a day)")
     config.check_range("resolution-pct", d["resolution_pct"], high=100)
     config.check_range("confirm", d["confirm"], low_ok=True)
-    if d["warm_stack"] and not all(cfg.project.builtin for cfg in cfgs):
+    if d["warm_stack"] is True and not all(cfg.project.builtin for cfg in cfgs):
         raise UserError(
             "--warm-stack is for the polls project: a project's invariant is checked against "
             "the database its run started with"
