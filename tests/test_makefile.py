@@ -87,6 +87,15 @@ CASES = [
         ["bench", "CONFIRM=2"],
         "--confirm applies to knee searches only (djbench knee, --profile knee or --scale auto)",
     ),
+    (
+        ["bench-wsgi", "WARM_STACK=0"],
+        "--no-warm-stack applies to knee searches only (djbench knee, --profile knee or --scale "
+        "auto)",
+    ),
+    (
+        ["bench-wsgi", "WARM_STACK=1"],
+        "--warm-stack applies to knee searches only (djbench knee, --profile knee or --scale auto)",
+    ),
     (["bench", "THREADS=8"], "--threads applies only to servers with threads (gunicorn-gthread)"),
     (
         ["bench-wsgi", "LOCUST_WORKERS=64"],

@@ -94,8 +94,10 @@ def _check_ignored(args, cfgs):
     searches = args.profile == "knee" or args.scale == "auto"
     knee_options = given(args)
     if knee_options and not searches:
+        first = knee_options[0]
+        no = "no-" if getattr(args, first) is False else ""  # --no-predict, --no-warm-stack
         raise UserError(
-            f"--{knee_options[0].replace('_', '-')} applies to knee searches only "
+            f"--{no}{first.replace('_', '-')} applies to knee searches only "
             "(djbench knee, --profile knee or --scale auto)"
         )
     if args.profile == "knee":

@@ -63,8 +63,10 @@ def _search(cfg, knee_dir, run_probe, settings, unit, open_model):
         f"knee search {knee_dir.name}: {cfg.server} ({cfg.interface.upper()}), {unit} "
         f"({cfg.load_model} model), bisection to {settings['resolution_pct']:g} %, each knee "
         f"measured {settings['confirm']} more time(s) to confirm it; "
-        f"{settings['measure_s']:g} s measured per probe unless its verdict is settled earlier"
-    )
+        f"{settings['measure_s']:g} s measured per probe unless its verdict is settled earlier; "
+        + ("the probes share one warm stack (--no-warm-stack: one each)"
+           if settings.get("warm_stack") else "a stack for each probe")
+    )  # fmt: skip
     saturation = prediction = failure_prediction = None
     if settings.get("predict", True):
         saturation = _saturation(cfg, knee_dir, run_probe)
