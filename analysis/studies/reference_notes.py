@@ -285,6 +285,19 @@ def knee_warm_facts(ref):
     return {**found, "warm_revision": _first_run_meta(ref, warm)["git_revision"]}
 
 
+def knee_default_facts(ref):
+    """knee-default/: commands in a row, each with how its probes got their stacks and the
+    revision it ran (from its first search's first probe)."""
+    found = knee_facts(ref, "knee-default")
+    first_server = next(iter(found["by_server"].values()))
+    rounds = [
+        {"wall": wall, "stack": _stack(search),
+         "revision": _first_run_meta(ref, search)["git_revision"][:7]}
+        for wall, search in zip(found["commands"], first_server, strict=False)
+    ]  # fmt: skip
+    return {**found, "rounds": rounds}
+
+
 def overhead_facts(ref):
     runs = sorted((ref / "overhead").glob("*-smoke")) + sorted((ref / "overhead").glob("*-quick"))
     runs += sorted((ref / "runs").glob("*gunicorn*"))
@@ -305,6 +318,7 @@ def facts(ref=REFERENCE):
         "knee_measure15": knee_facts(ref, "knee-measure15"),
         "knee_measure20": knee_facts(ref, "knee-measure20"),
         "knee_warm": knee_warm_facts(ref),
+        "knee_default": knee_default_facts(ref),
         "calibrate": {**calibrate, "table": _calibration_table(calibrate)},
         "overhead": overhead_facts(ref),
         "gap": (ref / "gap" / "gap.md").read_text().strip(),
