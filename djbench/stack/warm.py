@@ -1,7 +1,7 @@
-"""One stack kept running between the runs of a command (a knee search's probes, `--warm-stack`),
-on this host.
+"""One stack kept running between the runs of a command (a knee search's probes: natively the
+default, `--no-warm-stack` to leave it), on this host.
 
-A probe normally starts its own stack, and on a 2-CPU machine most of that start is the app
+A probe with a stack of its own starts it, and on a 2-CPU machine most of that start is the app
 server's workers importing Django (2.5 to 4.5 s a probe, `startup_s`). A warm stack is started
 by the first run of a configuration and serves the next runs of the same stack configuration; a
 run is only given it once the run before has drained: no request in flight in any app process
