@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from djbench.commands.benchmark import warm_stack
+from djbench.search.settings import warm_stack
 
 
 def _cfgs(*builtin):

@@ -290,12 +290,12 @@ def knee_default_facts(ref):
     revision it ran (from its first search's first probe)."""
     found = knee_facts(ref, "knee-default")
     first_server = next(iter(found["by_server"].values()))
-    rounds = [
-        {"wall": wall, "stack": _stack(search),
-         "revision": _first_run_meta(ref, search)["git_revision"][:7]}
-        for wall, search in zip(found["commands"], first_server, strict=False)
-    ]  # fmt: skip
-    return {**found, "rounds": rounds}
+    rows = [
+        [i, wall, _stack(search), _first_run_meta(ref, search)["git_revision"][:7]]
+        for i, (wall, search) in enumerate(zip(found["commands"], first_server, strict=False), 1)
+    ]
+    table = markdown_table(["command", "wall time", "stack", "revision"], rows, compact_rule=True)
+    return {**found, "rounds": len(rows), "rounds_table": table}
 
 
 def overhead_facts(ref):

@@ -14,7 +14,7 @@ from djbench.runners import compose_project, factory
 from djbench.runners.base import refuse_warm_stack
 from djbench.search import auto_scale
 from djbench.search import probes as knee_runner
-from djbench.search.settings import given, knee_settings
+from djbench.search.settings import given, knee_settings, warm_stack
 from djbench.stack.servers import SERVERS
 from djbench.system import leftovers, prerequisites, run_dirs
 from djbench.system.log import log
@@ -152,13 +152,6 @@ def knee_all(cfgs, args, settings):
             knee_dirs.append(knee_runner.run(cfg, args.results_dir, runner.run, settings))
             log.info(f"knee: {knee_dirs[-1]}")
     return knee_dirs
-
-
-def warm_stack(given, mode, cfgs):
-    """Whether the probes share a warm stack: as given, else wherever one can serve them."""
-    if given is not None:
-        return given
-    return mode == "native" and all(cfg.project.builtin for cfg in cfgs)
 
 
 def knee_summary(knee_dirs, results_root):

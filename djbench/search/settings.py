@@ -28,6 +28,19 @@ def _ramp_s(cfg, users):
     return min(users / cfg.spawn_rate, RAMP_S)
 
 
+def _polls_only(cfgs):
+    """A warm stack serves only the polls project: a user's project's invariant is checked
+    against the database its run started with."""
+    return all(cfg.project.builtin for cfg in cfgs)
+
+
+def warm_stack(given, mode, cfgs):
+    """Whether the probes share a warm stack: as given, else wherever one can serve them."""
+    if given is not None:
+        return given
+    return mode == "native" and _polls_only(cfgs)
+
+
 def given(args):
     """The knee options given on the command line."""
     return [k for k in KNEE_DEFAULTS if getattr(args, k) is not None]
@@ -44,7 +57,7 @@ def knee_settings(args, cfgs=()):
     config.check_range("measure", d["measure"], high=config.DAY_S, why=" s (a day)")
     config.check_range("resolution-pct", d["resolution_pct"], high=100)
     config.check_range("confirm", d["confirm"], low_ok=True)
-    if d["warm_stack"] is True and not all(cfg.project.builtin for cfg in cfgs):
+    if d["warm_stack"] is True and not _polls_only(cfgs):
         raise UserError(
             "--warm-stack is for the polls project: a project's invariant is checked against "
             "the database its run started with"
