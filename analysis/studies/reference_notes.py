@@ -33,8 +33,8 @@ from djbench.contracts.documents import load_calibration, load_knee, load_meta
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: these notes are the repository's
 REFERENCE = ROOT / "results" / "reference"
 TEMPLATES = files.TEMPLATES / "reference"
-BLOCK = re.compile(r"(<!-- reference:(?P<name>[a-z-]+) -->\n)(.*?)(<!-- /reference:(?P=name) -->)",
-                   re.S)  # fmt: skip
+BLOCK = re.compile(r"(<!-- reference:(?P<name>[a-z0-9-]+) -->\n)(.*?)"
+                   r"(<!-- /reference:(?P=name) -->)", re.S)  # fmt: skip
 
 
 def _minutes(seconds):
@@ -285,10 +285,10 @@ def knee_warm_facts(ref):
     return {**found, "warm_revision": _first_run_meta(ref, warm)["git_revision"]}
 
 
-def knee_default_facts(ref):
-    """knee-default/: commands in a row, each with how its probes got their stacks and the
-    revision it ran (from its first search's first probe)."""
-    found = knee_facts(ref, "knee-default")
+def knee_default_facts(ref, folder="knee-default"):
+    """knee-default/ (and knee-default-2/): commands in a row, each with how its probes got
+    their stacks and the revision it ran (from its first search's first probe)."""
+    found = knee_facts(ref, folder)
     first_server = next(iter(found["by_server"].values()))
     rows = [
         [i, wall, _stack(search), _first_run_meta(ref, search)["git_revision"][:7]]
@@ -319,6 +319,7 @@ def facts(ref=REFERENCE):
         "knee_measure20": knee_facts(ref, "knee-measure20"),
         "knee_warm": knee_warm_facts(ref),
         "knee_default": knee_default_facts(ref),
+        "knee_default_2": knee_default_facts(ref, "knee-default-2"),
         "calibrate": {**calibrate, "table": _calibration_table(calibrate)},
         "overhead": overhead_facts(ref),
         "gap": (ref / "gap" / "gap.md").read_text().strip(),
