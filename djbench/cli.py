@@ -20,6 +20,7 @@ from djbench.commands import (
     knee,
     knee_report,
     load_worker,
+    machine_speed,
     matrix,
     overhead,
     reference_notes,
@@ -36,7 +37,7 @@ from djbench.system.processes import STOP_SIGNALS
 
 COMMANDS = {m.NAME: m for m in (run, bench, matrix, knee, knee_report, report, calibrate,
                                 stack_host, load_worker, setup, list_command, gap_study, gap,
-                                overhead, reference_notes)}  # fmt: skip
+                                overhead, machine_speed, reference_notes)}  # fmt: skip
 
 
 def parser():

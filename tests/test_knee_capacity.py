@@ -49,7 +49,8 @@ def test_two_measurements_of_one_count_say_how_far_the_machine_moved(tmp_path):
         "- machine speed: 200 users, measured 2 times with the CPUs busy and no failure, "
         "completed 180, 160 requests/s at full use: 12 % apart, more than the search's "
         "resolution (10 %): a knee measured while the machine was slower is lower by about as "
-        "much, and another search may not repeat it"
+        "much, and another search may not repeat it (`djbench machine-speed` measures the "
+        "machine alone)"
     )
 
 

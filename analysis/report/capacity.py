@@ -59,6 +59,6 @@ def capacity_line(cap, resolution_pct, unit="users"):
         line += (
             f", more than the search's resolution ({resolution_pct:g} %): a knee measured while "
             "the machine was slower is lower by about as much, and another search may not "
-            "repeat it"
+            "repeat it (`djbench machine-speed` measures the machine alone)"
         )
     return line
