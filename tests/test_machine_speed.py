@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from djbench import cli
-from djbench.commands.machine_speed import CSV
 from djbench.errors import ComponentFailed
 from djbench.search import machine_speed
 
@@ -47,7 +46,7 @@ def test_the_command_writes_what_it_summarises(tmp_path, capsys):
     assert cli.main(["machine-speed", "--seconds", "2", "--window", "0.5",
                      "--results-dir", str(tmp_path)]) == 0  # fmt: skip
     (out,) = tmp_path.iterdir()
-    rows = pd.read_csv(out / CSV)
+    rows = pd.read_csv(out / machine_speed.CSV)
     summary = json.loads((out / "summary.json").read_text())
     rates = rows.groupby("window")["units"].sum() / 0.5
     assert len(rates) == 4 and summary["cpus"] == rows["cpu"].nunique()

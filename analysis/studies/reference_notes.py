@@ -12,10 +12,12 @@ rendered blocks between `<!-- reference:NAME -->` and `<!-- /reference:NAME -->`
 number cannot drift from its data (tests/test_reference_notes.py runs --check).
 """
 
+import json
 import re
 import statistics
 from pathlib import Path
 
+import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from djbench.analysis import files
@@ -29,6 +31,7 @@ from djbench.analysis.runs.run import load_run
 from djbench.analysis.studies.overhead import epoch, overhead_table
 from djbench.analysis.studies.overhead import markdown as overhead_markdown
 from djbench.contracts.documents import load_calibration, load_knee, load_meta
+from djbench.search import machine_speed
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: these notes are the repository's
 REFERENCE = ROOT / "results" / "reference"
@@ -298,6 +301,22 @@ def knee_default_facts(ref, folder="knee-default"):
     return {**found, "rounds": len(rows), "rounds_table": table}
 
 
+def machine_speed_facts(ref):
+    """machine-speed/: `djbench machine-speed` runs, each summarised again from its CSV."""
+    runs = []
+    for run in sorted((ref / "machine-speed").glob("*-machine-speed")):
+        rows = pd.read_csv(run / machine_speed.CSV)
+        window_s = float(rows["start_s"].drop_duplicates().diff().dropna().iloc[0])
+        counts = {cpu: list(g.sort_values("window")["units"]) for cpu, g in rows.groupby("cpu")}
+        recorded = json.loads((run / "summary.json").read_text())
+        found = machine_speed.summary(counts, window_s)
+        when = f"{run.name[9:11]}:{run.name[11:13]}"  # the directory's <date>-<time> stamp
+        runs.append({**found, "dir": run.name, "seconds": found["windows"] * window_s,
+                     "started": when, "machine": recorded["machine"],
+                     "revision": recorded["git_revision"][:7]})  # fmt: skip
+    return {"runs": runs}
+
+
 def overhead_facts(ref):
     runs = sorted((ref / "overhead").glob("*-smoke")) + sorted((ref / "overhead").glob("*-quick"))
     runs += sorted((ref / "runs").glob("*gunicorn*"))
@@ -321,6 +340,7 @@ def facts(ref=REFERENCE):
         "knee_default": knee_default_facts(ref),
         "knee_default_2": knee_default_facts(ref, "knee-default-2"),
         "calibrate": {**calibrate, "table": _calibration_table(calibrate)},
+        "machine_speed": machine_speed_facts(ref),
         "overhead": overhead_facts(ref),
         "gap": (ref / "gap" / "gap.md").read_text().strip(),
         "across": (ref / "across_hosts" / "across_hosts.md").read_text().strip(),

@@ -8,7 +8,6 @@ from djbench.system.log import log
 
 NAME = "machine-speed"
 HELP = "time a fixed CPU loop on every CPU: does this machine keep its speed? (default 60 s)"
-CSV = "machine-speed.csv"
 
 
 def add_arguments(p):
@@ -25,7 +24,7 @@ def run(args):
     out = run_dirs.new_dir(args.results_dir, "machine-speed")
     log.info(f"machine speed: counting a fixed CPU loop for {args.seconds:g} s -> {out}")
     counts = machine_speed.measure(args.seconds, args.window)
-    with open(out / CSV, "w") as f:
+    with open(out / machine_speed.CSV, "w") as f:
         f.write("window,start_s,cpu,units\n")
         for cpu, per_window in counts.items():
             for i, units in enumerate(per_window):

@@ -16,6 +16,7 @@ from djbench.errors import ComponentFailed
 from djbench.search.settings import KNEE_DEFAULTS
 
 BLOCK_S = KNEE_DEFAULTS["measure"]  # a knee probe's measured window
+CSV = "machine-speed.csv"  # window, start_s, cpu, units: a row per CPU per window
 UNIT_LOOPS = 50_000  # one unit of work: about 1-2 ms of pure Python here
 
 
