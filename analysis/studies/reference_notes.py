@@ -32,6 +32,7 @@ from djbench.analysis.studies.overhead import epoch, overhead_table
 from djbench.analysis.studies.overhead import markdown as overhead_markdown
 from djbench.contracts.documents import load_calibration, load_knee, load_meta
 from djbench.search import machine_speed
+from djbench.search.settings import KNEE_DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: these notes are the repository's
 REFERENCE = ROOT / "results" / "reference"
@@ -310,11 +311,12 @@ def machine_speed_facts(ref):
         counts = {cpu: list(g.sort_values("window")["units"]) for cpu, g in rows.groupby("cpu")}
         recorded = json.loads((run / "summary.json").read_text())
         found = machine_speed.summary(counts, window_s)
-        when = f"{run.name[9:11]}:{run.name[11:13]}"  # the directory's <date>-<time> stamp
+        stamp = run.name  # <yyyymmdd>-<hhmmss>-machine-speed
         runs.append({**found, "dir": run.name, "seconds": found["windows"] * window_s,
-                     "started": when, "machine": recorded["machine"],
+                     "date": f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}",
+                     "started": f"{stamp[9:11]}:{stamp[11:13]}", "machine": recorded["machine"],
                      "revision": recorded["git_revision"][:7]})  # fmt: skip
-    return {"runs": runs}
+    return {"runs": runs, "resolution_pct": KNEE_DEFAULTS["resolution_pct"]}
 
 
 def overhead_facts(ref):
@@ -339,8 +341,12 @@ def facts(ref=REFERENCE):
         "knee_warm": knee_warm_facts(ref),
         "knee_default": knee_default_facts(ref),
         "knee_default_2": knee_default_facts(ref, "knee-default-2"),
+        "knee_default_3": knee_default_facts(ref, "knee-default-3"),
         "calibrate": {**calibrate, "table": _calibration_table(calibrate)},
         "machine_speed": machine_speed_facts(ref),
+        "knee_repeatability": json.loads(
+            (ref / "knee-repeatability" / "repeatability.json").read_text()
+        ),
         "overhead": overhead_facts(ref),
         "gap": (ref / "gap" / "gap.md").read_text().strip(),
         "across": (ref / "across_hosts" / "across_hosts.md").read_text().strip(),
