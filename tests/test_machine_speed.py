@@ -2,13 +2,20 @@
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
+import psutil
 import pytest
 
 from djbench import cli
+from djbench.commands.machine_speed import INTERRUPTED
 from djbench.errors import ComponentFailed
 from djbench.search import machine_speed
+from tests.helpers import ROOT
 
 
 def test_summary_by_hand():
@@ -70,3 +77,22 @@ def test_a_counter_that_dies_fails_the_measurement(monkeypatch):
     monkeypatch.setattr(machine_speed, "_count", lambda *args: os._exit(3))
     with pytest.raises(ComponentFailed, match="died without its counts"):
         machine_speed.measure(1.0, 0.5, cpus=2)
+
+
+def test_ctrl_c_stops_every_counter_and_writes_nothing(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "djbench", "machine-speed", "--seconds", "60",
+         "--results-dir", str(tmp_path)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert "counting a fixed CPU loop" in proc.stdout.readline()
+    deadline = time.monotonic() + 10
+    while len(counters := psutil.Process(proc.pid).children()) < 2:
+        assert time.monotonic() < deadline, "the counters never started"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130
+    assert err == f"djbench: interrupted; {INTERRUPTED}\n"
+    assert not [p for p in counters if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not list(tmp_path.iterdir())  # the empty results directory was removed

@@ -9,6 +9,8 @@ from djbench.system.log import log
 NAME = "machine-speed"
 HELP = "time a fixed CPU loop on every CPU: does this machine keep its speed? (default 60 s)"
 
+INTERRUPTED = "every CPU counter was stopped; nothing written (a measurement is kept only whole)"
+
 
 def add_arguments(p):
     p.add_argument("--seconds", type=number, default=60.0, help="how long (default 60)")
@@ -23,7 +25,8 @@ def run(args):
         raise UserError(f"--seconds is at most 3600 (an hour), got {args.seconds:g}")
     out = run_dirs.new_dir(args.results_dir, "machine-speed")
     log.info(f"machine speed: counting a fixed CPU loop for {args.seconds:g} s -> {out}")
-    counts = machine_speed.measure(args.seconds, args.window)
+    with run_dirs.removed_if_unused(out):
+        counts = machine_speed.measure(args.seconds, args.window)
     with open(out / machine_speed.CSV, "w") as f:
         f.write("window,start_s,cpu,units\n")
         for cpu, per_window in counts.items():

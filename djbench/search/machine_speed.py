@@ -14,6 +14,7 @@ import time
 
 from djbench.errors import ComponentFailed
 from djbench.search.settings import KNEE_DEFAULTS
+from djbench.system.processes import STOP_SIGNALS
 
 BLOCK_S = KNEE_DEFAULTS["measure"]  # a knee probe's measured window
 CSV = "machine-speed.csv"  # window, start_s, cpu, units: a row per CPU per window
@@ -29,7 +30,7 @@ def _unit():
 
 def _ignore_stops():
     # The parent stops its workers; a Ctrl-C reaching them too must not print their tracebacks.
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
 
 
