@@ -1,5 +1,7 @@
 """The repeatability study's inputs: this machine's speeds, and a server that takes them."""
 
+import json
+
 from djbench.analysis.studies.reference_notes import REFERENCE
 from tests import knee_repeatability as study
 
@@ -9,7 +11,8 @@ def _run(ref, name, units):
     run.mkdir(parents=True)
     rows = ["window,start_s,cpu,units"] + [f"{i},{i},0,{u}" for i, u in enumerate(units)]
     (run / "machine-speed.csv").write_text("\n".join(rows) + "\n")
-    (run / "summary.json").write_text('{"machine": {}, "git_revision": "abcdef0123"}')
+    summary = {"machine": {}, "git_revision": "abcdef0123", "window_s": 1}
+    (run / "summary.json").write_text(json.dumps(summary))
 
 
 def test_speeds_are_blocks_over_their_runs_median(tmp_path):

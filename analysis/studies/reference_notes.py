@@ -17,7 +17,6 @@ import re
 import statistics
 from pathlib import Path
 
-import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from djbench.analysis import files
@@ -306,10 +305,10 @@ def machine_speed_facts(ref):
     """machine-speed/: `djbench machine-speed` runs, each summarised again from its CSV."""
     runs = []
     for run in sorted((ref / "machine-speed").glob("*-machine-speed")):
-        rows = pd.read_csv(run / machine_speed.CSV)
-        window_s = float(rows["start_s"].drop_duplicates().diff().dropna().iloc[0])
+        rows = files.read_csv(run / machine_speed.CSV, ["window", "cpu", "units"])
         counts = {cpu: list(g.sort_values("window")["units"]) for cpu, g in rows.groupby("cpu")}
         recorded = json.loads((run / "summary.json").read_text())
+        window_s = recorded["window_s"]
         found = machine_speed.summary(counts, window_s)
         stamp = run.name  # <yyyymmdd>-<hhmmss>-machine-speed
         runs.append({**found, "dir": run.name, "seconds": found["windows"] * window_s,
